@@ -1,0 +1,30 @@
+# Two commands on a fresh machine with only python3: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+QUALCODE := $(VENV)/bin/qualcode
+
+.PHONY: install run test bench validate clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(QUALCODE) run --transcripts transcripts --codebook codebook.yaml --out reports
+
+validate: install
+	$(QUALCODE) validate --transcripts transcripts --codebook codebook.yaml
+
+test: install
+	$(PY) -m pytest -q
+
+bench: install
+	$(PY) bench/throughput.py
+
+clean:
+	rm -rf $(VENV) reports/*.csv reports/*.html reports/*.md reports/*.json

@@ -1,0 +1,3 @@
+"""qualcode: code qualitative interviews against a YAML codebook and render a ToR findings matrix."""
+
+__version__ = "0.1.0"
