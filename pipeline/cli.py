@@ -1,0 +1,135 @@
+"""The `qualcode` command: a thin typer layer over the library; errors become one line and exit code 1."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from .errors import QualcodeError
+
+app = typer.Typer(
+    name="qualcode",
+    help="Code qualitative interviews against a YAML codebook and write a ToR findings matrix.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+
+TRANSCRIPTS = typer.Option(Path("transcripts"), "--transcripts", help="Folder of transcripts (.txt .md .docx .vtt .srt).")
+CODEBOOK = typer.Option(Path("codebook.yaml"), "--codebook", help="The YAML codebook.")
+SPACY_MODEL = typer.Option(None, "--spacy-model", help="An installed trained spaCy pipeline (e.g. en_core_web_sm) instead of blank English.")
+
+
+def main() -> None:
+    """Console-script entry point: run the app, turning qualcode errors into one line on stderr."""
+    try:
+        app()
+    except QualcodeError as exc:
+        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+
+
+@app.command()
+def run(
+    transcripts: Path = TRANSCRIPTS,
+    codebook: Path = CODEBOOK,
+    out: Path = typer.Option(Path("reports"), "--out", help="Folder the reports are written to."),
+    by: str = typer.Option("side", "--by", help="Metadata field whose values are the matrix's stakeholder groups."),
+    unit: str = typer.Option("sentence", "--unit", help="Segment unit: sentence or turn."),
+    jobs: int = typer.Option(1, "--jobs", min=1, help="Worker processes (results are identical for any N)."),
+    code_interviewer: bool = typer.Option(False, "--code-interviewer", help="Also tag interviewer turns (never counted as evidence)."),
+    spacy_model: Optional[str] = SPACY_MODEL,
+) -> None:
+    """Code every transcript and write tags.csv, findings_matrix.html/.md and run.json to --out."""
+    from .coding import CodingOptions
+    from .run import run_project
+
+    if unit not in ("sentence", "turn"):
+        raise QualcodeError(f"--unit must be sentence or turn, not {unit!r}")
+    options = CodingOptions(unit=unit, code_interviewer=code_interviewer, spacy_model=spacy_model)  # type: ignore[arg-type]
+    with Progress(TextColumn("[bold]coding"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+                  console=console, transient=True) as progress:
+        task = progress.add_task("", total=None)
+        result = run_project(
+            transcripts_dir=transcripts, codebook_path=codebook, out=out, by=by, options=options, jobs=jobs,
+            on_start=lambda n: progress.update(task, total=n),
+            on_transcript=lambda c: progress.update(task, advance=1, description=c.transcript.source),
+        )
+    counts = result.record["counts"]
+    console.print(
+        f"coded {counts['transcripts']} transcripts: {counts['segments']} segments, {counts['tags']} tags "
+        f"({counts['evidence_tags']} evidence); skipped {counts['skipped']}", highlight=False)
+    for skipped in result.record["skipped"]:
+        console.print(f"[yellow]skipped[/yellow] {skipped['source']}: {skipped['reason']}", highlight=False)
+    for warning in result.record["warnings"]:
+        console.print(f"[yellow]warning[/yellow] {warning['source']}: {warning['message']}", highlight=False)
+    console.print(f"reports written to {out}/ (findings_matrix.html, findings_matrix.md, tags.csv, run.json)")
+
+
+@app.command()
+def validate(transcripts: Path = TRANSCRIPTS, codebook: Path = CODEBOOK) -> None:
+    """Check the codebook and every transcript; list every problem (exit 1 if any) and advice."""
+    from .codebook import check_codebook, lint
+    from .ingest import discover
+
+    cb, problems = check_codebook(codebook)
+    for problem in problems:
+        console.print(f"[red]error:[/red] {problem}", highlight=False, soft_wrap=True)
+    if cb is not None:
+        for advice in lint(cb):
+            console.print(f"[yellow]advice:[/yellow] {codebook}: {advice}", highlight=False, soft_wrap=True)
+    n_read = 0
+    if transcripts.is_dir():
+        found, skipped = discover(transcripts)
+        n_read = len(found)
+        for skip in skipped:
+            console.print(f"[red]error:[/red] {transcripts / skip.source}: {skip.reason}", highlight=False, soft_wrap=True)
+        for transcript in found:
+            for warning in transcript.warnings:
+                console.print(f"[yellow]warning:[/yellow] {transcripts / transcript.source}: {warning}", highlight=False)
+        problems = [*problems, *skipped]
+    else:
+        console.print(f"[red]error:[/red] {transcripts}: transcripts folder not found", highlight=False)
+        problems = [*problems, transcripts]
+    if problems:
+        console.print(f"{len(problems)} problem(s) found")
+        raise typer.Exit(1)
+    console.print(f"ok: codebook {codebook} ({len(cb.themes)} themes), {n_read} transcripts readable")
+
+
+@app.command()
+def tag(
+    file: Path = typer.Argument(..., help="One transcript file."),
+    codebook: Path = CODEBOOK,
+    format: str = typer.Option("csv", "--format", help="csv or json."),
+    unit: str = typer.Option("sentence", "--unit", help="Segment unit: sentence or turn."),
+    code_interviewer: bool = typer.Option(False, "--code-interviewer"),
+    spacy_model: Optional[str] = SPACY_MODEL,
+) -> None:
+    """Print the tags of one transcript to stdout (no reports written)."""
+    from .codebook import load_codebook
+    from .coding import CodingOptions, build_nlp, code_transcript
+    from .ingest import load_metadata, read_transcript
+    from .table import TAG_COLUMNS, tags_frame, neutralise_frame
+
+    if format not in ("csv", "json"):
+        raise QualcodeError(f"--format must be csv or json, not {format!r}")
+    cb = load_codebook(codebook)
+    sidecar = load_metadata(file.parent).get(file.name, {})
+    transcript = read_transcript(file, metadata=sidecar)
+    options = CodingOptions(unit=unit, code_interviewer=code_interviewer, spacy_model=spacy_model)  # type: ignore[arg-type]
+    coded = code_transcript(transcript, nlp=build_nlp(cb, spacy_model=spacy_model), codebook=cb, options=options)
+    frame = tags_frame(coded.tags)
+    for warning in transcript.warnings:
+        console.print(f"[yellow]warning[/yellow] {file}: {warning}", highlight=False)
+    if format == "json":
+        sys.stdout.write(frame.to_json(orient="records", force_ascii=False, indent=2) + "\n")
+    else:
+        sys.stdout.write(neutralise_frame(frame)[TAG_COLUMNS].to_csv(index=False))

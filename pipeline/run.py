@@ -1,0 +1,138 @@
+"""One coding run over a project: ingest -> segment -> tag -> table -> matrix -> reports, with a run record."""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+
+from . import __version__
+from .codebook import Codebook, load_codebook
+from .coding import CodedTranscript, CodingOptions, code_corpus
+from .errors import QualcodeError
+from .ingest import Skipped, Transcript, discover
+from .matrix import FindingsMatrix, build_matrix
+from .report import write_reports
+from .table import EVIDENCE, THEME, metadata_frame, segments_frame, tags_frame
+
+
+
+@dataclass
+class RunResult:
+    """What a run produced: the tables, the matrix and the run record written to run.json."""
+
+    coded: list[CodedTranscript]
+    tags: pd.DataFrame
+    segments: pd.DataFrame
+    metadata: pd.DataFrame
+    matrix: FindingsMatrix
+    record: dict[str, Any]
+    written: list[Path]
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of qualcode, Python and the libraries that shape results, for run records and model cards."""
+    versions = {"qualcode": __version__, "python": platform.python_version()}
+    for name in ("spacy", "spacy-lookups-data", "scikit-learn", "pandas", "jinja2", "skops"):
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def run_project(
+    *,
+    transcripts_dir: Path,
+    codebook_path: Path,
+    out: Path,
+    by: str = "side",
+    options: CodingOptions = CodingOptions(),
+    jobs: int = 1,
+    on_transcript: Callable[[CodedTranscript], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
+) -> RunResult:
+    """Code every transcript under `transcripts_dir` against the codebook and write the reports to `out`."""
+    started = datetime.now(timezone.utc)
+    codebook = load_codebook(codebook_path)
+    if not transcripts_dir.is_dir():
+        raise QualcodeError("transcripts folder not found", path=transcripts_dir)
+    transcripts, skipped = discover(transcripts_dir)
+    if not transcripts:
+        reasons = "; ".join(f"{s.source}: {s.reason}" for s in skipped) or "no .txt, .md, .docx, .vtt or .srt files"
+        raise QualcodeError(f"no readable transcripts ({reasons})", path=transcripts_dir)
+    if on_start:
+        on_start(len(transcripts))
+    coded = []
+    for result in code_corpus(transcripts, codebook=codebook, options=options, jobs=jobs):
+        coded.append(result)
+        if on_transcript:
+            on_transcript(result)
+    tags = tags_frame(tag for c in coded for tag in c.tags)
+    segments = segments_frame(segment for c in coded for segment in c.segments)
+    metadata = metadata_frame(transcripts)
+    if by not in metadata.columns:
+        raise QualcodeError(
+            f"--by {by!r} is not a metadata field (fields: {', '.join(sorted(map(str, metadata.columns)))})",
+            path=transcripts_dir,
+        )
+    matrix = build_matrix(tags, metadata, codebook, by=by)
+    record = run_record(codebook=codebook, coded=coded, skipped=skipped, tags=tags, options=options,
+                        by=by, jobs=jobs, transcripts_dir=transcripts_dir, started=started)
+    written = write_reports(out, coded=coded, tags=tags, segments=segments, metadata=metadata, matrix=matrix,
+                            codebook=codebook, run=record)
+    return RunResult(coded=coded, tags=tags, segments=segments, metadata=metadata, matrix=matrix, record=record,
+                     written=written)
+
+
+def run_record(
+    *,
+    codebook: Codebook,
+    coded: list[CodedTranscript],
+    skipped: list[Skipped],
+    tags: pd.DataFrame,
+    options: CodingOptions,
+    by: str,
+    jobs: int,
+    transcripts_dir: Path,
+    started: datetime,
+) -> dict[str, Any]:
+    """The facts of a run for run.json: inputs and their hashes, versions, counts, skipped files, warnings."""
+    evidence = tags[tags[EVIDENCE]] if len(tags) else tags
+    return {
+        "started": started.isoformat(timespec="seconds"),
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "versions": package_versions(),
+        "codebook": {"path": str(codebook.path), "name": codebook.name, "version": codebook.version,
+                     "hash": codebook.hash, "themes": len(codebook.themes)},
+        "options": {"transcripts": str(transcripts_dir), "by": by, "unit": options.unit, "jobs": jobs,
+                    "code_interviewer": options.code_interviewer,
+                    "spacy_model": options.spacy_model or "blank:en+sentencizer+lookup-lemmatizer"},
+        "counts": {
+            "transcripts": len(coded),
+            "skipped": len(skipped),
+            "segments": sum(len(c.segments) for c in coded),
+            "tags": int(len(tags)),
+            "evidence_tags": int(len(evidence)),
+            "negated_or_hypothetical_tags": int(len(tags) - len(evidence)) if len(tags) else 0,
+            "evidence_tags_by_theme": {k: int(v) for k, v in evidence[THEME].value_counts().sort_index().items()},
+        },
+        "transcripts": [transcript_record(c) for c in coded],
+        "skipped": [{"source": s.source, "reason": s.reason} for s in skipped],
+        "warnings": [{"source": c.transcript.source, "message": w} for c in coded for w in c.transcript.warnings],
+    }
+
+
+def transcript_record(coded: CodedTranscript) -> dict[str, Any]:
+    t: Transcript = coded.transcript
+    return {
+        "id": t.id, "source": t.source, "format": t.format, "encoding": t.encoding,
+        "turns": len(t.turns), "segments": len(coded.segments), "tags": len(coded.tags),
+        "evidence_tags": sum(tag.counts_as_evidence for tag in coded.tags),
+        "speakers": sorted({f"{turn.speaker or '(unlabelled)'}={turn.role}" for turn in t.turns}),
+    }
