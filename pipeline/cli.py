@@ -133,3 +133,6 @@ def tag(
         sys.stdout.write(frame.to_json(orient="records", force_ascii=False, indent=2) + "\n")
     else:
         sys.stdout.write(neutralise_frame(frame)[TAG_COLUMNS].to_csv(index=False))
+
+
+# Feature areas register their commands on `app` from their own modules; one import line each, below.
