@@ -1,0 +1,536 @@
+"""Tests for pipeline.ingest: speaker layouts, exact offsets, metadata, encodings and bad files."""
+
+from __future__ import annotations
+
+import codecs
+from pathlib import Path
+
+import docx
+import pytest
+
+from pipeline.errors import TranscriptError
+from pipeline.ingest import (
+    NO_LABELS_WARNING,
+    TRANSCRIPT_SUFFIXES,
+    Transcript,
+    discover,
+    load_metadata,
+    read_transcript,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures" / "transcripts"
+I, R = "interviewer", "respondent"
+
+# fixture -> (warnings, [(speaker, role, content), ...])
+EXPECTED: dict[str, tuple[list[str], list[tuple[str, str, str]]]] = {
+    "plain.txt": ([], [
+        ("Interviewer", I, "How did the exchange start?"),
+        ("Respondent", R, "Through a partner university.\nWe applied in spring."),
+        ("Interviewer", I, "What changed afterwards?"),
+        ("Respondent", R, "The lab adopted new methods."),
+    ]),
+    "qa.txt": ([], [
+        ("Q", I, "What did you teach?"),
+        ("A", R, "Statistics for the master's programme."),
+        ("Q", I, "Would you go again?"),
+        ("A", R, "Yes, without hesitation."),
+    ]),
+    "two_interviewers.txt": ([], [
+        ("Interviewer 1", I, "Welcome. Could you introduce yourself?"),
+        ("Respondent", R, "I coordinate the nursing programme."),
+        ("Interviewer 2", I, "How long was your stay?"),
+        ("Respondent", R, "Six months in Bergen."),
+    ]),
+    "names_front_matter.md": ([], [
+        ("Kari Nilsen", I, "What was the main outcome?"),
+        ("Dr. Mwale", R, "A joint curriculum in public health."),
+        ("Kari Nilsen", I, "Is it still running?"),
+        ("Dr. Mwale", R, "Yes, with twenty students a year."),
+    ]),
+    "initials_timestamps.txt": (["speaker roles guessed from question marks: AB=interviewer"], [
+        ("AB", I, "Can you describe the partnership?"),
+        ("KN", R, "It began with a shared grant."),
+        ("AB", I, "Who led it?"),
+        ("KN", R, "The dean in Lilongwe."),
+        ("KN", R, "And later the department."),
+    ]),
+    "otter.txt": (["speaker roles guessed from question marks: Kari Nilsen=interviewer"], [
+        ("Kari Nilsen", I, "So what did the students gain from the exchange?"),
+        ("Speaker 1", R, "Confidence, mostly. And a network."),
+        ("Kari Nilsen", I, "Did that last?"),
+        ("Speaker 1", R, "Yes."),
+    ]),
+    "rev.txt": (["speaker roles guessed from question marks: Speaker 1=interviewer"], [
+        ("Speaker 1", I, "Thanks for joining. What is your role?"),
+        ("Speaker 2", R, "I am a lecturer in engineering."),
+        ("Speaker 1", I, "And before the exchange?"),
+        ("Speaker 2", R, "A PhD student."),
+    ]),
+    "markdown_bold.md": ([], [
+        ("Interviewer", I, "What surprised you most?"),
+        ("Respondent", R, "The informal supervision style."),
+        ("Interviewer", I, "Anything else?"),
+        ("Respondent", R, "The winters."),
+    ]),
+    "teams.vtt": (["speaker roles guessed from question marks: Kari Nilsen=interviewer"], [
+        ("Kari Nilsen", I, "What did you learn during the stay?"),
+        ("Chikondi Mwale", R, "Mostly how to run a lab\non a small budget."),
+        ("Chikondi Mwale", R, "And how to write grants."),
+    ]),
+    "zoom.vtt": (["speaker roles guessed from question marks: Kari Nilsen=interviewer"], [
+        ("Kari Nilsen", I, "Can you hear me?"),
+        ("Chikondi Mwale", R, "Yes, clearly."),
+        ("Kari Nilsen", I, "Tell me about the project."),
+        ("Chikondi Mwale", R, "It trained thirty nurses."),
+    ]),
+    "subtitles.srt": ([], [
+        ("Interviewer", I, "What was the hardest part?"),
+        ("Respondent", R, "Finding housing\nfor the visiting staff."),
+        ("Respondent", R, "Visas, too."),
+    ]),
+    "no_labels.txt": ([NO_LABELS_WARNING], [
+        ("", R, "Field note, visit to the teaching hospital."),
+        ("", R, "The ward runs two shifts. Nurses trained in the exchange lead the morning handover."),
+        ("", R, "Equipment from the partner is still in use: the monitors work."),
+    ]),
+    "crlf.txt": ([], [
+        ("Interviewer", I, "How many staff travelled?"),
+        ("Respondent", R, "Four in total.\r\nTwo were technicians."),
+        ("Interviewer", I, "Thank you."),
+    ]),
+    "continuation.txt": ([], [
+        ("Interviewer", I, "Could you walk me through the first year?"),
+        ("Respondent", R, "The first months were about logistics.\n\nThen teaching started, and we co-wrote a course."),
+        ("Respondent", R, "After that we published together."),  # split around the [00:12:40] line
+        ("Interviewer", I, "Thank you."),
+    ]),
+    "false_positive.txt": ([], [
+        ("Interviewer", I, "What was the main obstacle?"),
+        ("Respondent", R, "Money. The problem was this: we had no budget.\n"
+                          "Honestly: nobody expected the costs.\nNote: the partner covered travel later."),
+        ("Interviewer", I, "And at 10:30 the meeting ended?"),
+        ("Respondent", R, "Yes. See http://example.org for the report."),
+    ]),
+}
+
+
+def write(folder: Path, name: str, content: str | bytes) -> Path:
+    """Write a test file (str as UTF-8, bytes as given), creating parent folders."""
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+    return path
+
+
+def write_docx(path: Path, paragraphs: list[str], table: list[list[str]] | None = None) -> Path:
+    document = docx.Document()
+    for paragraph in paragraphs:
+        document.add_paragraph(paragraph)
+    if table:
+        grid = document.add_table(rows=len(table), cols=len(table[0]))
+        for row, values in zip(grid.rows, table):
+            for cell, value in zip(row.cells, values):
+                cell.text = value
+    document.save(path)
+    return path
+
+
+def check_offsets(transcript: Transcript) -> None:
+    """Each turn's span is stripped content; for text formats `text` is exactly the file decoded."""
+    for turn in transcript.turns:
+        content = transcript.text[turn.start_char:turn.end_char]
+        assert content and content == content.strip(), turn
+    if transcript.format != "docx":
+        assert transcript.text == transcript.path.read_bytes().decode(transcript.encoding)
+
+
+def turns_of(transcript: Transcript) -> list[tuple[str, str, str]]:
+    return [(t.speaker, t.role, transcript.text[t.start_char:t.end_char]) for t in transcript.turns]
+
+
+# --- fixtures: every layout -------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_fixture_turns_roles_and_offsets(name: str) -> None:
+    warnings, expected = EXPECTED[name]
+    transcript = read_transcript(FIXTURES / name)
+    assert turns_of(transcript) == expected
+    assert transcript.warnings == warnings
+    assert transcript.source == name
+    assert transcript.format == name.rsplit(".", 1)[1]
+    check_offsets(transcript)
+
+
+def test_every_fixture_has_expectations() -> None:
+    on_disk = {p.name for p in FIXTURES.iterdir() if p.suffix in TRANSCRIPT_SUFFIXES}
+    assert on_disk == set(EXPECTED)
+
+
+def test_fixture_folder_discovers_cleanly() -> None:
+    transcripts, skipped = discover(FIXTURES)
+    assert skipped == []
+    assert [t.source for t in transcripts] == sorted(EXPECTED)
+
+
+def test_crlf_kept_in_text() -> None:
+    transcript = read_transcript(FIXTURES / "crlf.txt")
+    assert "\r\n" in transcript.text and transcript.text.count("\r\n") == transcript.text.count("\n")
+
+
+def test_offsets_slice_the_original_file() -> None:
+    path = FIXTURES / "names_front_matter.md"
+    original = path.read_text(encoding="utf-8")
+    transcript = read_transcript(path)
+    assert [original[t.start_char:t.end_char] for t in transcript.turns][1] == "A joint curriculum in public health."
+
+
+# --- front matter and metadata ----------------------------------------------------------------
+
+def test_front_matter_parsed_and_typed() -> None:
+    transcript = read_transcript(FIXTURES / "names_front_matter.md")
+    assert transcript.id == "mw-07"
+    assert transcript.metadata == {
+        "id": "mw-07", "institution": "University of Malawi", "country": "Malawi", "exchange_months": 6,
+        "synthetic": True, "names": ["Kari Nilsen", "Chikondi Mwale"], "interviewer": "Kari Nilsen",
+    }
+    assert transcript.text.startswith("---\nid: mw-07\n")
+
+
+@pytest.mark.parametrize(("front", "line", "message"), [
+    ("---\nid: a\ncountry: [Kenya\n---\n", 4, "malformed YAML front matter"),
+    ("---\nid: a\n  bad: indent\n---\n", 3, "malformed YAML front matter"),
+    ("---\nid: a\nnote: x: y\n---\n", 3, "malformed YAML front matter"),
+    ("---\nid: a\n", 1, "never closed"),
+    ("---\nsynthetic: maybe\n---\n", None, "synthetic must be true or false"),
+    ("---\nspeakers: [AB, KN]\n---\n", None, "'speakers' must map"),
+])
+def test_malformed_front_matter(tmp_path: Path, front: str, line: int | None, message: str) -> None:
+    path = write(tmp_path, "a.md", front + "Interviewer: Hello?\nRespondent: Hi.\n")
+    with pytest.raises(TranscriptError) as caught:
+        read_transcript(path)
+    assert caught.value.line == line
+    assert message in caught.value.message
+    assert str(caught.value).startswith(f"{path}:{line}: " if line else f"{path}: ")
+
+
+def test_rules_around_a_title_are_not_front_matter(tmp_path: Path) -> None:
+    path = write(tmp_path, "a.txt", "---\nInterview 5\n---\nInterviewer: Hello?\nRespondent: Hi.\n")
+    transcript = read_transcript(path)
+    assert (transcript.metadata, len(transcript.turns), transcript.warnings) == ({}, 2, [])
+
+
+def test_front_matter_with_crlf_reports_the_right_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "a.txt", "---\r\nid: a\r\nx: [1\r\n---\r\nInterviewer: Hi?\r\n")
+    with pytest.raises(TranscriptError) as caught:
+        read_transcript(path)
+    assert caught.value.line == 4
+
+
+def test_speakers_mapping_sets_roles_and_warns_on_unknown_labels(tmp_path: Path) -> None:
+    path = write(tmp_path, "a.txt", (
+        "---\nspeakers:\n  AB: interviewer\n  KN: Respondent\n  Tolk: interpreter\n  Ghost: respondent\n---\n"
+        "AB: Welcome, thanks for coming.\nKN: Shall we start?\nTolk: She asks if we start.\nAB: Yes.\n"
+    ))
+    transcript = read_transcript(path)
+    assert [(t.speaker, t.role) for t in transcript.turns] == [
+        ("AB", "interviewer"), ("KN", "respondent"), ("Tolk", "other"), ("AB", "interviewer"),
+    ]
+    assert transcript.warnings == ["metadata speakers with no turns in this transcript: Ghost"]
+
+
+def test_interviewer_key_makes_the_others_respondents(tmp_path: Path) -> None:
+    path = write(tmp_path, "a.txt", "AB: We begin.\nKN: Do we? Really?\nAB: Yes.\nKN: Fine?\n")
+    transcript = read_transcript(path, metadata={"interviewer": ["AB"]})
+    assert [(t.speaker, t.role) for t in transcript.turns][:2] == [("AB", "interviewer"), ("KN", "respondent")]
+    assert transcript.warnings == []
+
+
+def test_front_matter_overrides_sidecar_metadata(tmp_path: Path) -> None:
+    path = write(tmp_path, "sub/a.md", "---\nid: front\ncountry: Kenya\n---\nInterviewer: Hi?\n")
+    transcript = read_transcript(path, root=tmp_path, metadata={"id": "side", "country": "Nepal", "sector": "health"})
+    assert (transcript.id, transcript.source) == ("front", "sub/a.md")
+    assert transcript.metadata == {"id": "front", "country": "Kenya", "sector": "health"}
+
+
+METADATA_CSV = (
+    "file,id,institution,country,side,sector,role,exchange_months,synthetic,names,extra\n"
+    "a.txt,A1,Haukeland,Norway,north,health,nurse,12,true,Silje; Ingrid ;;,x\n"
+    "sub/b.txt,,Mnazi Mmoja,Tanzania,south,health,doctor,6-12,No,,\n"
+    '"c.txt",C,"Uni, Dept",Malawi,south,education,teacher, 3 ,1,Ann,\n'
+)
+
+
+def test_load_metadata_coerces_and_keeps_extra_columns(tmp_path: Path) -> None:
+    write(tmp_path, "metadata.csv", "\ufeff" + METADATA_CSV.replace("\n", "\r\n"))
+    rows = load_metadata(tmp_path)
+    assert set(rows) == {"a.txt", "sub/b.txt", "c.txt"}
+    assert rows["a.txt"] == {
+        "file": "a.txt", "id": "A1", "institution": "Haukeland", "country": "Norway", "side": "north",
+        "sector": "health", "role": "nurse", "exchange_months": 12, "synthetic": True,
+        "names": ["Silje", "Ingrid"], "extra": "x",
+    }
+    assert rows["sub/b.txt"]["id"] is None
+    assert rows["sub/b.txt"]["exchange_months"] == "6-12"
+    assert rows["sub/b.txt"]["synthetic"] is False
+    assert rows["sub/b.txt"]["names"] == []
+    assert rows["c.txt"]["institution"] == "Uni, Dept"
+    assert (rows["c.txt"]["exchange_months"], rows["c.txt"]["synthetic"]) == (3, True)
+
+
+def test_load_metadata_absent_or_empty(tmp_path: Path) -> None:
+    assert load_metadata(tmp_path) == {}
+    write(tmp_path, "metadata.csv", "")
+    assert load_metadata(tmp_path) == {}
+
+
+@pytest.mark.parametrize(("csv_text", "line", "message"), [
+    ("id,country\nA,Kenya\n", 1, "needs a 'file' column"),
+    ("file,id\na.txt,A\nb.txt,B,extra\n", 3, "row has 3 fields but the header has 2"),
+    ("file,id\na.txt,A\na.txt,B\n", 3, "listed twice"),
+    ("file,id\n,A\n", 2, "empty 'file' value"),
+    ('file,id\na.txt,"A\nb.txt,"B\n', 3, "malformed CSV"),
+    ("file,synthetic\na.txt,true\nb.txt,perhaps\n", 3, "synthetic must be true or false"),
+])
+def test_malformed_metadata_csv(tmp_path: Path, csv_text: str, line: int, message: str) -> None:
+    write(tmp_path, "metadata.csv", csv_text)
+    with pytest.raises(TranscriptError) as caught:
+        load_metadata(tmp_path)
+    assert (caught.value.line, caught.value.path) == (line, str(tmp_path / "metadata.csv"))
+    assert message in caught.value.message
+
+
+# --- encodings ---------------------------------------------------------------------------------
+
+DIALOGUE = "Interviewer: Was the café open?\nRespondent: It’s closed now.\n"
+
+
+@pytest.mark.parametrize(("data", "encoding", "warnings"), [
+    (DIALOGUE.encode("utf-8"), "utf-8", []),
+    (codecs.BOM_UTF8 + DIALOGUE.encode("utf-8"), "utf-8-sig", []),
+    (DIALOGUE.encode("utf-16"), "utf-16", []),
+    (codecs.BOM_UTF16_BE + DIALOGUE.encode("utf-16-be"), "utf-16", []),
+    (DIALOGUE.encode("utf-32"), "utf-32", []),
+    (DIALOGUE.encode("utf-16-le"), "utf-16-le", ["no byte-order mark: decoded as UTF-16-LE"]),
+    (DIALOGUE.encode("utf-16-be"), "utf-16-be", ["no byte-order mark: decoded as UTF-16-BE"]),
+    (("Interviewer: Hello?\n" + DIALOGUE).encode("cp1252"), "cp1252", ["not valid UTF-8 (line 2); decoded as cp1252"]),
+], ids=["utf8", "utf8-bom", "utf16-bom", "utf16be-bom", "utf32-bom", "utf16le-nobom", "utf16be-nobom", "cp1252"])
+def test_encodings(tmp_path: Path, data: bytes, encoding: str, warnings: list[str]) -> None:
+    transcript = read_transcript(write(tmp_path, "a.txt", data))
+    assert transcript.encoding == encoding
+    assert transcript.warnings == warnings
+    assert not transcript.text.startswith("\ufeff")
+    assert turns_of(transcript)[-2:] == [
+        ("Interviewer", I, "Was the café open?"), ("Respondent", R, "It’s closed now."),
+    ]
+    check_offsets(transcript)
+
+
+# --- bad files -----------------------------------------------------------------------------------
+
+def corrupt_docx(path: Path) -> None:
+    write_docx(path, ["Interviewer: Hi?"])
+    path.write_bytes(path.read_bytes()[:200])
+
+
+BAD_FILES = [
+    # (name, bytes or a writer, expected message, expected line)
+    ("empty.txt", b"", "empty file", None),
+    ("blank.md", b"  \n\r\n\t\n", "empty file", None),
+    ("nul.txt", b"Interviewer: hi\x00\x01\x02\x03\xff\x00\x00\x10garbage" * 20, "binary file, not a transcript", None),
+    ("fake.txt", b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog >>\nendobj\n", "binary file, not a transcript", None),
+    ("zipped.srt", b"PK\x03\x04\x14\x00\x00\x00rest of a zip", "binary file, not a transcript", None),
+    ("undecodable.txt", b"Interviewer: ok\nRespondent: \x81\x8d bad\n", "not valid UTF-8 or cp1252", 2),
+    ("only_front_matter.md", b"---\nid: x\n---\n\n# Title only\n", "empty file", None),
+    ("corrupt.docx", corrupt_docx, "not a readable .docx", None),
+    ("text.docx", b"Interviewer: this is not a zip\n", "not a readable .docx", None),
+    ("empty.docx", lambda p: write_docx(p, ["", "   "]), "empty file", None),
+    ("zero.docx", b"", "empty file", None),
+    ("noheader.vtt", b"00:00:01.000 --> 00:00:02.000\nHi\n", "first line must be WEBVTT", 1),
+    ("headeronly.vtt", b"WEBVTT\n\nNOTE nothing here\n", "empty file", None),
+    ("badtiming.vtt", b"WEBVTT\n\n1\n00:00:01.000 --> 00:00:02.000\nHi\n\n2\n00:00:03 --> later\nYo\n",
+     "malformed cue timing", 8),
+    ("notiming.srt", b"1\n00:00:01,000 --> 00:00:02,000\nHi\n\n2\nno timing here\nYo\n", "cue has no timing line", 5),
+    ("slides.pdf", b"%PDF-1.7\n", "not a transcript file type", None),
+]
+
+
+@pytest.mark.parametrize(("name", "content", "message", "line"), BAD_FILES, ids=[row[0] for row in BAD_FILES])
+def test_bad_files_raise(tmp_path: Path, name: str, content, message: str, line: int | None) -> None:
+    path = tmp_path / name
+    if callable(content):
+        content(path)
+    else:
+        path.write_bytes(content)
+    with pytest.raises(TranscriptError) as caught:
+        read_transcript(path)
+    assert message in caught.value.message
+    assert caught.value.line == line
+    assert str(path) in str(caught.value)
+
+
+def test_missing_file_raises(tmp_path: Path) -> None:
+    with pytest.raises(TranscriptError, match="cannot read file"):
+        read_transcript(tmp_path / "gone.txt")
+
+
+# --- docx ------------------------------------------------------------------------------------------
+
+def test_docx_paragraphs_and_table_rows(tmp_path: Path) -> None:
+    path = write_docx(tmp_path / "a.docx", [
+        "Interview 3, Lilongwe", "Interviewer: What changed?", "Respondent: The curriculum.", "",
+        "It took two years.",
+    ], table=[["Interviewer", "And the staff?"], ["Respondent", "They stayed."]])
+    transcript = read_transcript(path)
+    assert transcript.text == (
+        "Interview 3, Lilongwe\nInterviewer: What changed?\nRespondent: The curriculum.\n\nIt took two years.\n"
+        "Interviewer\tAnd the staff?\nRespondent\tThey stayed."
+    )
+    assert (transcript.format, transcript.encoding, transcript.warnings) == ("docx", "utf-8", [])
+    assert turns_of(transcript) == [
+        ("Interviewer", I, "What changed?"),
+        ("Respondent", R, "The curriculum.\n\nIt took two years."),
+        ("Interviewer", I, "And the staff?"),
+        ("Respondent", R, "They stayed."),
+    ]
+    check_offsets(transcript)
+
+
+def test_docx_without_labels_is_one_turn_per_paragraph(tmp_path: Path) -> None:
+    transcript = read_transcript(write_docx(tmp_path / "note.docx", ["First observation.", "", "Second one."]))
+    assert turns_of(transcript) == [("", R, "First observation."), ("", R, "Second one.")]
+    assert transcript.warnings == [NO_LABELS_WARNING]
+
+
+# --- labels, roles and warnings ---------------------------------------------------------------------
+
+@pytest.mark.parametrize(("body", "speakers"), [
+    ("Interviewer: Hi?\nInterviewee: Hello.\n", [("Interviewer", I), ("Interviewee", R)]),
+    ("I: Hi?\nR: Hello.\n", [("I", I), ("R", R)]),
+    ("Moderator: Hi?\nP1: Hello.\nParticipant 2: Hey.\n", [("Moderator", I), ("P1", R), ("Participant 2", R)]),
+    ("Facilitator: Hi?\nInformant: Hello.\n", [("Facilitator", I), ("Informant", R)]),
+    ("**Interviewer:** Hi?\n**Respondent**: Hello.\n", [("Interviewer", I), ("Respondent", R)]),
+    ("Interviewer (00:01:15): Hi?\nRespondent [00:01:20]: Hello.\n", [("Interviewer", I), ("Respondent", R)]),
+    ("Interviewer:\nHi?\nRespondent:\nHello.\n", [("Interviewer", I), ("Respondent", R)]),
+    ("interviewer: Hi?\nRESPONDENT: Hello.\n", [("interviewer", I), ("RESPONDENT", R)]),
+    ("Interviewer\tHi?\nRespondent\tHello.\n", [("Interviewer", I), ("Respondent", R)]),
+])
+def test_label_variants(tmp_path: Path, body: str, speakers: list[tuple[str, str]]) -> None:
+    transcript = read_transcript(write(tmp_path, "a.txt", body))
+    assert [(t.speaker, t.role) for t in transcript.turns] == speakers
+    assert [transcript.text[t.start_char:t.end_char] for t in transcript.turns][:2] == ["Hi?", "Hello."]
+    check_offsets(transcript)
+
+
+def test_speaker_spelling_is_unified_to_first_use(tmp_path: Path) -> None:
+    transcript = read_transcript(write(tmp_path, "a.txt", "Interviewer: Hi?\nRespondent: Yes.\nINTERVIEWER: Ok?\n"))
+    assert [t.speaker for t in transcript.turns] == ["Interviewer", "Respondent", "Interviewer"]
+
+
+def test_prose_colons_are_not_speakers(tmp_path: Path) -> None:
+    body = ("We visited the ward on Monday.\nThe problem was this: we had no budget.\n"
+            "Note: the partner paid later.\nNote: check the invoices.\nAt 10:30 the meeting ended.\n")
+    transcript = read_transcript(write(tmp_path, "a.txt", body))
+    assert {t.speaker for t in transcript.turns} == {""}
+    assert transcript.warnings == [NO_LABELS_WARNING]
+    assert len(transcript.turns) == 1  # one paragraph
+
+
+def test_repeated_name_labels_are_speakers_but_single_ones_are_not(tmp_path: Path) -> None:
+    body = "Kari: How was it?\nMwale: Good.\nKari: Really?\nMwale: Yes.\nBottom line: it worked.\n"
+    transcript = read_transcript(write(tmp_path, "a.txt", body))
+    assert [t.speaker for t in transcript.turns] == ["Kari", "Mwale", "Kari", "Mwale"]
+    assert turns_of(transcript)[-1] == ("Mwale", R, "Yes.\nBottom line: it worked.")
+
+
+def test_header_lines_declare_roles_and_are_not_turns(tmp_path: Path) -> None:
+    body = ("Date: 12 March 2024\nInterviewer: AB\nRespondent: KN\n\n"
+            "AB: Thanks for coming.\nKN: Happy to help?\nAB: Let us begin.\nKN: Sure.\n")
+    transcript = read_transcript(write(tmp_path, "a.txt", body))
+    assert [(t.speaker, t.role) for t in transcript.turns] == [("AB", I), ("KN", R), ("AB", I), ("KN", R)]
+    assert transcript.warnings == []
+
+
+def test_caption_speaker_named_once_still_counts(tmp_path: Path) -> None:
+    body = ("WEBVTT\n\n1\n00:00:01.000 --> 00:00:02.000\nKari Nilsen: Ready?\n\n"
+            "2\n00:00:02.000 --> 00:00:03.000\nAnna Berg: Sorry, I must leave.\n\n"
+            "3\n00:00:03.000 --> 00:00:04.000\nKari Nilsen: Then we begin?\n\n"
+            "4\n00:00:04.000 --> 00:00:05.000\nChikondi Mwale: Yes.\n")
+    transcript = read_transcript(write(tmp_path, "a.vtt", body))
+    assert [(t.speaker, t.role) for t in transcript.turns] == [
+        ("Kari Nilsen", I), ("Anna Berg", R), ("Kari Nilsen", I), ("Chikondi Mwale", R),
+    ]
+    assert transcript.warnings == ["speaker roles guessed from question marks: Kari Nilsen=interviewer"]
+
+
+def test_roles_not_guessed_when_questions_are_even(tmp_path: Path) -> None:
+    body = "AB: Is it?\nKN: Is it not?\nAB: Maybe.\nKN: Maybe.\n"
+    transcript = read_transcript(write(tmp_path, "a.txt", body))
+    assert {t.role for t in transcript.turns} == {R}
+    assert len(transcript.warnings) == 1 and transcript.warnings[0].startswith("could not tell the interviewer")
+
+
+def test_single_named_speaker_is_a_respondent(tmp_path: Path) -> None:
+    transcript = read_transcript(write(tmp_path, "a.txt", "[00:00:01] KN: I think so?\n[00:00:09] KN: Yes.\n"))
+    assert [(t.speaker, t.role) for t in transcript.turns] == [("KN", R), ("KN", R)]
+    assert transcript.warnings == []
+
+
+def test_long_preamble_is_warned_about(tmp_path: Path) -> None:
+    preamble = " ".join(["word"] * 45)
+    transcript = read_transcript(write(tmp_path, "a.txt", f"{preamble}\n\nInterviewer: Hi?\nRespondent: Yes.\n"))
+    assert len(transcript.turns) == 2
+    assert transcript.warnings == ["45 words before the first speaker label were not coded"]
+
+
+def test_vtt_with_unlabelled_cues(tmp_path: Path) -> None:
+    body = "WEBVTT Kind: captions\n\n00:01.000 --> 00:02.000\nHello there.\n\n00:02.500 --> 00:04.000\nSecond cue.\n"
+    transcript = read_transcript(write(tmp_path, "a.vtt", body))
+    assert turns_of(transcript) == [("", R, "Hello there."), ("", R, "Second cue.")]
+    assert transcript.warnings == [NO_LABELS_WARNING]
+
+
+# --- discover ------------------------------------------------------------------------------------------
+
+def test_discover_reads_good_files_and_skips_bad_ones(tmp_path: Path) -> None:
+    write(tmp_path, "metadata.csv", "file,id,country,exchange_months\nb.txt,B-7,Kenya,6\nsub/c.md,C,Nepal,x\n")
+    write(tmp_path, "README.md", "# About these transcripts\n")
+    write(tmp_path, "a.txt", "Interviewer: Hi?\nRespondent: Yes.\n")
+    write(tmp_path, "b.txt", "Q: Why?\nA: Because.\n")
+    write(tmp_path, "sub/c.md", "---\ncountry: Malawi\n---\nInterviewer: Hi?\n")
+    write(tmp_path, "sub/bad.txt", b"\x00\x01binary\x00" * 10)
+    write(tmp_path, "empty.srt", b"")
+    write(tmp_path, "notes.pdf", b"%PDF-1.4\n")
+    write(tmp_path, ".hidden.txt", "Interviewer: Hi?\n")
+    write(tmp_path, ".git/x.txt", "Interviewer: Hi?\n")
+    write(tmp_path, "~$a.docx", b"lock")
+    write(tmp_path, "codes.yaml", "themes: []\n")
+    transcripts, skipped = discover(tmp_path)
+    assert [(t.source, t.id) for t in transcripts] == [("a.txt", "a"), ("b.txt", "B-7"), ("sub/c.md", "C")]
+    assert transcripts[1].metadata == {"file": "b.txt", "id": "B-7", "country": "Kenya", "exchange_months": 6}
+    assert transcripts[2].metadata["country"] == "Malawi" and transcripts[2].metadata["exchange_months"] == "x"
+    assert [s.source for s in skipped] == ["empty.srt", "notes.pdf", "sub/bad.txt"]
+    reasons = {s.source: s.reason for s in skipped}
+    assert reasons["empty.srt"] == f"{tmp_path / 'empty.srt'}: empty file"
+    assert reasons["sub/bad.txt"].endswith("binary file, not a transcript")
+    assert reasons["notes.pdf"].endswith("unsupported format .pdf: save it as .docx or .txt")
+
+
+def test_discover_skips_later_duplicate_ids(tmp_path: Path) -> None:
+    write(tmp_path, "one/a.txt", "Interviewer: Hi?\n")
+    write(tmp_path, "two/a.txt", "Interviewer: Hello?\n")
+    write(tmp_path, "x.md", "---\nid: a\n---\nInterviewer: Hey?\n")
+    transcripts, skipped = discover(tmp_path)
+    assert [t.source for t in transcripts] == ["one/a.txt"]
+    assert [s.source for s in skipped] == ["two/a.txt", "x.md"]
+    assert all("duplicate id 'a' (already used by one/a.txt)" in s.reason for s in skipped)
+
+
+def test_discover_malformed_metadata_raises(tmp_path: Path) -> None:
+    write(tmp_path, "metadata.csv", "id\nA\n")
+    with pytest.raises(TranscriptError, match="metadata.csv:1: metadata.csv needs a 'file' column"):
+        discover(tmp_path)
+
+
+def test_discover_missing_folder(tmp_path: Path) -> None:
+    with pytest.raises(TranscriptError, match="not found"):
+        discover(tmp_path / "nope")
