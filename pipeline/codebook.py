@@ -25,6 +25,17 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _no_yaml_booleans(value: Any) -> Any:
+    """YAML reads unquoted no/yes/on/off as booleans; say so instead of a puzzling type error."""
+    if isinstance(value, bool):
+        raise ValueError(f"got the boolean {str(value).lower()}: YAML reads unquoted no/yes/on/off as booleans, "
+                         f"so put the words in quotes (e.g. \"no\")")
+    if isinstance(value, list):
+        for item in value:
+            _no_yaml_booleans(item)
+    return value
+
+
 class MatchAttr(str, Enum):
     """Token attribute a phrase rule is matched on."""
 
@@ -83,6 +94,8 @@ class Rule(_Strict):
     pattern: list[dict[str, Any]] | None = None
     note: str = ""
 
+    _phrases_are_text = field_validator("phrases", mode="before")(lambda cls, v: _no_yaml_booleans(v))
+
     @model_validator(mode="after")
     def _phrases_or_pattern(self) -> "Rule":
         if bool(self.phrases) == bool(self.pattern):
@@ -114,6 +127,8 @@ class ContextRule(_Strict):
     direction: Direction
     pattern: list[dict[str, Any]] | None = None
     max_scope: int | None = Field(default=None, ge=1)
+
+    _literal_is_text = field_validator("literal", mode="before")(lambda cls, v: _no_yaml_booleans(v))
 
     @model_validator(mode="after")
     def _consistent(self) -> "ContextRule":

@@ -1,0 +1,55 @@
+"""The ConText component: scope direction, distance, terminators, pseudo-triggers, triggers inside a theme."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.codebook import load_codebook
+from pipeline.coding import build_nlp
+from pipeline.rules import SPANS_KEY
+
+
+@pytest.fixture(scope="module")
+def context_nlp(fixtures):
+    return build_nlp(load_codebook(fixtures / "codebooks" / "context.yaml"))
+
+
+CASES = [
+    # text, theme, negated, hypothetical
+    ("We had a language problem in the ward.", "language_barrier", False, False),
+    ("We never had a language problem in the ward.", "language_barrier", True, False),
+    ("I didn't speak Norwegian at all.", "language_barrier", True, False),
+    ("The language barrier was not an issue for us.", "language_barrier", True, False),
+    ("If there had been a language problem we would have left.", "language_barrier", False, True),
+    ("We never went to the market on Sundays, and the language problem was real.", "language_barrier", False, False),  # beyond scope 5
+    ("I never complained but the language barrier was real.", "language_barrier", False, False),  # terminated
+    ("It was not only a language problem, it was culture.", "language_barrier", False, False),  # pseudo
+    ("There was no budget to buy the monitors.", "lack_of_resources", False, False),  # trigger inside the span
+    ("The budget cuts hit us hard.", "lack_of_resources", False, False),  # lemma phrase
+    ("We never faced budget cuts.", "lack_of_resources", True, False),
+    ("No. I speak Norwegian now.", "language_barrier", False, False),  # trigger in another sentence
+]
+
+
+@pytest.mark.parametrize("text,theme,negated,hypothetical", CASES, ids=[c[0] for c in CASES])
+def test_context(context_nlp, text, theme, negated, hypothetical):
+    doc = context_nlp(text)
+    spans = [s for s in doc.spans[SPANS_KEY] if s.label_ == theme]
+    assert spans, f"{theme} not matched in {text!r}"
+    assert any(s._.negated for s in spans) is negated
+    assert any(s._.hypothetical for s in spans) is hypothetical
+    if negated or hypothetical:
+        assert spans[0]._.context_trigger
+
+
+def test_rule_ids_and_matched_words(context_nlp):
+    doc = context_nlp("I could not speak Norwegian and the budget cuts came.")
+    found = {(s.label_, s.id_, s.text) for s in doc.spans[SPANS_KEY]}
+    assert found == {("language_barrier", "lb.speak", "speak Norwegian"),
+                     ("lack_of_resources", "lr.lemma", "budget cuts")}
+
+
+def test_component_is_serialisable_config(context_nlp):
+    config = context_nlp.config["components"]["qualcode_context"]
+    assert config["max_scope"] == 5 and config["spans_key"] == SPANS_KEY
+    assert {r["category"] for r in config["rules"]} == {"NEGATED_EXISTENCE", "HYPOTHETICAL", "PSEUDO", "TERMINATE"}
