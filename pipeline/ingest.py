@@ -191,7 +191,8 @@ _FALSE = frozenset({"false", "no", "n", "0", "f"})
 
 
 def _coerce(meta: Mapping[str, Any], *, where: str, line: int | None = None) -> dict[str, Any]:
-    """Type the known metadata fields: id -> str, exchange_months -> int, synthetic -> bool, names -> list."""
+    """Type the known metadata fields: id -> str, exchange_months -> int, synthetic -> bool, names -> list,
+    and the CSV forms of `speakers` ("A=interviewer; B=respondent") and `interviewer` ("A; B")."""
     out = dict(meta)
     if out.get("id") is not None:
         out["id"] = str(out["id"]).strip()
@@ -209,6 +210,14 @@ def _coerce(meta: Mapping[str, Any], *, where: str, line: int | None = None) -> 
         out["names"] = [name.strip() for name in names.split(";") if name.strip()]
     elif isinstance(names, list):
         out["names"] = [str(name).strip() for name in names if str(name).strip()]
+    if isinstance(out.get("interviewer"), str) and ";" in out["interviewer"]:
+        out["interviewer"] = [label.strip() for label in out["interviewer"].split(";") if label.strip()]
+    if isinstance(out.get("speakers"), str):  # a CSV cell: "Kari Nilsen=interviewer; KN=respondent"
+        pairs = [item.partition("=") for item in out["speakers"].split(";") if item.strip()]
+        if any(not sep or not label.strip() for label, sep, _ in pairs):
+            message = f"speakers must be 'label=role; label=role', not {out['speakers']!r}"
+            raise TranscriptError(message, path=where, line=line)
+        out["speakers"] = {label.strip(): role.strip() for label, _, role in pairs}
     return out
 
 

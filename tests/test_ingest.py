@@ -277,6 +277,24 @@ def test_load_metadata_coerces_and_keeps_extra_columns(tmp_path: Path) -> None:
     assert (rows["c.txt"]["exchange_months"], rows["c.txt"]["synthetic"]) == (3, True)
 
 
+def test_csv_speakers_and_interviewer_columns_set_roles(tmp_path: Path) -> None:
+    write(tmp_path, "metadata.csv", (
+        "file,speakers,interviewer\n"
+        "zoom.vtt,Kari Nilsen=interviewer; Chikondi Mwale = respondent,\n"
+        "two.txt,,AB; CD\n"
+    ))
+    write(tmp_path, "zoom.vtt", (FIXTURES / "zoom.vtt").read_bytes())
+    write(tmp_path, "two.txt", "AB: Hello.\nCD: Welcome.\nKN: Thanks?\nAB: Right.\nCD: Yes.\nKN: Sure?\n")
+    transcripts, skipped = discover(tmp_path)
+    assert skipped == []
+    two, zoom = transcripts
+    assert zoom.metadata["speakers"] == {"Kari Nilsen": "interviewer", "Chikondi Mwale": "respondent"}
+    assert ({(t.speaker, t.role) for t in zoom.turns}, zoom.warnings) == (
+        {("Kari Nilsen", I), ("Chikondi Mwale", R)}, [])
+    assert two.metadata["interviewer"] == ["AB", "CD"]
+    assert {(t.speaker, t.role) for t in two.turns} == {("AB", I), ("CD", I), ("KN", R)}
+
+
 def test_load_metadata_absent_or_empty(tmp_path: Path) -> None:
     assert load_metadata(tmp_path) == {}
     write(tmp_path, "metadata.csv", "")
@@ -290,6 +308,7 @@ def test_load_metadata_absent_or_empty(tmp_path: Path) -> None:
     ("file,id\n,A\n", 2, "empty 'file' value"),
     ('file,id\na.txt,"A\nb.txt,"B\n', 3, "malformed CSV"),
     ("file,synthetic\na.txt,true\nb.txt,perhaps\n", 3, "synthetic must be true or false"),
+    ("file,speakers\na.txt,KN interviewer\n", 2, "speakers must be 'label=role; label=role'"),
 ])
 def test_malformed_metadata_csv(tmp_path: Path, csv_text: str, line: int, message: str) -> None:
     write(tmp_path, "metadata.csv", csv_text)
