@@ -41,7 +41,7 @@ def run(
     transcripts: Path = TRANSCRIPTS,
     codebook: Path = CODEBOOK,
     out: Path = typer.Option(Path("reports"), "--out", help="Folder the reports are written to."),
-    by: str = typer.Option("side", "--by", help="Metadata field whose values are the matrix's stakeholder groups."),
+    by: Optional[str] = typer.Option(None, "--by", help="Metadata field whose values are the matrix's stakeholder groups (default: side)."),
     unit: str = typer.Option("sentence", "--unit", help="Segment unit: sentence or turn."),
     jobs: int = typer.Option(1, "--jobs", min=1, help="Worker processes (results are identical for any N)."),
     code_interviewer: bool = typer.Option(False, "--code-interviewer", help="Also tag interviewer turns (never counted as evidence)."),
@@ -90,7 +90,7 @@ def validate(transcripts: Path = TRANSCRIPTS, codebook: Path = CODEBOOK) -> None
         found, skipped = discover(transcripts)
         n_read = len(found)
         for skip in skipped:
-            console.print(f"[red]error:[/red] {transcripts / skip.source}: {skip.reason}", highlight=False, soft_wrap=True)
+            console.print(f"[red]error:[/red] {skip.reason}", highlight=False, soft_wrap=True)
         for transcript in found:
             for warning in transcript.warnings:
                 console.print(f"[yellow]warning:[/yellow] {transcripts / transcript.source}: {warning}", highlight=False)

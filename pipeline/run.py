@@ -20,6 +20,8 @@ from .matrix import FindingsMatrix, build_matrix
 from .report import write_reports
 from .table import EVIDENCE, THEME, metadata_frame, segments_frame, tags_frame
 
+DEFAULT_GROUP_FIELD = "side"
+
 
 
 @dataclass
@@ -51,7 +53,7 @@ def run_project(
     transcripts_dir: Path,
     codebook_path: Path,
     out: Path,
-    by: str = "side",
+    by: str | None = None,
     options: CodingOptions = CodingOptions(),
     jobs: int = 1,
     on_transcript: Callable[[CodedTranscript], None] | None = None,
@@ -76,7 +78,13 @@ def run_project(
     tags = tags_frame(tag for c in coded for tag in c.tags)
     segments = segments_frame(segment for c in coded for segment in c.segments)
     metadata = metadata_frame(transcripts)
-    if by not in metadata.columns:
+    run_warnings = []
+    if by is None:
+        by = DEFAULT_GROUP_FIELD
+        if by not in metadata.columns:
+            run_warnings.append({"source": ".", "message": f"no `{by}` metadata: all interviews are one group "
+                                                           "(add a metadata.csv, or choose a field with --by)"})
+    elif by not in metadata.columns:
         raise QualcodeError(
             f"--by {by!r} is not a metadata field (fields: {', '.join(sorted(map(str, metadata.columns)))})",
             path=transcripts_dir,
@@ -84,6 +92,7 @@ def run_project(
     matrix = build_matrix(tags, metadata, codebook, by=by)
     record = run_record(codebook=codebook, coded=coded, skipped=skipped, tags=tags, options=options,
                         by=by, jobs=jobs, transcripts_dir=transcripts_dir, started=started)
+    record["warnings"].extend(run_warnings)
     written = write_reports(out, coded=coded, tags=tags, segments=segments, metadata=metadata, matrix=matrix,
                             codebook=codebook, run=record)
     return RunResult(coded=coded, tags=tags, segments=segments, metadata=metadata, matrix=matrix, record=record,

@@ -1,0 +1,111 @@
+"""The `qualcode` command through its real entry point: run, validate, tag, and bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+MINIMAL = FIXTURES / "codebooks" / "minimal.yaml"
+SCRIPT = Path(sys.executable).parent / "qualcode"
+
+
+def qualcode(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    command = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "pipeline"]
+    return subprocess.run([*command, *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def messy(tmp_path_factory) -> Path:
+    """A transcripts folder with good files and every kind of bad one."""
+    folder = tmp_path_factory.mktemp("messy")
+    (folder / "good.txt").write_text("Interviewer: Was language hard?\nRespondent: The language barrier was hard.\n")
+    (folder / "empty.txt").write_bytes(b"")
+    (folder / "binary.txt").write_bytes(b"\x00\x01\x02PK\x03\x04" * 50)
+    (folder / "utf16.txt").write_bytes("Respondent: Språket var en language barrier.\n".encode("utf-16"))
+    (folder / "cp1252.txt").write_bytes("Respondent: The café had a language problem – sadly.\n".encode("cp1252"))
+    (folder / "fieldnote.txt").write_text("Visited the ward. Staff spoke of a language barrier with visitors.\n")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def messy_run(messy, tmp_path_factory):
+    out = tmp_path_factory.mktemp("out")
+    return qualcode("run", "--transcripts", str(messy), "--codebook", str(MINIMAL), "--out", str(out)), out
+
+
+def test_run_reports_every_skipped_file_and_loses_nothing_else(messy_run):
+    result, out = messy_run
+    assert result.returncode == 0, result.stderr
+    record = json.loads((out / "run.json").read_text())
+    skipped = {s["source"]: s["reason"] for s in record["skipped"]}
+    assert set(skipped) == {"empty.txt", "binary.txt"}
+    assert "empty" in skipped["empty.txt"] and "binary" in skipped["binary.txt"]
+    assert {t["source"] for t in record["transcripts"]} == {"good.txt", "utf16.txt", "cp1252.txt", "fieldnote.txt"}
+    warnings = {w["source"]: w["message"] for w in record["warnings"]}
+    assert "cp1252" in warnings["cp1252.txt"] and "no speaker labels" in warnings["fieldnote.txt"]
+    assert "skipped empty.txt" in result.stderr and "skipped binary.txt" in result.stderr
+    themed = set(record["counts"]["evidence_tags_by_theme"])
+    assert themed == {"language_barrier"} and record["counts"]["evidence_tags"] == 4
+    for name in ("tags.csv", "segments.csv", "findings_matrix.html", "findings_matrix.md", "matrix.csv"):
+        assert (out / name).stat().st_size > 0
+
+
+def test_tag_prints_one_transcripts_tags(messy):
+    as_json = qualcode("tag", str(messy / "cp1252.txt"), "--codebook", str(MINIMAL), "--format", "json")
+    assert as_json.returncode == 0, as_json.stderr
+    rows = json.loads(as_json.stdout)
+    assert [(r["theme"], r["matched"], r["source"]) for r in rows] == [("language_barrier", "language problem", "cp1252.txt")]
+    as_csv = qualcode("tag", str(messy / "good.txt"), "--codebook", str(MINIMAL))
+    assert as_csv.stdout.splitlines()[0].startswith("segment_id,transcript_id,source,speaker")
+    assert len(as_csv.stdout.splitlines()) == 2
+
+
+@pytest.mark.parametrize("args,message", [
+    (["run", "--transcripts", "/nonexistent/x", "--codebook", str(MINIMAL)], "transcripts folder not found"),
+    (["run", "--transcripts", str(FIXTURES / "transcripts"), "--codebook", "/nonexistent.yaml"], "cannot read codebook"),
+    (["run", "--transcripts", str(FIXTURES / "transcripts"), "--codebook", str(MINIMAL), "--by", "colour"],
+     "--by 'colour' is not a metadata field"),
+    (["tag", str(FIXTURES / "codebooks" / "minimal.yaml"), "--codebook", str(MINIMAL), "--format", "xml"],
+     "--format must be csv or json"),
+])
+def test_errors_are_one_line(args, message, tmp_path):
+    result = qualcode(*args, "--out", str(tmp_path)) if args[0] == "run" else qualcode(*args)
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_validate_lists_every_problem(tmp_path, messy):
+    bad = tmp_path / "codebook.yaml"
+    bad.write_text(MINIMAL.read_text().replace("tor: [Q1]", "tor: [Q7]").replace("group: barriers", "group: nope"))
+    result = qualcode("validate", "--codebook", str(bad), "--transcripts", str(messy))
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert any(f"{bad}:13:" in e and "unknown group 'nope'" in e for e in errors)
+    assert any(f"{bad}:15:" in e and "unknown ToR question id 'Q7'" in e for e in errors)
+    assert any("empty.txt" in e for e in errors) and any("binary.txt" in e for e in errors)
+
+
+def test_validate_ok(tmp_path):
+    folder = tmp_path / "t"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Interviewer: Hi?\nRespondent: Hello.\n")
+    result = qualcode("validate", "--codebook", str(MINIMAL), "--transcripts", str(folder))
+    assert result.returncode == 0, result.stderr
+    assert "ok: codebook" in result.stderr
+
+
+def test_every_command_has_help():
+    from typer.main import get_command
+
+    from pipeline.cli import app
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    for name, command in get_command(app).commands.items():
+        assert command.help, f"{name} has no help"
+        assert f"qualcode {name}" in readme, f"`qualcode {name}` is not documented in the README"

@@ -1,0 +1,87 @@
+"""The findings matrix: counts of interviews and institutions per ToR x theme x group, and quote choice."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from pipeline.matrix import ALL_GROUPS, build_matrix, matrix_frame, select_quotes
+from pipeline.records import Segment, Tag
+from pipeline.table import tags_frame
+
+
+def _tag(tid: str, start: int, text: str, *, theme="language_barrier", negated=False, role="respondent",
+         rule_id="lb.lower", score=None, method="rule") -> Tag:
+    segment = Segment(f"{tid}:{start}-{start + len(text)}", tid, f"{tid}.txt", "R", role, 0, start,
+                      start + len(text), text)
+    return Tag(segment, theme, method, "0.1", "hash", rule_id=rule_id, negated=negated, score=score)
+
+
+@pytest.fixture()
+def metadata():
+    return pd.DataFrame({
+        "transcript_id": ["a", "b", "c", "d"],
+        "side": ["north", "south", "south", None],
+        "institution": ["Haukeland", "Mnazi Mmoja", "Mnazi Mmoja", "Taveta"],
+    })
+
+
+@pytest.fixture()
+def tags():
+    return tags_frame([
+        _tag("a", 0, "We had a real language barrier in the ward for months."),
+        _tag("a", 60, "The language barrier again, same as before, every day."),
+        _tag("b", 0, "I could not speak Norwegian, so the language barrier hurt my learning."),
+        _tag("c", 0, "We never had a language problem.", negated=True),
+        _tag("c", 40, "Did you have a language barrier?", role="interviewer"),
+        _tag("d", 0, "Language barrier, of course, was the first thing we noticed there.", rule_id="lb.a;lb.b"),
+    ])
+
+
+def test_counts_only_evidence(tags, metadata, minimal_codebook):
+    matrix = build_matrix(tags, metadata, minimal_codebook, by="side")
+    assert matrix.groups == ["north", "south", "unknown"]
+    assert matrix.group_sizes == {"north": 1, "south": 2, "unknown": 1}
+    row = matrix.rows[0].themes[0]
+    assert (row.cells["north"].n_interviews, row.cells["north"].n_tags) == (1, 2)
+    # c's mentions are negated and an interviewer question: not evidence; b is the only south interview.
+    assert (row.cells["south"].n_interviews, row.cells["south"].n_institutions, row.cells["south"].group_size) == (1, 1, 2)
+    assert row.total.n_interviews == 3 and row.total.n_institutions == 3
+    assert row.negated_interviews == 1
+    assert row.cells["south"].share == 0.5
+
+
+def test_quotes_one_per_interview_strongest_first(tags, metadata, minimal_codebook):
+    row = build_matrix(tags, metadata, minimal_codebook).rows[0].themes[0]
+    total_quotes = row.total.quotes
+    # d matched two rules; then b (13 words) is closer to the 25-word target than a's best (11 words).
+    assert [q.transcript_id for q in total_quotes] == ["d", "b", "a"]
+    assert len({q.transcript_id for q in total_quotes}) == len(total_quotes)
+    first = total_quotes[0]
+    assert (first.start_char, first.end_char, first.source) == (0, len(first.text), "d.txt")
+
+
+def test_quote_prefers_quotable_length():
+    frame = tags_frame([_tag("a", 0, "Language barrier."), _tag("a", 20, "It was a language barrier that made every ward round slow for me.")])
+    assert [q.start_char for q in select_quotes(frame, limit=1)] == [20]
+
+
+def test_classifier_score_ranks_quotes():
+    frame = tags_frame([
+        _tag("a", 0, "We were put to filing papers nobody needed for months.", theme="t", rule_id="", score=0.6, method="classifier"),
+        _tag("b", 0, "I spent my days laminating cards while the nurses worked.", theme="t", rule_id="", score=0.9, method="classifier"),
+    ])
+    assert [q.transcript_id for q in select_quotes(frame, limit=2)] == ["b", "a"]
+
+
+def test_any_metadata_field_groups(tags, metadata, minimal_codebook):
+    matrix = build_matrix(tags, metadata, minimal_codebook, by="institution")
+    assert matrix.groups == ["Haukeland", "Mnazi Mmoja", "Taveta"]
+    assert matrix.rows[0].themes[0].cells["Mnazi Mmoja"].n_interviews == 1
+
+
+def test_tidy_frame(tags, metadata, minimal_codebook):
+    frame = matrix_frame(build_matrix(tags, metadata, minimal_codebook))
+    assert set(frame["side"]) == {"north", "south", "unknown", ALL_GROUPS}
+    total = frame[frame["side"] == ALL_GROUPS].iloc[0]
+    assert (total["n_interviews"], total["group_size"], total["negated_interviews"]) == (3, 4, 1)

@@ -1,0 +1,87 @@
+"""Reports: escaped HTML with transcript pages and quote links, safe Markdown, and a traceable run record."""
+
+from __future__ import annotations
+
+import json
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from pipeline.report import anchor, markdown_text
+from pipeline.run import run_project
+
+HOSTILE = 'Respondent: We had a language barrier <script>alert("x")</script> | all the time.\n'
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory, fixtures):
+    folder = tmp_path_factory.mktemp("project")
+    transcripts = folder / "transcripts"
+    transcripts.mkdir()
+    (transcripts / "a.txt").write_text("Interviewer: Any language problem?\n" + HOSTILE)
+    (transcripts / "b.txt").write_text(
+        "Interviewer: And you?\nRespondent: I could not speak Norwegian at first.\n"
+        "Respondent: We never had a language problem later.\n")
+    (transcripts / "metadata.csv").write_text("file,id,side,institution\na.txt,a,north,X\nb.txt,b,south,Y\n")
+    return run_project(transcripts_dir=transcripts, codebook_path=fixtures / "codebooks" / "minimal.yaml",
+                       out=folder / "reports")
+
+
+class _Scripts(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.scripts = 0
+        self.ids: set[str] = set()
+        self.links: set[str] = set()
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.scripts += tag == "script"
+        if "id" in attrs:
+            self.ids.add(attrs["id"])
+        if tag == "a" and attrs.get("href", "").startswith("#"):
+            self.links.add(attrs["href"][1:])
+
+
+def test_html_escapes_transcript_text(result):
+    html = (result.written[0].parent / "findings_matrix.html").read_text()
+    parser = _Scripts()
+    parser.feed(html)
+    assert parser.scripts == 0
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
+
+
+def test_every_quote_links_to_its_highlighted_segment(result):
+    html = (result.written[0].parent / "findings_matrix.html").read_text()
+    parser = _Scripts()
+    parser.feed(html)
+    quote_links = {link for link in parser.links if link.startswith("s-")}
+    assert quote_links and quote_links <= parser.ids
+    evidence = result.tags[result.tags["evidence"]]
+    assert {anchor(s) for s in evidence["segment_id"]} <= parser.ids
+
+
+def test_markdown_is_escaped(result):
+    markdown = (result.written[0].parent / "findings_matrix.md").read_text()
+    assert "<script>" not in markdown and "&lt;script&gt;" in markdown
+    assert "\\| all the time" in markdown
+    assert markdown_text("a\n|b <i>") == "a \\|b &lt;i&gt;"
+
+
+def test_run_record_is_traceable(result):
+    record = json.loads((result.written[0].parent / "run.json").read_text())
+    assert record["codebook"]["hash"] == result.tags["codebook_hash"].iloc[0]
+    assert record["counts"]["transcripts"] == 2
+    assert record["counts"]["tags"] == len(result.tags)
+    assert record["counts"]["evidence_tags"] == int(result.tags["evidence"].sum())
+    assert {"spacy", "scikit-learn", "pandas", "python", "qualcode"} <= set(record["versions"])
+    assert record["skipped"] == []
+
+
+def test_written_tag_offsets_slice_the_files(result):
+    folder = Path(result.record["options"]["transcripts"])
+    for _, row in result.tags.iterrows():
+        text = (folder / row["source"]).read_text()
+        assert text[row["start_char"] : row["end_char"]] == row["text"]
+        assert text[row["match_start"] : row["match_end"]].lower() in row["matched"].lower()

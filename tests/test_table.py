@@ -1,0 +1,47 @@
+"""The tags table: columns, evidence, and safe CSV output."""
+
+from __future__ import annotations
+
+import csv
+
+from pipeline.files import atomic_write_text, neutralise_cell
+from pipeline.records import Segment, Tag
+from pipeline.table import TAG_COLUMNS, read_tags, tags_frame, write_csv
+
+REQUIRED = ["segment_id", "transcript_id", "source", "speaker", "start_char", "end_char", "text", "theme", "method",
+            "rule_id", "score", "negated", "hypothetical", "codebook_version"]
+
+
+def _tag(text: str, **kwargs) -> Tag:
+    segment = Segment("t:0-5", "t", "sub/t.txt", "Respondent", kwargs.pop("role", "respondent"), 0, 0, len(text), text)
+    return Tag(segment, "language_barrier", "rule", "1.0.0", "abc", rule_id="lb.x", **kwargs)
+
+
+def test_columns_and_evidence():
+    frame = tags_frame([_tag("ok"), _tag("no", negated=True), _tag("if", hypothetical=True), _tag("q?", role="interviewer")])
+    assert set(REQUIRED) <= set(TAG_COLUMNS) and list(frame.columns) == TAG_COLUMNS
+    assert frame["evidence"].tolist() == [True, False, False, False]
+    assert frame["source"].iloc[0] == "sub/t.txt"
+
+
+def test_formula_cells_neutralised_and_read_back(tmp_path):
+    texts = ["=HYPERLINK(\"http://x\")", "+1", "-2 worse", "@SUM(A1)", "plain"]
+    path = write_csv(tags_frame([_tag(t) for t in texts]), tmp_path / "tags.csv")
+    with path.open(newline="") as stream:
+        cells = [row["text"] for row in csv.DictReader(stream)]
+    assert cells == ["'=HYPERLINK(\"http://x\")", "'+1", "'-2 worse", "'@SUM(A1)", "plain"]
+    assert read_tags(path)["text"].tolist() == texts
+    assert neutralise_cell(-3) == -3
+
+
+def test_empty_table_has_columns(tmp_path):
+    frame = tags_frame([])
+    assert list(frame.columns) == TAG_COLUMNS and frame.empty
+    assert read_tags(write_csv(frame, tmp_path / "t.csv")).empty
+
+
+def test_atomic_write_leaves_no_temporary(tmp_path):
+    atomic_write_text(tmp_path / "out" / "a.txt", "one")
+    atomic_write_text(tmp_path / "out" / "a.txt", "two")
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["a.txt"]
+    assert (tmp_path / "out" / "a.txt").read_text() == "two"
