@@ -1,0 +1,182 @@
+"""Adapters from public coded qualitative data to temporary qualcode projects (transcripts, coder files, codebook).
+
+The proctoring data (Balash et al., USENIX Security 2023; see ../shared/data/README.md) has one CSV per survey
+question and coder: `ResponseId`, the answer (its header is the question), then `Code 1` ... `Code 8`, each a
+code path such as `technology_glitches->VPNs`. Each answer becomes one transcript with one respondent turn, so a
+grouped split by transcript is a split by answer. The data is never copied into the repository: projects are
+written under a temporary folder.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.codebook import load_codebook
+from pipeline.errors import QualcodeError
+from pipeline.files import atomic_write_text
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+PROCTORING = SHARED_DATA / "proctoring"
+CODEBOOKS = Path(__file__).resolve().parent / "codebooks"
+SPEAKER = "Respondent"
+CODERS = ("primary", "secondary")
+
+# One code spelled two ways by the coders; merged so that a typo is not counted as a disagreement.
+SPELLING_VARIANTS = {
+    "consult_outisde_sources": "consult_outside_sources",
+    "harmful_for_students": "harmful_to_students",
+    "trust_students": "trusts_students",
+    "standerdized_tests": "standerized_tests",
+    "flag_anomilies": "flag_anomalies",
+}
+_FILE_NAME = re.compile(r"^Qualitative Responses .* - (?P<question>[A-Z]+\d+) \((?P<coder>primary|secondary)\)\.csv$")
+
+
+@dataclass(frozen=True)
+class CodedAnswer:
+    """One survey answer and the codes one coder gave it (as written), with its line in the CSV."""
+
+    response_id: str
+    answer: str
+    codes: tuple[str, ...]
+    line: int
+
+
+@dataclass(frozen=True)
+class QuestionFiles:
+    """The primary and secondary coder files of one survey question."""
+
+    question: str
+    primary: Path
+    secondary: Path
+
+    @property
+    def codebook(self) -> Path:
+        return CODEBOOKS / f"proctoring_{self.question.lower()}.yaml"
+
+
+@dataclass
+class SurveyProject:
+    """A temporary qualcode project made from one question: transcripts/, coded/<coder>.csv and a codebook."""
+
+    question: str
+    question_text: str
+    root: Path
+    transcripts: Path
+    coded: Path
+    codebook: Path
+    answers: int
+    coded_answers: dict[str, int] = field(default_factory=dict)
+
+
+def find_questions(folder: Path = PROCTORING) -> dict[str, QuestionFiles]:
+    """Every question with both a primary and a secondary file in `folder`, by question id."""
+    found: dict[str, dict[str, Path]] = {}
+    for path in sorted(Path(folder).glob("*.csv")):
+        match = _FILE_NAME.match(path.name)
+        if match:
+            found.setdefault(match["question"], {})[match["coder"]] = path
+    return {q: QuestionFiles(q, files["primary"], files["secondary"])
+            for q, files in found.items() if set(files) == set(CODERS)}
+
+
+def read_coded_answers(path: Path) -> tuple[str, list[CodedAnswer]]:
+    """(question text, answers with their codes) of one coder file; QualcodeError names file and line."""
+    try:
+        text = Path(path).read_bytes().decode("utf-8-sig")
+    except OSError as exc:
+        raise QualcodeError(f"cannot read survey file: {exc.strerror or exc}", path=path) from None
+    except UnicodeDecodeError:
+        raise QualcodeError("survey file is not valid UTF-8", path=path) from None
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader, [])
+        code_columns = [i for i, name in enumerate(header) if re.fullmatch(r"Code \d+", name.strip())]
+        if len(header) < 3 or header[0].strip() != "ResponseId" or not code_columns:
+            raise QualcodeError("expected columns ResponseId, <question>, Code 1, Code 2, ...", path=path, line=1)
+        answers = []
+        for row in reader:
+            line = reader.line_num
+            if len(row) != len(header):
+                raise QualcodeError(f"row has {len(row)} fields but the header has {len(header)}", path=path,
+                                    line=line)
+            codes = tuple(dict.fromkeys(row[i].strip() for i in code_columns if row[i].strip()))
+            answers.append(CodedAnswer(row[0].strip(), row[1], codes, line))
+    except csv.Error as exc:
+        raise QualcodeError(f"malformed CSV: {exc}", path=path, line=reader.line_num) from None
+    return header[1].strip(), answers
+
+
+def theme_id(code: str) -> str:
+    """The codebook theme of a code path: its top-level code, spelling variants merged, as a qualcode id."""
+    top = code.split("->")[0].strip()
+    top = SPELLING_VARIANTS.get(top, top)
+    slug = re.sub(r"[^a-z0-9]+", "_", top.lower().replace("'", "").replace("’", "")).strip("_")
+    return slug if re.match(r"^[a-z]", slug) else f"code_{slug}"
+
+
+def build_project(files: QuestionFiles, *, out: Path, codebook: Path | None = None) -> SurveyProject:
+    """Write one question as a qualcode project under `out`: one transcript per non-empty answer
+    (`Respondent: <answer>`, whitespace collapsed to single spaces), metadata.csv, and coder files
+    coded/primary.csv and coded/secondary.csv with one span over the whole answer per top-level code."""
+    codebook = codebook or files.codebook
+    themes = set(load_codebook(codebook).theme_ids)
+    out = Path(out)
+    transcripts, coded = out / "transcripts", out / "coded"
+    question_text, primary = read_coded_answers(files.primary)
+    _, secondary = read_coded_answers(files.secondary)
+    if len(primary) != len(secondary):
+        raise QualcodeError(f"{len(secondary)} answers, but the primary file has {len(primary)}", path=files.secondary)
+    for first, second in zip(primary, secondary):
+        if first.response_id != second.response_id or " ".join(first.answer.split()) != " ".join(second.answer.split()):
+            raise QualcodeError(f"row differs from the primary file's ({first.response_id})", path=files.secondary,
+                                line=second.line)
+    ids = _unique_ids([a.response_id for a in primary])
+    answers = {i: " ".join(a.answer.split()) for i, a in zip(ids, primary)}
+    by_coder = {"primary": (files.primary, primary), "secondary": (files.secondary, secondary)}
+    metadata = io.StringIO()
+    meta = csv.writer(metadata, lineterminator="\n")
+    meta.writerow(["file", "id", "question", "speakers"])
+    prefix = f"{SPEAKER}: "
+    written = 0
+    for transcript_id, answer in answers.items():
+        if not answer:
+            continue
+        atomic_write_text(transcripts / f"{transcript_id}.txt", f"{prefix}{answer}\n")
+        meta.writerow([f"{transcript_id}.txt", transcript_id, files.question, f"{SPEAKER}=respondent"])
+        written += 1
+    atomic_write_text(transcripts / "metadata.csv", metadata.getvalue())
+    coded_answers = {}
+    for coder, (path, rows) in by_coder.items():
+        spans = io.StringIO()
+        writer = csv.writer(spans, lineterminator="\n")
+        writer.writerow(["transcript_id", "start_char", "end_char", "theme"])
+        n = 0
+        for transcript_id, row in zip(ids, rows):
+            answer = answers[transcript_id]
+            if not answer or not row.codes:
+                continue
+            n += 1
+            for theme in dict.fromkeys(theme_id(code) for code in row.codes):
+                if theme not in themes:
+                    raise QualcodeError(f"code {row.codes!r} maps to theme {theme!r}, which {codebook} does not "
+                                        "define", path=path, line=row.line)
+                writer.writerow([transcript_id, len(prefix), len(prefix) + len(answer), theme])
+        atomic_write_text(coded / f"{coder}.csv", spans.getvalue())
+        coded_answers[coder] = n
+    return SurveyProject(question=files.question, question_text=question_text, root=out, transcripts=transcripts,
+                         coded=coded, codebook=codebook, answers=written, coded_answers=coded_answers)
+
+
+def _unique_ids(response_ids: list[str]) -> list[str]:
+    """Transcript ids in row order; a ResponseId seen again (Q5 has one, with a different answer) gets `_2`, `_3`."""
+    seen: dict[str, int] = {}
+    ids = []
+    for response_id in response_ids:
+        seen[response_id] = seen.get(response_id, 0) + 1
+        ids.append(response_id if seen[response_id] == 1 else f"{response_id}_{seen[response_id]}")
+    return ids
