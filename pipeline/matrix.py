@@ -45,6 +45,7 @@ class Cell:
     n_tags: int
     group_size: int
     quotes: list[Quote] = field(default_factory=list)
+    n_reviewed: int = 0  # evidence tags a reviewer accepted or added (see review.py)
 
     @property
     def share(self) -> float:
@@ -117,7 +118,7 @@ def matrix_frame(matrix: FindingsMatrix) -> pd.DataFrame:
                     "tor_id": row.question.id, "tor_label": row.question.label, "theme": theme_row.theme.id,
                     "theme_label": theme_row.theme.label, matrix.by: group, "n_interviews": cell.n_interviews,
                     "group_size": cell.group_size, "share": round(cell.share, 3),
-                    "n_institutions": cell.n_institutions, "n_tags": cell.n_tags,
+                    "n_institutions": cell.n_institutions, "n_tags": cell.n_tags, "n_reviewed": cell.n_reviewed,
                     "negated_interviews": theme_row.negated_interviews if group == ALL_GROUPS else None,
                     "quote_segment_ids": ";".join(q.segment_id for q in cell.quotes),
                 })
@@ -141,6 +142,8 @@ def _cell(theme_tags: pd.DataFrame, group_size: int, institutions_of: dict, quot
         n_tags=len(theme_tags),
         group_size=group_size,
         quotes=select_quotes(theme_tags, limit=quotes_per_cell),
+        n_reviewed=int(theme_tags["review_status"].isin(["accepted", "added"]).sum())
+        if "review_status" in theme_tags else 0,
     )
 
 

@@ -18,6 +18,7 @@ from .errors import QualcodeError
 from .ingest import Skipped, Transcript, discover
 from .matrix import FindingsMatrix, build_matrix
 from .report import write_reports
+from .review import apply_saved_reviews
 from .table import EVIDENCE, THEME, metadata_frame, segments_frame, tags_frame
 
 DEFAULT_GROUP_FIELD = "side"
@@ -78,6 +79,7 @@ def run_project(
     tags = tags_frame(tag for c in coded for tag in c.tags)
     segments = segments_frame(segment for c in coded for segment in c.segments)
     metadata = metadata_frame(transcripts)
+    tags, review = apply_saved_reviews(out, tags=tags, segments=segments, transcripts=transcripts, codebook=codebook)
     run_warnings = []
     if by is None:
         by = DEFAULT_GROUP_FIELD
@@ -93,6 +95,8 @@ def run_project(
     record = run_record(codebook=codebook, coded=coded, skipped=skipped, tags=tags, options=options,
                         by=by, jobs=jobs, transcripts_dir=transcripts_dir, started=started)
     record["warnings"].extend(run_warnings)
+    if review is not None:
+        record["review"] = review
     written = write_reports(out, coded=coded, tags=tags, segments=segments, metadata=metadata, matrix=matrix,
                             codebook=codebook, run=record)
     return RunResult(coded=coded, tags=tags, segments=segments, metadata=metadata, matrix=matrix, record=record,
