@@ -35,3 +35,7 @@ class ModelError(QualcodeError):
 
 class ExchangeError(QualcodeError):
     """A REFI-QDA (or other exchange) file is invalid or unsafe."""
+
+
+class FindingsError(QualcodeError):
+    """findings.yaml is malformed or names unknown ToR questions or themes."""
