@@ -138,3 +138,4 @@ def tag(
 # Feature areas register their commands on `app` from their own modules; one import line each, below.
 from . import cli_review  # noqa: E402,F401
 from . import cli_annex  # noqa: E402,F401
+from . import cli_exchange  # noqa: E402,F401
