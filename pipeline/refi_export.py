@@ -34,13 +34,15 @@ from .table import (
 )
 
 QUALCODE_USER = "qualcode"
-REVIEW_STATUS = "review_status"  # written by the review step: accepted / rejected / edited / pending ...
+# Columns the review step (pipeline/review.py) adds to tags.csv; named here so export needs no review imports.
+REVIEW_STATUS = "review_status"  # unreviewed / accepted / rejected / changed / stale
 REVIEWER = "reviewer"
+DECISION_ID = "decision_id"
 CODER = "coder"
-NOT_REVIEWED = frozenset({"", "pending", "unreviewed", "none", "nan"})
+NOT_REVIEWED = frozenset({"", "unreviewed", "stale", "pending", "none", "nan"})
 PROVENANCE_HEADER = "qualcode provenance"
 PROVENANCE_FIELDS = (SEGMENT_ID, SPEAKER, ROLE, METHOD, RULE_ID, MATCHED, MATCH_START, MATCH_END, SCORE, MODEL,
-                     CODEBOOK_VERSION, CODEBOOK_HASH, REVIEW_STATUS, REVIEWER)
+                     CODEBOOK_VERSION, CODEBOOK_HASH, REVIEW_STATUS, REVIEWER, DECISION_ID)
 TEXT_COLUMNS = (SEGMENT_ID, TRANSCRIPT_ID, SPEAKER, THEME, RULE_ID, CODEBOOK_VERSION, CODEBOOK_HASH, REVIEW_STATUS,
                 REVIEWER)
 SKIPPED_METADATA = frozenset({"id", "file"})

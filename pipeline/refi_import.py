@@ -320,7 +320,7 @@ def import_qdpx(
     codes = read_codes(codebook_element.find(f"{{{ns}}}Codes") if codebook_element is not None else None, ns, where=where)
     imported = codebook_from_refi(codes, read_sets(root.find(f"{{{ns}}}Sets"), ns), name=name, origin=origin) if codes else None
     if imported:
-        result.not_imported.extend(imported.notes)
+        result.warnings.extend(imported.notes)
     theme_of = _target_ids(imported, target) if imported else {}
     known_themes = set(target.theme_ids if target else imported.codebook.theme_ids if imported else [])
     code_names = imported.code_names if imported else {}
@@ -358,12 +358,11 @@ def import_qdpx(
         detection = detect_convention(source.text, [RawSelection(s.start, s.end, s.name) for s in source.selections],
                                       origin=origin)
         offsets = OffsetMap(source.text, detection.convention)
-        count = 0
+        count, misfits = 0, []
         for selection in source.selections:
             start, end = offsets.to_codepoint(selection.start), offsets.to_codepoint(selection.end)
             if start is None or end is None or start >= end:
-                result.not_imported.append(f"{source.name}: selection {selection.start}-{selection.end} does not fit its "
-                                           f"text ({len(source.text)} characters)")
+                misfits.append(f"{selection.start}-{selection.end}")
                 continue
             memos = [selection.memo] if selection.memo else []
             for note_guid in selection.notes:
@@ -381,6 +380,9 @@ def import_qdpx(
                               THEME: theme_of[code_guid], "text": source.text[start:end], "note": " | ".join(memos),
                               "_code": code_guid})
                 count += 1
+        if misfits:
+            result.not_imported.append(f"{source.name}: {len(misfits)} selection(s) do not fit its text "
+                                       f"({len(source.text)} characters), e.g. {', '.join(misfits[:3])}")
         result.sources.append(ImportedSource(id=transcript_id, file=file_name, characters=len(source.text),
                                              codings=count, offsets=detection.describe()))
     if unknown_refs:
@@ -429,4 +431,5 @@ def _check_readable(folder: Path) -> list[str]:
     unlabelled = sum(NO_LABELS_WARNING in t.warnings for t in transcripts)
     if unlabelled:
         warnings.append(f"{unlabelled} transcript(s) have no speaker labels: ingest codes each as one respondent")
+    warnings.extend(f"{folder}/{t.source}: {w}" for t in transcripts for w in t.warnings if w != NO_LABELS_WARNING)
     return warnings

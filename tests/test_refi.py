@@ -207,7 +207,8 @@ def test_reviewed_tags_are_coded_by_their_reviewer_and_rejected_ones_left_out(pr
 # --- offset conventions -------------------------------------------------------------------------
 
 def foreign_qdpx(path: Path, *, text: str, spans: list[tuple[int, int, str]], origin: str, bom: bool = False,
-                 folder: str = "Sources", qde: str = "Project.qde", codes: tuple[str, ...] = ("Barrier",)) -> Path:
+                 folder: str = "Sources", qde: str = "Project.qde", codes: tuple[str, ...] = ("Barrier",),
+                 memo: str = "") -> Path:
     """A minimal project as another tool writes it: Project.qde, Sources/<guid>.txt, selections with codings."""
     source = "11e0d4d7-4de8-4501-a82f-653d3e5d1c15"
     user = "AD68FBE7-E1EE-4A82-A279-23CC698C89EB"
@@ -215,7 +216,7 @@ def foreign_qdpx(path: Path, *, text: str, spans: list[tuple[int, int, str]], or
     code_xml = "".join(f'<Code guid="{g}" name="{name}" isCodable="true"/>' for g, name in zip(code_guids, codes))
     selections = "".join(
         f'<PlainTextSelection guid="4191294A-E287-4510-95B0-69BCE4638E{index:02d}" name="{name}" startPosition="{a}" '
-        f'endPosition="{b}" creatingUser="{user}"><Coding guid="445A6AEC-1400-4502-919D-0867832FF2{index:02d}" '
+        f'endPosition="{b}" creatingUser="{user}">{f"<Description>{memo}</Description>" if memo else ""}<Coding guid="445A6AEC-1400-4502-919D-0867832FF2{index:02d}" '
         f'creatingUser="{user}"><CodeRef targetGUID="{code_guids[index % len(codes)]}"/></Coding></PlainTextSelection>'
         for index, (a, b, name) in enumerate(spans))
     project = (f'<?xml version="1.0" encoding="utf-8"?><Project xmlns="{NS}" name="Foreign" origin="{origin}">'
@@ -331,6 +332,16 @@ def test_codes_are_mapped_onto_a_given_codebook_and_unknown_ones_kept(tmp_path: 
     coded = pd.read_csv(tmp_path / "out" / "coded" / "Sebastian P.csv", keep_default_na=False)
     assert list(coded.theme) == ["language_barrier", "lack_of_resources"]
     assert result.unknown_codes == {"lack_of_resources": ("Lack of resources", 1)}
+
+
+def test_selections_that_do_not_fit_are_listed_and_memos_kept_as_notes(tmp_path: Path):
+    text = "Respondent: The language barrier was hard.\n"
+    path = foreign_qdpx(tmp_path / "f.qdpx", text=text, spans=[(12, 42, ""), (12, 4000, "")], origin="QualCoder 3.5",
+                        memo="check with the team")
+    result = import_qdpx(path, out=tmp_path / "out")
+    coded = pd.read_csv(tmp_path / "out" / "coded" / "Sebastian P.csv", keep_default_na=False)
+    assert list(zip(coded.start_char, coded.end_char, coded.note)) == [(12, 42, "check with the team")]
+    assert any("1 selection(s) do not fit" in item and "12-4000" in item for item in result.not_imported)
 
 
 def test_import_refuses_to_write_into_a_folder_with_files(exported: Path, tmp_path: Path):
