@@ -369,6 +369,7 @@ def _pairwise(coders: list[str], ratings: np.ndarray, themes: list[str], weights
                 "theme": theme, "coder_a": coders[a], "coder_b": coders[b], "kappa": cohen_kappa(x, y),
                 "percent_agreement": float(np.mean(x == y)) if len(x) else math.nan,
                 "segments": int(mask.sum()), "used_by_a": int(x.sum()), "used_by_b": int(y.sum()),
+                "used_by_both": int((x & y).sum()),
             }
             if samples is not None:
                 for metric in ("kappa", "percent_agreement"):

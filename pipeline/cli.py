@@ -139,3 +139,4 @@ def tag(
 from . import cli_review  # noqa: E402,F401
 from . import cli_annex  # noqa: E402,F401
 from . import cli_exchange  # noqa: E402,F401
+from . import cli_measure  # noqa: E402,F401
