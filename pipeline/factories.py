@@ -1,13 +1,19 @@
-"""qualcode's spaCy components, registered in one place: paragraph breaks and ConText negation."""
+"""qualcode's spaCy components, registered in one place: paragraph breaks, ConText, the anchored span ruler."""
 
 from __future__ import annotations
 
+import re
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
-from typing import Any, Iterable
+from functools import partial
+from typing import Any, Iterable, Iterator
 
+from spacy.attrs import IDX, LEMMA, LOWER, ORTH, SENT_START
 from spacy.language import Language
 from spacy.matcher import Matcher, PhraseMatcher
-from spacy.tokens import Doc, Span
+from spacy.pipeline.span_ruler import SpanRuler, overlapping_labeled_spans_score
+from spacy.pipeline import Lemmatizer
+from spacy.tokens import Doc, Span, Token
 
 NEGATED = "NEGATED_EXISTENCE"
 HYPOTHETICAL = "HYPOTHETICAL"
@@ -15,13 +21,41 @@ PSEUDO = "PSEUDO"
 TERMINATE = "TERMINATE"
 
 
+BLANK_LINE = re.compile(r"\n[^\S\n]*\n\s*")
+
+
 @Language.component("qualcode_paragraphs")
 def paragraph_breaks(doc: Doc) -> Doc:
     """Start a sentence after a blank line, so a paragraph never runs into the next one."""
-    for token in doc[:-1]:
-        if token.is_space and token.text.count("\n") >= 2:
-            doc[token.i + 1].is_sent_start = True
+    token_starts = doc.to_array([IDX]).tolist()
+    for found in BLANK_LINE.finditer(doc.text):
+        position = bisect_left(token_starts, found.end())
+        if 0 < position < len(doc):
+            doc[position].is_sent_start = True
     return doc
+
+
+class CaseFoldingLemmatizer(Lemmatizer):
+    """spaCy's lookup lemmatizer (spacy-lookups-data tables) that also tries the lowercase form, and
+    otherwise gives the lowercase word: a sentence-initial "Tasks" or "Staff" matches LEMMA rules like
+    "tasks" and "staff" do. Lemmas serve matching here, so they are lowercase."""
+
+    def lookup_lemmatize(self, token: Token) -> list[str]:
+        table = self.lookups.get_table("lemma_lookup", {})
+        lemma = table.get(token.text)
+        if lemma is None:
+            lemma = table.get(token.lower_, token.lower_)
+        return [lemma]
+
+
+@Language.factory(
+    "qualcode_lemmatizer",
+    assigns=["token.lemma"],
+    default_config={"model": None, "mode": "lookup", "overwrite": False},
+)
+def make_lemmatizer(nlp: Language, model: Any, name: str, mode: str, overwrite: bool) -> CaseFoldingLemmatizer:
+    """Factory for the case-folding lookup lemmatizer (tables from spacy-lookups-data, loaded at initialize)."""
+    return CaseFoldingLemmatizer(nlp.vocab, model, name, mode=mode, overwrite=overwrite)
 
 
 @dataclass(frozen=True)
@@ -68,9 +102,15 @@ class ConTextComponent:
         triggers = self._triggers(doc)
         if not triggers:
             return doc
+        by_sentence: dict[int, list[_Trigger]] = {}
+        sentence_of = _sentence_starts(doc)
+        for trigger in triggers:
+            by_sentence.setdefault(sentence_of(trigger.start), []).append(trigger)
         for span in targets:
-            for trigger in triggers:
-                if trigger.category in (PSEUDO, TERMINATE) or not self._reaches(trigger, span, triggers):
+            sentence = sentence_of(span.start)
+            nearby = by_sentence.get(sentence, [])
+            for trigger in nearby:
+                if trigger.category in (PSEUDO, TERMINATE) or not self._reaches(trigger, span, nearby):
                     continue
                 if trigger.category == NEGATED:
                     span._.negated = True
@@ -94,11 +134,10 @@ class ConTextComponent:
             key=lambda t: (t.start, t.end),
         )
 
-    def _reaches(self, trigger: _Trigger, span: Span, triggers: Iterable[_Trigger]) -> bool:
+    @staticmethod
+    def _reaches(trigger: _Trigger, span: Span, sentence_triggers: Iterable[_Trigger]) -> bool:
+        """Whether the trigger's scope (same sentence, direction, distance, no terminator between) covers the span."""
         if trigger.start < span.end and span.start < trigger.end:
-            return False
-        sentence = span.sent if span.doc.has_annotation("SENT_START") else span.doc[:]
-        if not (sentence.start <= trigger.start and trigger.end <= sentence.end):
             return False
         forward = trigger.end <= span.start and trigger.direction in ("FORWARD", "BIDIRECTIONAL")
         backward = trigger.start >= span.end and trigger.direction in ("BACKWARD", "BIDIRECTIONAL")
@@ -110,7 +149,15 @@ class ConTextComponent:
             return False
         if gap[1] - gap[0] > trigger.scope:
             return False
-        return not any(t.category == TERMINATE and gap[0] <= t.start and t.end <= gap[1] for t in triggers)
+        return not any(t.category == TERMINATE and gap[0] <= t.start and t.end <= gap[1] for t in sentence_triggers)
+
+
+def _sentence_starts(doc: Doc):
+    """A function from token index to the index of its sentence's first token (the whole doc without sentences)."""
+    if not doc.has_annotation("SENT_START"):
+        return lambda i: 0
+    starts = [sentence.start for sentence in doc.sents]
+    return lambda i: starts[bisect_right(starts, i) - 1]
 
 
 def _covers(outer: _Trigger, inner: _Trigger) -> bool:
@@ -124,3 +171,106 @@ def _covers(outer: _Trigger, inner: _Trigger) -> bool:
 def make_context(nlp: Language, name: str, rules: list[dict[str, Any]], max_scope: int, spans_key: str) -> ConTextComponent:
     """Factory for the ConText component; rules are the codebook's `context.rules` as plain dicts."""
     return ConTextComponent(nlp, name, rules=rules, max_scope=max_scope, spans_key=spans_key)
+
+
+ANCHOR_ATTRS = {"LOWER": LOWER, "LEMMA": LEMMA, "ORTH": ORTH, "TEXT": ORTH}
+REQUIRED_OPS = {None, "1", "+"}
+
+
+def required_constraints(pattern: list[dict[str, Any]]) -> list[tuple[str, frozenset[str]]]:
+    """The word constraints every match of a token pattern must meet: (attribute, allowed values) per token."""
+    constraints = []
+    for token in pattern:
+        if token.get("OP") not in REQUIRED_OPS:
+            continue
+        for attr, value in token.items():
+            key = attr.upper()
+            if key not in ANCHOR_ATTRS:
+                continue
+            if isinstance(value, str):
+                constraints.append((key, frozenset([value])))
+            elif isinstance(value, dict) and set(value) == {"IN"} and all(isinstance(v, str) for v in value["IN"]):
+                constraints.append((key, frozenset(value["IN"])))
+    return constraints
+
+
+class AnchoredSpanRuler(SpanRuler):
+    """spaCy's span ruler, but a token pattern only runs on sentences that hold every word it requires.
+
+    spaCy's Matcher tries every token pattern at every token (microseconds each); most patterns need
+    rarer words, so looking them up first gives the same spans at a fraction of the cost. Token patterns
+    match within sentences (qualcode's segments are sentences, so nothing it uses is lost).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._token_matchers: list[Matcher] = []
+        self._required: list[int] = []
+        self._index: dict[tuple[int, int], list[tuple[int, int]]] = {}
+        self._unanchored: list[int] = []
+
+    def add_patterns(self, patterns: list[dict[str, Any]]) -> None:
+        super().add_patterns(patterns)
+        strings = self.nlp.vocab.strings
+        for entry in patterns:
+            if not isinstance(entry["pattern"], list):
+                continue
+            matcher = Matcher(self.nlp.vocab, validate=self.validate)
+            matcher.add(repr((entry["label"], entry.get("id", ""))), [entry["pattern"]])
+            position = len(self._token_matchers)
+            self._token_matchers.append(matcher)
+            constraints = required_constraints(entry["pattern"])
+            self._required.append(len(constraints))
+            if not constraints:
+                self._unanchored.append(position)
+            for number, (attr, values) in enumerate(constraints):
+                for value in values:
+                    self._index.setdefault((ANCHOR_ATTRS[attr], strings.add(value)), []).append((position, number))
+
+    def match(self, doc: Doc) -> list[Span]:
+        matches = list(self.phrase_matcher(doc)) if len(self.phrase_matcher) else []
+        if self._token_matchers and len(doc):
+            for start, end, candidates in self._candidates(doc):
+                sentence = doc[start:end]
+                for position in candidates:
+                    matches.extend((key, start + s, start + e) for key, s, e in self._token_matchers[position](sentence))
+        unique = {
+            Span(doc, start, end, label=self._match_label_id_map[key]["label"],
+                 span_id=self._match_label_id_map[key]["id"])
+            for key, start, end in matches
+            if start != end
+        }
+        return sorted(unique)
+
+    def _candidates(self, doc: Doc) -> Iterator[tuple[int, int, list[int]]]:
+        """Per sentence: the token patterns whose required words all occur in it."""
+        attrs = sorted({attr for attr, _ in self._index})
+        columns = doc.to_array(attrs).tolist() if len(attrs) > 1 else [[v] for v in doc.to_array(attrs).tolist()]
+        if doc.has_annotation("SENT_START"):
+            starts = [i for i, flag in enumerate(doc.to_array([SENT_START]).tolist()) if flag == 1 or i == 0]
+        else:
+            starts = [0]
+        bounds = [*starts[1:], len(doc)]
+        index, required = self._index, self._required
+        for start, end in zip(starts, bounds):
+            met: dict[int, set[int]] = {}
+            for row in columns[start:end]:
+                for attr, value in zip(attrs, row):
+                    for position, number in index.get((attr, value), ()):
+                        met.setdefault(position, set()).add(number)
+            candidates = sorted({*self._unanchored, *(p for p, numbers in met.items() if len(numbers) == required[p])})
+            if candidates:
+                yield start, end, candidates
+
+
+@Language.factory(
+    "qualcode_span_ruler",
+    default_config={"spans_key": "themes", "phrase_matcher_attr": None, "validate": False, "overwrite": False},
+)
+def make_anchored_span_ruler(
+    nlp: Language, name: str, spans_key: str, phrase_matcher_attr: str | None, validate: bool, overwrite: bool
+) -> AnchoredSpanRuler:
+    """Factory for the anchored span ruler (same patterns and config as spaCy's `span_ruler`)."""
+    return AnchoredSpanRuler(nlp, name, spans_key=spans_key, phrase_matcher_attr=phrase_matcher_attr,
+                             validate=validate, overwrite=overwrite,
+                             scorer=partial(overlapping_labeled_spans_score, spans_key=spans_key))

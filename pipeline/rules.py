@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
+
 from spacy.language import Language
 from spacy.tokens import Span
 
 from . import factories  # noqa: F401  (registers qualcode_context)
 from .codebook import Codebook, MatchAttr, span_ruler_patterns
 from .records import Segment, Tag
-from .segment import SegmentedTurn
+from .segment import ParsedTranscript, SegmentSpan
 
 SPANS_KEY = "themes"
 RULE_METHOD = "rule"
@@ -16,6 +18,9 @@ RULE_METHOD = "rule"
 
 def add_rules(nlp: Language, codebook: Codebook) -> Language:
     """Add one span ruler per match attribute and the ConText component; results go to doc.spans['themes'].
+
+    The rulers are spaCy span rulers that look up a required word before trying a token pattern
+    (`factories.AnchoredSpanRuler`): same patterns, same spans, several times faster.
 
     The LOWER ruler goes first, so its phrases are only tokenised; the LEMMA ruler goes last, after the
     lemmatizer (or a trained pipeline's tagger), so its phrases are lemmatised like the text.
@@ -26,7 +31,7 @@ def add_rules(nlp: Language, codebook: Codebook) -> Language:
             continue
         position = {"first": True} if attr is MatchAttr.LOWER else {"last": True}
         ruler = nlp.add_pipe(
-            "span_ruler",
+            "qualcode_span_ruler",
             name=f"theme_ruler_{attr.value.lower()}",
             **position,
             config={"spans_key": SPANS_KEY, "phrase_matcher_attr": attr.value, "validate": True, "overwrite": False},
@@ -43,48 +48,38 @@ def add_rules(nlp: Language, codebook: Codebook) -> Language:
     return nlp
 
 
-def rule_tags(
-    turns: list[SegmentedTurn], codebook: Codebook, *, code_interviewer: bool = False
-) -> list[Tag]:
+def rule_tags(parsed: ParsedTranscript, codebook: Codebook, *, code_interviewer: bool = False) -> list[Tag]:
     """One tag per segment x theme from the span rulers' matches; asserted matches win over negated ones."""
-    tags: list[Tag] = []
-    for turn in turns:
-        if not turn.segments or SPANS_KEY not in turn.doc.spans:
+    if SPANS_KEY not in parsed.doc.spans:
+        return []
+    starts = [piece.token_start for piece in parsed.segments]
+    by_segment: dict[tuple[int, str], list[Span]] = {}
+    for span in parsed.doc.spans[SPANS_KEY]:
+        index = bisect_right(starts, span.start) - 1
+        if index < 0 or span.end > parsed.segments[index].token_end:
             continue
-        if turn.segments[0][0].role == "interviewer" and not code_interviewer:
+        if parsed.segments[index].segment.role == "interviewer" and not code_interviewer:
             continue
-        by_segment: dict[tuple[int, str], list[Span]] = {}
-        for span in turn.doc.spans[SPANS_KEY]:
-            index = _segment_index(turn, span)
-            if index is not None:
-                by_segment.setdefault((index, span.label_), []).append(span)
-        for (index, theme), spans in sorted(by_segment.items()):
-            segment = turn.segments[index][0]
-            tags.append(_tag(segment, theme, spans, turn.offset, codebook))
-    return tags
+        by_segment.setdefault((index, span.label_), []).append(span)
+    return [
+        _tag(parsed.segments[index], theme, spans, codebook) for (index, theme), spans in sorted(by_segment.items())
+    ]
 
 
-def _segment_index(turn: SegmentedTurn, span: Span) -> int | None:
-    for index, (_, sentence) in enumerate(turn.segments):
-        if sentence.start <= span.start < sentence.end:
-            return index
-    return None
-
-
-def _tag(segment: Segment, theme: str, spans: list[Span], offset: int, codebook: Codebook) -> Tag:
+def _tag(piece: SegmentSpan, theme: str, spans: list[Span], codebook: Codebook) -> Tag:
     asserted = [s for s in spans if not (s._.negated or s._.hypothetical)]
     chosen = sorted(asserted or spans, key=lambda s: (s.start, s.end))
     first = chosen[0]
     return Tag(
-        segment=segment,
+        segment=piece.segment,
         theme=theme,
         method=RULE_METHOD,
         codebook_version=codebook.version,
         codebook_hash=codebook.hash,
         rule_id=";".join(dict.fromkeys(s.id_ for s in chosen)),
         matched=" | ".join(dict.fromkeys(s.text for s in chosen)),
-        match_start=offset + first.start_char,
-        match_end=offset + first.end_char,
+        match_start=piece.file_offset(first.start_char),
+        match_end=piece.file_offset(first.end_char),
         negated=not asserted and any(s._.negated for s in spans),
         hypothetical=not asserted and any(s._.hypothetical for s in spans),
         trigger="" if asserted else "; ".join(dict.fromkeys(s._.context_trigger for s in spans if s._.context_trigger)),

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from typing import Literal
 
 import spacy
 from spacy.language import Language
+from spacy.attrs import IDX
 from spacy.tokens import Doc, Span
 
 from . import factories  # noqa: F401  (registers qualcode's components)
@@ -18,7 +20,8 @@ Unit = Literal["sentence", "turn"]
 
 
 def make_nlp(*, spacy_model: str | None = None) -> Language:
-    """spaCy pipeline for segmenting: blank English + sentencizer + lookup lemmatizer, or an installed model."""
+    """spaCy pipeline for segmenting: blank English + sentencizer + lookup lemmatizer (spacy-lookups-data,
+    with a lowercase fallback), or an installed trained pipeline."""
     if spacy_model:
         try:
             nlp = spacy.load(spacy_model, exclude=["ner"])
@@ -31,39 +34,66 @@ def make_nlp(*, spacy_model: str | None = None) -> Language:
     nlp = spacy.blank("en")
     nlp.add_pipe("qualcode_paragraphs")
     nlp.add_pipe("sentencizer")
-    nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
+    nlp.add_pipe("qualcode_lemmatizer", name="lemmatizer", config={"mode": "lookup"})
     nlp.initialize()
     return nlp
 
 
 @dataclass(frozen=True)
-class SegmentedTurn:
-    """One speaker turn parsed by spaCy, and its segments with the spans of the doc they cover."""
+class SegmentSpan:
+    """A segment and where it lies in the transcript's doc: token range and the doc character of its start."""
 
-    turn_index: int
-    offset: int
+    segment: Segment
+    token_start: int
+    token_end: int
+    doc_char: int
+
+    def file_offset(self, doc_char: int) -> int:
+        """The original file's character offset of a character of the doc inside this segment."""
+        return self.segment.start_char + (doc_char - self.doc_char)
+
+
+@dataclass(frozen=True)
+class ParsedTranscript:
+    """One doc for all speech of a transcript (turns only, no labels or timestamps) and its segments."""
+
     doc: Doc
-    segments: list[tuple[Segment, Span]]
+    segments: list[SegmentSpan]
 
 
-def parse_turns(transcript: Transcript, nlp: Language) -> list[Doc]:
-    """Run the pipeline over each turn's text; doc character 0 is the turn's start_char in the file."""
-    texts = (transcript.text[turn.start_char : turn.end_char] for turn in transcript.turns)
-    return list(nlp.pipe(texts))
+TURN_SEPARATOR = "\n\n"
 
 
-def segment_turns(transcript: Transcript, docs: list[Doc], *, unit: Unit = "sentence") -> list[SegmentedTurn]:
-    """Segments of every turn; slicing the transcript's text at a segment's offsets gives its text back."""
-    result = []
-    for index, (turn, doc) in enumerate(zip(transcript.turns, docs, strict=True)):
-        pieces = [doc[:]] if unit == "turn" else list(doc.sents)
-        segments = []
-        for span in pieces:
-            text = span.text
+def parse_transcript(transcript: Transcript, nlp: Language, *, unit: Unit = "sentence") -> ParsedTranscript:
+    """Run the pipeline once over a transcript's speech: its turns joined by blank lines, each turn starting
+    a sentence, so turns never share a segment or a ConText scope and labels/timestamps are never tokens.
+
+    One doc per transcript rather than per turn saves the pipeline's per-doc overhead.
+    """
+    turns = transcript.turns
+    texts = [transcript.text[t.start_char : t.end_char] for t in turns]
+    bases, cursor = [], 0
+    for text in texts:
+        bases.append(cursor)
+        cursor += len(text) + len(TURN_SEPARATOR)
+    doc = nlp.make_doc(TURN_SEPARATOR.join(texts))
+    token_starts = doc.to_array([IDX]).tolist()
+    for base in bases:
+        position = bisect_left(token_starts, base)
+        if position < len(doc):
+            doc[position].is_sent_start = True
+    doc = nlp(doc)
+    pieces = [doc[:]] if unit == "turn" else doc.sents
+    segments: list[SegmentSpan] = []
+    for span in pieces:
+        for index, text_span in _split_by_turn(span, bases, unit):
+            text = text_span.text
             stripped = text.strip()
             if not stripped:
                 continue
-            start = turn.start_char + span.start_char + (len(text) - len(text.lstrip()))
+            turn = turns[index]
+            doc_char = text_span.start_char + (len(text) - len(text.lstrip()))
+            start = turn.start_char + (doc_char - bases[index])
             end = start + len(stripped)
             segment = Segment(
                 segment_id=f"{transcript.id}:{start}-{end}",
@@ -76,6 +106,15 @@ def segment_turns(transcript: Transcript, docs: list[Doc], *, unit: Unit = "sent
                 end_char=end,
                 text=stripped,
             )
-            segments.append((segment, span))
-        result.append(SegmentedTurn(turn_index=index, offset=turn.start_char, doc=doc, segments=segments))
-    return result
+            segments.append(SegmentSpan(segment, text_span.start, text_span.end, doc_char))
+    return ParsedTranscript(doc=doc, segments=segments)
+
+
+def _split_by_turn(span: Span, bases: list[int], unit: Unit) -> list[tuple[int, Span]]:
+    """A sentence lies in one turn (turns start sentences); in turn mode, cut the whole doc at turn starts."""
+    if unit == "sentence":
+        return [(bisect_right(bases, span.start_char) - 1, span)]
+    doc = span.doc
+    token_starts = doc.to_array([IDX]).tolist()
+    cuts = [bisect_left(token_starts, base) for base in bases] + [len(doc)]
+    return [(index, doc[cuts[index] : cuts[index + 1]]) for index in range(len(bases)) if cuts[index] < cuts[index + 1]]

@@ -8,7 +8,7 @@ import docx
 import pytest
 
 from pipeline.ingest import TRANSCRIPT_SUFFIXES, read_transcript
-from pipeline.segment import make_nlp, parse_turns, segment_turns
+from pipeline.segment import make_nlp, parse_transcript
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE_FILES = sorted(
@@ -24,8 +24,8 @@ def plain_nlp():
 
 def _segments(path: Path, nlp, unit: str = "sentence"):
     transcript = read_transcript(path)
-    turns = segment_turns(transcript, parse_turns(transcript, nlp), unit=unit)
-    return transcript, [segment for turn in turns for segment, _ in turn.segments]
+    parsed = parse_transcript(transcript, nlp, unit=unit)
+    return transcript, [piece.segment for piece in parsed.segments]
 
 
 @pytest.mark.parametrize("path", FIXTURE_FILES + BUNDLED_FILES, ids=lambda p: p.name)
