@@ -1,0 +1,130 @@
+"""The bundled codebook's rules on interview sentences: asserted, negated, hypothetical, interviewer, near miss.
+
+Each case is one line of a transcript; the expectations name the themes a user relies on, each with the
+status its tag must have: `evidence` (counted), `negated` or `hypothetical` (kept, not counted), `none`
+(no evidence tag for that theme). Digressions must produce no evidence at all.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.coding import CodingOptions, code_transcript
+from pipeline.ingest import read_transcript
+
+E, NEG, HYP, NONE = "evidence", "negated", "hypothetical", "none"
+
+CASES = [
+    # language barrier
+    ("Respondent: The language barrier was the biggest problem for me in Bergen.", {"language_barrier": E}),
+    ("Respondent: I could not speak Norwegian, so I only observed.",
+     {"language_barrier": E, "licensing_patient_access": E}),
+    ("Respondent: We never had a language problem in the ward.", {"language_barrier": NEG}),
+    ("Respondent: Language was never really a problem for us.", {"language_barrier": NONE}),
+    ("Respondent: If I had not spoken Norwegian, it would have been a language barrier.", {"language_barrier": NONE}),
+    ("Respondent: I speak English at home with my children.", {"language_barrier": NONE}),  # near miss
+    ("Respondent: There was no doubt that the language barrier slowed me down.", {"language_barrier": E}),  # pseudo
+    ("Respondent: I cannot say the language was a barrier, but the dialect was hard.", {"language_barrier": E}),
+    # generic vs relevant tasks
+    ("Respondent: I spent my days filing papers nobody needed.", {"generic_tasks": E}),
+    ("Respondent: The tasks were generic and not relevant to my work as a nurse.",
+     {"generic_tasks": E, "relevant_tasks": NONE}),
+    ("Respondent: If the tasks had been generic, I would have gone home.", {"generic_tasks": NONE}),
+    ("Respondent: My tasks were very relevant to my position back home.", {"relevant_tasks": E, "generic_tasks": NONE}),
+    # age limit and recruitment
+    ("Respondent: The age limit of 35 stopped our best surgeons from going.", {"age_limit": E}),
+    ("Respondent: I wouldn't say the age limit affected us.", {"age_limit": NEG}),
+    ("Respondent: Our doctors are over 35 when they finish their specialisation.", {"age_limit": E}),
+    ("Respondent: We recruited the participant from outside the hospital because our staff were too old.",
+     {"external_recruitment": E, "age_limit": E}),
+    ("Respondent: We always send our own staff.", {"internal_recruitment": E, "external_recruitment": NONE}),
+    # rotation
+    ("Respondent: Three weeks after I came back they moved me to the district office.", {"staff_rotation": E}),
+    ("Respondent: No, we did not have any rotation problems.", {"staff_rotation": NONE}),
+    ("Respondent: It would be a problem if they rotated her to another department.", {"staff_rotation": HYP}),
+    # room for innovation, creativity
+    ("Respondent: When I came back there was no room for new ideas.", {"room_for_innovation": E}),
+    ("Respondent: I learned to improvise without the equipment we have at home.", {"creativity_innovation": E}),
+    # success criteria
+    ("Respondent: The hospital director was very supportive of the exchange.", {"management_anchoring": E}),
+    ("Respondent: Without support from the top management it would never work.", {"management_anchoring": NEG}),
+    ("Respondent: Suppose the management had not supported it, we would have failed.", {"management_anchoring": NONE}),
+    ("Respondent: They also taught us a lot, it goes both ways.", {"reciprocity": E}),
+    ("Respondent: It is not only about us teaching them, they teach us as well.", {"reciprocity": E}),  # pseudo
+    ("Respondent: My colleague who had been on exchange to Norway helped me settle in.", {"cultural_brokers": E}),
+    ("Respondent: We have been partners with Haukeland for more than ten years.", {"long_partnerships": E}),
+    ("Respondent: The exchange lasted twelve months.", {"long_term_exchange": E}),
+    ("Respondent: The director came on a staff visit for two weeks.", {"staff_visits": E}),
+    # barriers
+    ("Respondent: I was not allowed to touch patients because I had no Norwegian licence.",
+     {"licensing_patient_access": E}),
+    ("Respondent: There was no budget to implement the new routine.", {"lack_of_resources": E}),
+    ("Respondent: The paperwork from Norec was too bureaucratic.", {"bureaucracy": E}),
+    # outcomes and recommendations
+    ("Respondent: We now involve the relatives in conversations with the patient.", {"new_working_methods": E}),
+    ("Respondent: They donated an ultrasound machine and trained us to use it.", {"equipment": E}),
+    ("Respondent: I became more confident in my own skills.", {"self_esteem": E}),
+    ("Respondent: We organised workshops to share what we learned with nearby hospitals.", {"knowledge_sharing": E}),
+    ("Respondent: The exchange has become part of the hospital's international strategy.", {"internationalisation": E}),
+    # interviewer turns that name a theme are not coded
+    ("Interviewer: Did you experience any language barrier?", {"language_barrier": NONE}),
+    ("Interviewer: How about the age limit?", {"age_limit": NONE}),
+    ("Q: Were your tasks relevant to your job at home?", {"relevant_tasks": NONE}),
+]
+DIGRESSIONS = [
+    "Respondent: The weather in Bergen was terrible, it rained every day.",
+    "Respondent: We played football on Sundays with the other nurses.",
+    "Respondent: The food was different but I got used to it.",
+    "Respondent: My daughter started school in August, so it was a busy time at home.",
+]
+
+
+def _tags(line: str, nlp, codebook, tmp_path, **options):
+    path = tmp_path / "case.txt"
+    path.write_text(line + "\n")
+    transcript = read_transcript(path)
+    return code_transcript(transcript, nlp=nlp, codebook=codebook, options=CodingOptions(**options)).tags
+
+
+def _status(tags, theme: str) -> str:
+    found = [t for t in tags if t.theme == theme]
+    if any(t.counts_as_evidence for t in found):
+        return E
+    if any(t.negated for t in found):
+        return NEG
+    if any(t.hypothetical for t in found):
+        return HYP
+    return NONE
+
+
+@pytest.mark.parametrize("line,expected", CASES, ids=[c[0][:60] for c in CASES])
+def test_rule_case(line, expected, nlp, study_codebook, tmp_path):
+    tags = _tags(line, nlp, study_codebook, tmp_path)
+    for theme, status in expected.items():
+        assert theme in study_codebook.theme_ids
+        got = _status(tags, theme)
+        if status == NONE:
+            assert got != E, f"{theme} counted as evidence in {line!r}"
+        else:
+            assert got == status, f"{theme}: expected {status}, got {got} in {line!r}"
+
+
+@pytest.mark.parametrize("line", DIGRESSIONS)
+def test_digressions_are_not_evidence(line, nlp, study_codebook, tmp_path):
+    assert [t.theme for t in _tags(line, nlp, study_codebook, tmp_path) if t.counts_as_evidence] == []
+
+
+def test_interviewer_turns_can_be_coded_but_never_count(nlp, study_codebook, tmp_path):
+    line = "Interviewer: Did you experience any language barrier?"
+    assert _tags(line, nlp, study_codebook, tmp_path) == []
+    coded = _tags(line, nlp, study_codebook, tmp_path, code_interviewer=True)
+    assert [t.theme for t in coded] == ["language_barrier"]
+    assert not coded[0].counts_as_evidence
+
+
+def test_tag_explains_itself(nlp, study_codebook, tmp_path):
+    (tag,) = [t for t in _tags(CASES[0][0], nlp, study_codebook, tmp_path) if t.theme == "language_barrier"]
+    text = (tmp_path / "case.txt").read_text()
+    assert tag.rule_id.startswith("language_barrier.") and tag.matched == "language barrier"
+    assert text[tag.match_start : tag.match_end] == "language barrier"
+    assert (tag.codebook_version, tag.codebook_hash) == (study_codebook.version, study_codebook.hash)
