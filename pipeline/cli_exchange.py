@@ -76,7 +76,8 @@ def import_qdpx_command(
     result = import_qdpx(file, out=out, codebook_path=codebook, force=force)
     _say(f"{result.name!r} from {result.origin}")
     for source in result.sources:
-        _say(f"  {source.file}: {source.characters:,} characters, {source.codings} codings; offsets read as {source.offsets}")
+        offsets = f"; offsets read as {source.offsets}" if source.offsets != "no selections" else ""
+        _say(f"  {source.file}: {source.characters:,} characters, {source.codings} codings{offsets}")
     for coder, count in result.coders.items():
         _say(f"  coded/{coder}.csv: {count} coded spans")
     if result.provenance_rows:

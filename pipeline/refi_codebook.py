@@ -360,10 +360,18 @@ class CodebookImport:
     notes: list[str]
 
 
+def _is_zip(path: Path) -> bool:
+    try:
+        with path.open("rb") as stream:
+            return stream.read(4) == b"PK\x03\x04"
+    except OSError:
+        return False
+
+
 def read_refi_codebook(path: Path, *, max_bytes: int = MAX_ARCHIVE_BYTES) -> ImportedCodebook:
     """The codebook of a `.qdc` file, a `.qdpx` project or a bare `project.qde`."""
     path = Path(path)
-    if path.is_file() and path.read_bytes()[:4] == b"PK\x03\x04":
+    if _is_zip(path):
         with SafeArchive(path, max_bytes=max_bytes) as archive:
             member = archive.project_member()
             root = parse_xml(archive.read(member), where=f"{path}:{member}")

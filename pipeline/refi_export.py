@@ -75,7 +75,7 @@ def evidence_codings(tags: pd.DataFrame, *, where: str) -> pd.DataFrame:
     missing = [c for c in (TRANSCRIPT_ID, START_CHAR, END_CHAR, THEME, EVIDENCE) if c not in tags.columns]
     if missing:
         raise ExchangeError(f"not a qualcode tags table: missing column(s) {', '.join(missing)}", path=where)
-    rows = tags.assign(_line=tags.index + 2)[tags[EVIDENCE].astype(bool)].copy()
+    rows = tags.assign(_row=range(1, len(tags) + 1))[tags[EVIDENCE].astype(bool)].copy()
     status = rows[REVIEW_STATUS].fillna("").astype(str).str.strip().str.lower() if REVIEW_STATUS in rows else None
     if status is not None:
         rows, status = rows[status != "rejected"], status[status != "rejected"]
@@ -265,26 +265,26 @@ def check_codings(codings: pd.DataFrame, transcripts: Sequence[Transcript], code
     texts = {t.id: t.text for t in transcripts}
     themes = set(codebook.theme_ids)
     for index, row in codings.iterrows():
-        line = int(row["_line"])
+        where_row = f"{where}: row {int(row['_row'])}"
         tid, theme = str(row[TRANSCRIPT_ID]), str(row[THEME])
         if tid not in texts:
             raise ExchangeError(f"transcript {tid!r} is not in the transcripts folder (were the reports made from "
-                                "another folder? pass --transcripts)", path=where, line=line)
+                                "another folder? pass --transcripts)", path=where_row)
         if theme not in themes:
             raise ExchangeError(f"theme {theme!r} is not in the codebook (were the reports made with another "
-                                "codebook? pass --codebook)", path=where, line=line)
+                                "codebook? pass --codebook)", path=where_row)
         try:
             start, end = int(row[START_CHAR]), int(row[END_CHAR])
         except (TypeError, ValueError):
-            raise ExchangeError("start_char and end_char must be whole numbers", path=where, line=line) from None
+            raise ExchangeError("start_char and end_char must be whole numbers", path=where_row) from None
         text = texts[tid]
         if not 0 <= start < end <= len(text):
             raise ExchangeError(f"offsets {start}-{end} lie outside transcript {tid!r} ({len(text)} characters)",
-                                path=where, line=line)
+                                path=where_row)
         if TEXT in row and isinstance(row[TEXT], str) and row[TEXT] and \
                 " ".join(row[TEXT].split()) != " ".join(text[start:end].split()):
             raise ExchangeError(f"the tag's text is not transcript {tid!r} at {start}-{end}: the transcript changed "
-                                "since the run; run `qualcode run` again", path=where, line=line)
+                                "since the run; run `qualcode run` again", path=where_row)
 
 
 def export_qdpx(

@@ -384,7 +384,8 @@ def import_qdpx(
             result.not_imported.append(f"{source.name}: {len(misfits)} selection(s) do not fit its text "
                                        f"({len(source.text)} characters), e.g. {', '.join(misfits[:3])}")
         result.sources.append(ImportedSource(id=transcript_id, file=file_name, characters=len(source.text),
-                                             codings=count, offsets=detection.describe()))
+                                             codings=count,
+                                             offsets=detection.describe() if source.selections else "no selections"))
     if unknown_refs:
         result.not_imported.append(f"{unknown_refs} coding(s) refer to codes that are not in the project's codebook")
 

@@ -476,4 +476,4 @@ def test_export_needs_a_run_and_matching_transcripts(project: Path, tmp_path: Pa
     with pytest.raises(ExchangeError, match="is not in the transcripts folder") as caught:
         export_qdpx(transcripts_dir=tmp_path / "transcripts", codebook_path=MINIMAL, reports_dir=project / "reports",
                     out=tmp_path / "x.qdpx")
-    assert "tags.csv:" in str(caught.value)  # located by file and line
+    assert "tags.csv: row " in str(caught.value)  # located by file and row
