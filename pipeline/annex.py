@@ -154,13 +154,13 @@ def read_run_outputs(reports: str | Path) -> RunOutputs:
         raise QualcodeError(f"not a qualcode tags table: missing columns {', '.join(sorted(missing))}", path=tags_path)
     tags[TRANSCRIPT_ID] = tags[TRANSCRIPT_ID].astype(str)
     metadata_path = reports / "metadata.csv"
-    if metadata_path.is_file():
-        metadata = pd.read_csv(metadata_path, dtype=str, keep_default_na=False)
-        metadata = metadata.apply(lambda column: column.str.replace(r"^'(?=[=+\-@\t\r])", "", regex=True))
-        if TRANSCRIPT_ID not in metadata:
-            raise QualcodeError(f"metadata table has no {TRANSCRIPT_ID} column", path=metadata_path)
-    else:
-        metadata = pd.DataFrame({TRANSCRIPT_ID: sorted(set(tags[TRANSCRIPT_ID]))})
+    if not metadata_path.is_file():
+        raise QualcodeError("no metadata.csv (interviews, groups, attributions): run `qualcode run` again",
+                            path=reports)
+    metadata = pd.read_csv(metadata_path, dtype=str, keep_default_na=False)
+    metadata = metadata.apply(lambda column: column.str.replace(r"^'(?=[=+\-@\t\r])", "", regex=True))
+    if TRANSCRIPT_ID not in metadata:
+        raise QualcodeError(f"metadata table has no {TRANSCRIPT_ID} column", path=metadata_path)
     run: dict[str, Any] = {}
     run_path = reports / "run.json"
     if run_path.is_file():
