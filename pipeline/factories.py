@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, Iterable, Iterator
 
-from spacy.attrs import IDX, LEMMA, LOWER, ORTH, SENT_START
+import numpy
+from spacy.attrs import IDX, IS_PUNCT, LEMMA, LOWER, ORTH, SENT_START
+from spacy.errors import Errors
 from spacy.language import Language
 from spacy.matcher import Matcher, PhraseMatcher
 from spacy.pipeline.span_ruler import SpanRuler, overlapping_labeled_spans_score
-from spacy.pipeline import Lemmatizer
+from spacy.pipeline import Lemmatizer, Sentencizer
 from spacy.tokens import Doc, Span, Token
 
 NEGATED = "NEGATED_EXISTENCE"
@@ -38,14 +40,82 @@ def paragraph_breaks(doc: Doc) -> Doc:
 class CaseFoldingLemmatizer(Lemmatizer):
     """spaCy's lookup lemmatizer (spacy-lookups-data tables) that also tries the lowercase form, and
     otherwise gives the lowercase word: a sentence-initial "Tasks" or "Staff" matches LEMMA rules like
-    "tasks" and "staff" do. Lemmas serve matching here, so they are lowercase."""
+    "tasks" and "staff" do. Lemmas serve matching here, so they are lowercase.
+
+    In lookup mode it works on the doc's hash arrays with a cache per word form instead of one Token
+    object per token: the same lemmas (tested against `lookup_lemmatize`), several times faster.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._lemma_of: dict[int, int] = {}
 
     def lookup_lemmatize(self, token: Token) -> list[str]:
+        return [self._lookup(token.text)]
+
+    def _lookup(self, text: str) -> str:
         table = self.lookups.get_table("lemma_lookup", {})
-        lemma = table.get(token.text)
+        lemma = table.get(text)
         if lemma is None:
-            lemma = table.get(token.lower_, token.lower_)
-        return [lemma]
+            lower = text.lower()
+            lemma = table.get(lower, lower)
+        return lemma
+
+    def __call__(self, doc: Doc) -> Doc:
+        if self.mode != "lookup" or not len(doc):
+            return super().__call__(doc)
+        if not self._validated:
+            self._validate_tables(Errors.E1004)
+        strings = doc.vocab.strings
+        lemma_of = self._lemma_of
+        rows = doc.to_array([ORTH, LEMMA]).tolist()
+        lemmas = []
+        for orth, lemma in rows:
+            if lemma and not self.overwrite:
+                lemmas.append(lemma)
+                continue
+            found = lemma_of.get(orth)
+            if found is None:
+                found = lemma_of[orth] = strings.add(self._lookup(strings[orth]))
+            lemmas.append(found)
+        doc.from_array([LEMMA], numpy.asarray(lemmas, dtype="uint64"))
+        return doc
+
+
+class ArraySentencizer(Sentencizer):
+    """spaCy's sentencizer with the same rule, read from the doc's hash arrays instead of Token objects."""
+
+    def predict(self, docs: Iterable[Doc]) -> list[list[bool]]:
+        guesses = []
+        for doc in docs:
+            if not len(doc):
+                guesses.append([])
+                continue
+            strings = doc.vocab.strings
+            punct = {strings.add(c) for c in self.punct_chars}
+            doc_guesses = [False] * len(doc)
+            doc_guesses[0] = True
+            start, seen_period = 0, False
+            for i, (orth, is_punct) in enumerate(doc.to_array([ORTH, IS_PUNCT]).tolist()):
+                in_punct_chars = orth in punct
+                if seen_period and not is_punct and not in_punct_chars:
+                    doc_guesses[start] = True
+                    start, seen_period = i, False
+                elif in_punct_chars:
+                    seen_period = True
+            doc_guesses[start] = True
+            guesses.append(doc_guesses)
+        return guesses
+
+
+@Language.factory(
+    "qualcode_sentencizer",
+    assigns=["token.is_sent_start", "doc.sents"],
+    default_config={"punct_chars": None, "overwrite": False},
+)
+def make_sentencizer(nlp: Language, name: str, punct_chars: list[str] | None, overwrite: bool) -> ArraySentencizer:
+    """Factory for spaCy's sentencizer rule on hash arrays (same sentence starts)."""
+    return ArraySentencizer(name, punct_chars=punct_chars, overwrite=overwrite)
 
 
 @Language.factory(

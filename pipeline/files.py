@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+SHARED_MODE = 0o644  # reports are meant to be read by colleagues; mkstemp alone would make them 0600
 
 
 def atomic_write_bytes(path: str | Path, content: bytes) -> Path:
@@ -15,7 +16,9 @@ def atomic_write_bytes(path: str | Path, content: bytes) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    mode = path.stat().st_mode & 0o777 if path.exists() else SHARED_MODE
     try:
+        os.chmod(temporary, mode)
         with os.fdopen(handle, "wb") as stream:
             stream.write(content)
             stream.flush()

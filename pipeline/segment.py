@@ -33,7 +33,7 @@ def make_nlp(*, spacy_model: str | None = None) -> Language:
         return nlp
     nlp = spacy.blank("en")
     nlp.add_pipe("qualcode_paragraphs")
-    nlp.add_pipe("sentencizer")
+    nlp.add_pipe("qualcode_sentencizer", name="sentencizer")
     nlp.add_pipe("qualcode_lemmatizer", name="lemmatizer", config={"mode": "lookup"})
     nlp.initialize()
     return nlp

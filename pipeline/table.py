@@ -84,9 +84,11 @@ def metadata_frame(transcripts: Sequence[Transcript]) -> pd.DataFrame:
 
 
 def read_tags(path: str | Path) -> pd.DataFrame:
-    """A tags table written by `write_csv`, with its types restored."""
-    frame = pd.read_csv(path, dtype={TEXT: str, RULE_ID: str, MATCHED: str, TRIGGER: str, MODEL: str},
-                        keep_default_na=False, na_values={SCORE: [""], MATCH_START: [""], MATCH_END: [""]})
+    """A tags table written by `write_csv`, with its types restored (ids and versions stay text: "001", "1.10")."""
+    text_columns = [SEGMENT_ID, TRANSCRIPT_ID, SOURCE, SPEAKER, ROLE, TEXT, THEME, METHOD, RULE_ID, MATCHED, TRIGGER,
+                    MODEL, CODEBOOK_VERSION, CODEBOOK_HASH]
+    frame = pd.read_csv(path, dtype={column: str for column in text_columns}, keep_default_na=False,
+                        na_values={SCORE: [""], MATCH_START: [""], MATCH_END: [""]})
     for column in (NEGATED, HYPOTHETICAL, EVIDENCE):
         if column in frame:
             frame[column] = frame[column].astype(str).str.lower().eq("true")

@@ -45,3 +45,17 @@ def test_atomic_write_leaves_no_temporary(tmp_path):
     atomic_write_text(tmp_path / "out" / "a.txt", "two")
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["a.txt"]
     assert (tmp_path / "out" / "a.txt").read_text() == "two"
+
+
+def test_ids_and_versions_stay_text(tmp_path):
+    segment = Segment("001:0-2", "001", "001.txt", "R", "respondent", 0, 0, 2, "ok")
+    tag = Tag(segment, "language_barrier", "rule", "1.10", "00ab", rule_id="lb.x")
+    frame = read_tags(write_csv(tags_frame([tag]), tmp_path / "tags.csv"))
+    assert frame.loc[0, ["transcript_id", "codebook_version", "codebook_hash"]].tolist() == ["001", "1.10", "00ab"]
+
+
+def test_written_files_are_readable_by_others(tmp_path):
+    path = atomic_write_text(tmp_path / "report.html", "x")
+    assert path.stat().st_mode & 0o777 == 0o644
+    path.chmod(0o600)
+    assert atomic_write_text(path, "y").stat().st_mode & 0o777 == 0o600  # an existing file keeps its mode
