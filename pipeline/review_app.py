@@ -145,6 +145,11 @@ def tag_url(transcript_id: str, start: int, end: int, theme: str = "", filters: 
     return "/tag?" + urlencode(params)
 
 
+def next_url(transcript_id: str, start: int, end: int, theme: str, filters: QueueFilter) -> str:
+    """Where "next" goes: chosen when followed, so it reflects decisions made meanwhile (the queue reorders)."""
+    return "/next?" + urlencode({"t": transcript_id, "s": start, "e": end, "focus": theme, **filters.query()})
+
+
 def _local(url: str, fallback: str) -> str:
     """Only same-site paths are followed after a POST (no open redirects)."""
     return url if url.startswith("/") and not url.startswith(("//", "/\\")) else fallback
@@ -220,10 +225,8 @@ def _register(app: Flask, workspace: Workspace) -> None:
         on_segment = snap.queue[(snap.queue[TRANSCRIPT_ID] == key[0]) & (snap.queue[START_CHAR] == key[1])
                                 & (snap.queue[END_CHAR] == key[2])].sort_values(THEME)
         focus = on_segment[on_segment[THEME] == theme].to_dict("records") if theme else []
-        shown = filters.apply(snap.queue)
-        keys = list(zip(shown[TRANSCRIPT_ID], shown[START_CHAR], shown[END_CHAR], shown[THEME]))
+        keys = _keys(filters.apply(snap.queue))
         position = keys.index((*key, theme)) if (*key, theme) in keys else None
-        following = keys[position + 1] if position is not None else next((k for k in keys if k != (*key, theme)), None)
         previous = keys[position - 1] if position else None
         history = snap.decisions[(snap.decisions[TRANSCRIPT_ID] == key[0]) & (snap.decisions[START_CHAR] == key[1])
                                  & (snap.decisions[END_CHAR] == key[2])]
@@ -237,11 +240,24 @@ def _register(app: Flask, workspace: Workspace) -> None:
             codebook=snap.corpus.codebook, labels=_labels(snap), pieces=_pieces(snap, key, focus),
             changed=text[key[1]:key[2]] != segment[TEXT], history=history.iloc[::-1].to_dict("records"),
             memos={r[THEME]: r["memo"] for r in theme_state.to_dict("records") if r["memo"]},
-            next_url=tag_url(*following, filters=filters) if following else "/queue?" + urlencode(filters.query()),
+            next_url=next_url(*key, theme, filters),
             prev_url=tag_url(*previous, filters=filters) if previous else "",
             position=position, total=len(keys), self_url=request.full_path.rstrip("?"),
             metadata=_metadata(snap, key[0]),
         )
+
+    @app.get("/next")
+    def next_tag() -> Response:
+        """The tag after this one in the queue as it is now; the first one if this one has left the queue."""
+        snap = workspace.snapshot()
+        filters = _filters()
+        key = (*_span_from(request.args), request.args.get("focus", ""))
+        keys = _keys(filters.apply(snap.queue))
+        following = keys[keys.index(key) + 1:] if key in keys else [k for k in keys if k != key]
+        if not following:
+            flash("Nothing left to review with these filters.")
+            return redirect("/queue?" + urlencode(filters.query()))
+        return redirect(tag_url(*following[0], filters=filters))
 
     @app.get("/transcript")
     def transcript_page() -> Response:
@@ -356,6 +372,11 @@ def _span_from(values: Any) -> tuple[str, int, int]:
                 int(values.get("s", values.get("start_char", ""))), int(values.get("e", values.get("end_char", ""))))
     except (TypeError, ValueError):
         abort(400, "a transcript id and integer start and end offsets are needed")
+
+
+def _keys(queue: pd.DataFrame) -> list[tuple[str, int, int, str]]:
+    return [(t, int(s), int(e), theme) for t, s, e, theme in
+            zip(queue[TRANSCRIPT_ID], queue[START_CHAR], queue[END_CHAR], queue[THEME])]
 
 
 def _row_url(row: Any, filters: QueueFilter) -> str:

@@ -258,3 +258,42 @@ def test_load_corpus_needs_a_finished_run(tmp_path: Path) -> None:
     with pytest.raises(QualcodeError, match="run `qualcode run` first"):
         load_corpus(reports_dir=tmp_path, transcripts_dir=FIXTURE / "transcripts",
                     codebook_path=FIXTURE / "codebook.yaml")
+
+
+def test_decisions_merge_into_training_codes_and_win(project: Path) -> None:
+    from pipeline.review import with_review_decisions
+
+    corpus = load_corpus(reports_dir=project / "reports", transcripts_dir=project / "transcripts",
+                         codebook_path=project / "codebook.yaml")
+    segments = corpus.segments[corpus.segments.role != "interviewer"].reset_index(drop=True)
+    # a coder coded t1_north with one span over two sentences; t2_south has no coder file
+    gold = pd.DataFrame({"coder": ["cy"], "transcript_id": ["t1_north"], "start_char": [48], "end_char": [137],
+                         "theme": ["language_barrier"], "segment_id": [""]})
+    decide(project, BARRIER, "reject", before="language_barrier")     # cut out of cy's span
+    decide(project, CARDS, "add", after="mentor")                     # a new positive in a coded transcript
+    decide(project, SHORT, "change", before="short_stay", after="language_barrier")  # review-only transcript
+    merged = with_review_decisions(segments, corpus.tags, gold, log_path=project / "reports" / "review.sqlite",
+                                   transcripts_dir=project / "transcripts", theme_ids=corpus.codebook.theme_ids)
+    codes = merged.gold.sort_values(["transcript_id", "start_char", "theme"])
+    assert codes[["coder", "transcript_id", "start_char", "end_char", "theme"]].values.tolist() == [
+        ["cy", "t1_north", 103, 137, "language_barrier"],       # what is left of cy's span
+        ["review", "t1_north", 323, 361, "mentor"],
+        ["review", "t2_south", 110, 156, "language_barrier"],
+    ]
+    assert (merged.positives, merged.negatives, merged.not_applied) == (2, 2, 0)
+    # every segment of the coded transcript; of t2_south only the reviewed one (no invented negatives)
+    kept = merged.segments
+    assert set(kept[kept.transcript_id == "t2_south"].segment_id) == {"t2_south:110-156"}
+    assert set(kept[kept.transcript_id == "t1_north"].segment_id) == set(
+        segments[segments.transcript_id == "t1_north"].segment_id)
+
+
+def test_without_a_log_training_codes_are_unchanged(project: Path) -> None:
+    from pipeline.review import with_review_decisions
+
+    gold = pd.DataFrame({"coder": ["cy"], "transcript_id": ["t1_north"], "start_char": [48], "end_char": [137],
+                         "theme": ["language_barrier"], "segment_id": [""]})
+    segments = pd.read_csv(project / "reports" / "segments.csv")
+    merged = with_review_decisions(segments, pd.DataFrame(), gold, log_path=project / "reports" / "none.sqlite",
+                                   transcripts_dir=project / "transcripts", theme_ids=["language_barrier"])
+    assert merged.gold.equals(gold) and merged.segments.equals(segments)
