@@ -1,0 +1,76 @@
+"""qualcode's spaCy components give exactly what spaCy's own would, only faster."""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from pathlib import Path
+
+import pytest
+import spacy
+
+from pipeline.codebook import MatchAttr, load_codebook, span_ruler_patterns
+from pipeline.factories import required_constraints
+from pipeline.ingest import discover
+from pipeline.rules import SPANS_KEY
+from pipeline.segment import make_nlp, parse_transcript
+
+ROOT = Path(__file__).resolve().parent.parent
+EDGE_TEXTS = ["Hello world!! What? \"Yes.\" (Maybe...) ok", "", "a", "Tasks were rotated. Staff", "...", "Dr. Banda."]
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    transcripts, _ = discover(ROOT / "transcripts")
+    return transcripts
+
+
+def test_sentencizer_matches_spacys(corpus):
+    ours = spacy.blank("en")
+    ours.add_pipe("qualcode_sentencizer")
+    theirs = spacy.blank("en")
+    theirs.add_pipe("sentencizer")
+    for text in [t.text for t in corpus] + EDGE_TEXTS:
+        assert [t.is_sent_start for t in ours(text)] == [t.is_sent_start for t in theirs(text)]
+
+
+def test_lemmatizer_matches_its_token_lookup(corpus):
+    nlp = make_nlp()
+    lemmatizer = nlp.get_pipe("lemmatizer")
+    for text in [t.text for t in corpus] + EDGE_TEXTS:
+        doc = nlp(text)
+        assert [t.lemma_ for t in doc] == [lemmatizer.lookup_lemmatize(t)[0] for t in doc]
+    assert [t.lemma_ for t in nlp("Tasks were rotated. Staff")] == ["task", "be", "rotate", ".", "staff"]
+
+
+def test_anchored_ruler_finds_the_same_spans_as_spacys(corpus, study_codebook):
+    def build(factory: str):
+        nlp = make_nlp()
+        for attr in MatchAttr:
+            ruler = nlp.add_pipe(factory, name=f"r_{attr.value}", **({"first": True} if attr is MatchAttr.LOWER else {"last": True}),
+                                 config={"spans_key": SPANS_KEY, "phrase_matcher_attr": attr.value, "validate": True,
+                                         "overwrite": False})
+            ruler.add_patterns(span_ruler_patterns(study_codebook, match=attr))
+        return nlp
+
+    def spans(nlp):
+        found = []
+        for transcript in corpus:
+            doc = parse_transcript(transcript, nlp).doc
+            starts = [s.start for s in doc.sents]
+            sentence = lambda i: bisect_right(starts, i)  # noqa: E731
+            found.append(sorted((s.start, s.end, s.label_, s.id_) for s in doc.spans[SPANS_KEY]
+                                if sentence(s.start) == sentence(s.end - 1)))
+        return found
+
+    ours, theirs = spans(build("qualcode_span_ruler")), spans(build("span_ruler"))
+    assert sum(map(len, theirs)) > 100
+    assert ours == theirs
+
+
+@pytest.mark.parametrize("pattern,expected", [
+    ([{"LOWER": "no"}, {"LEMMA": {"IN": ["budget", "fund"]}}], [("LOWER", {"no"}), ("LEMMA", {"budget", "fund"})]),
+    ([{"LOWER": "a", "OP": "?"}, {"LEMMA": "speak", "OP": "+"}, {}], [("LEMMA", {"speak"})]),
+    ([{"IS_PUNCT": True}, {"LOWER": {"NOT_IN": ["x"]}}], []),
+])
+def test_required_constraints(pattern, expected):
+    assert [(attr, set(values)) for attr, values in required_constraints(pattern)] == expected
