@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Iterable, Iterator
 
 import numpy
-from spacy.attrs import IDX, IS_PUNCT, LEMMA, LOWER, ORTH, SENT_START
+from spacy.attrs import IS_PUNCT, IS_SPACE, LEMMA, LOWER, ORTH, SENT_START
 from spacy.errors import Errors
 from spacy.language import Language
 from spacy.matcher import Matcher, PhraseMatcher
@@ -23,17 +22,14 @@ PSEUDO = "PSEUDO"
 TERMINATE = "TERMINATE"
 
 
-BLANK_LINE = re.compile(r"\n[^\S\n]*\n\s*")
-
-
 @Language.component("qualcode_paragraphs")
 def paragraph_breaks(doc: Doc) -> Doc:
     """Start a sentence after a blank line, so a paragraph never runs into the next one."""
-    token_starts = doc.to_array([IDX]).tolist()
-    for found in BLANK_LINE.finditer(doc.text):
-        position = bisect_left(token_starts, found.end())
-        if 0 < position < len(doc):
-            doc[position].is_sent_start = True
+    strings = doc.vocab.strings
+    rows = doc.to_array([ORTH, IS_SPACE]).tolist() if len(doc) else []
+    for position, (orth, is_space) in enumerate(rows[:-1]):
+        if is_space and strings[orth].count("\n") >= 2:
+            doc[position + 1].is_sent_start = True
     return doc
 
 
@@ -314,23 +310,39 @@ class AnchoredSpanRuler(SpanRuler):
 
     def _candidates(self, doc: Doc) -> Iterator[tuple[int, int, list[int]]]:
         """Per sentence: the token patterns whose required words all occur in it."""
-        attrs = sorted({attr for attr, _ in self._index})
-        columns = doc.to_array(attrs).tolist() if len(attrs) > 1 else [[v] for v in doc.to_array(attrs).tolist()]
         if doc.has_annotation("SENT_START"):
-            starts = [i for i, flag in enumerate(doc.to_array([SENT_START]).tolist()) if flag == 1 or i == 0]
+            flags = doc.to_array([SENT_START])
+            starts = numpy.flatnonzero(flags == 1)
+            if not len(starts) or starts[0] != 0:
+                starts = numpy.concatenate([[0], starts])
         else:
-            starts = [0]
-        bounds = [*starts[1:], len(doc)]
-        index, required = self._index, self._required
-        for start, end in zip(starts, bounds):
-            met: dict[int, set[int]] = {}
-            for row in columns[start:end]:
-                for attr, value in zip(attrs, row):
-                    for position, number in index.get((attr, value), ()):
-                        met.setdefault(position, set()).add(number)
-            candidates = sorted({*self._unanchored, *(p for p, numbers in met.items() if len(numbers) == required[p])})
-            if candidates:
-                yield start, end, candidates
+            starts = numpy.array([0])
+        met: dict[tuple[int, int], set[int]] = {}
+        for attr, keys in self._keys_by_attr.items():
+            column = doc.to_array([attr])
+            for token in numpy.flatnonzero(numpy.isin(column, keys)).tolist():
+                sentence = int(numpy.searchsorted(starts, token, side="right")) - 1
+                for position, number in self._index[(attr, int(column[token]))]:
+                    met.setdefault((sentence, position), set()).add(number)
+        by_sentence: dict[int, set[int]] = {}
+        for (sentence, position), numbers in met.items():
+            if len(numbers) == self._required[position]:
+                by_sentence.setdefault(sentence, set()).add(position)
+        bounds = [*starts.tolist(), len(doc)]
+        sentences = range(len(starts)) if self._unanchored else sorted(by_sentence)
+        for sentence in sentences:
+            candidates = sorted({*self._unanchored, *by_sentence.get(sentence, ())})
+            yield bounds[sentence], bounds[sentence + 1], candidates
+
+    @property
+    def _keys_by_attr(self) -> dict[int, numpy.ndarray]:
+        """The anchor words' hashes per attribute, as arrays for numpy.isin (built once)."""
+        if getattr(self, "_keys_cache", None) is None or self._keys_cache[0] != len(self._index):
+            keys: dict[int, list[int]] = {}
+            for attr, value in self._index:
+                keys.setdefault(attr, []).append(value)
+            self._keys_cache = (len(self._index), {a: numpy.array(v, dtype="uint64") for a, v in keys.items()})
+        return self._keys_cache[1]
 
 
 @Language.factory(
