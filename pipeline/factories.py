@@ -194,11 +194,10 @@ class ConTextComponent:
                 _Trigger(start, end, rule["category"], rule["direction"], rule.get("max_scope") or self.max_scope,
                          doc[start:end].text)
             )
-        pseudo = [t for t in found if t.category == PSEUDO]
-        return sorted(
-            (t for t in found if t.category == PSEUDO or not any(_covers(p, t) for p in pseudo)),
-            key=lambda t: (t.start, t.end),
-        )
+        # A trigger inside a longer one gives way to it (a PSEUDO "not only" cancels "not"; a negating
+        # "wouldn't say" overrides the hypothetical "would" it contains), as in ConText implementations.
+        return sorted((t for t in found if not any(_covers(other, t) for other in found)),
+                      key=lambda t: (t.start, t.end))
 
     @staticmethod
     def _reaches(trigger: _Trigger, span: Span, sentence_triggers: Iterable[_Trigger]) -> bool:
@@ -227,7 +226,8 @@ def _sentence_starts(doc: Doc):
 
 
 def _covers(outer: _Trigger, inner: _Trigger) -> bool:
-    return outer.start <= inner.start and inner.end <= outer.end and outer is not inner
+    """Whether `outer` is a longer trigger containing `inner`."""
+    return outer.start <= inner.start and inner.end <= outer.end and outer.end - outer.start > inner.end - inner.start
 
 
 @Language.factory(
