@@ -46,19 +46,32 @@ def run(
     jobs: int = typer.Option(1, "--jobs", min=1, help="Worker processes (results are identical for any N)."),
     code_interviewer: bool = typer.Option(False, "--code-interviewer", help="Also tag interviewer turns (never counted as evidence)."),
     spacy_model: Optional[str] = SPACY_MODEL,
+    model: Optional[Path] = typer.Option(None, "--model", help="Classifier model (.skops) from `qualcode train` (default: models/classifier.skops if it exists and fits the codebook; else rules only)."),
+    combine: str = typer.Option("auto", "--combine", help="rules, classifier, union, or auto (the mode the model card measured best; rules without a model)."),
 ) -> None:
     """Code every transcript and write tags.csv, findings_matrix.html/.md and run.json to --out."""
+    from .codebook import load_codebook
     from .coding import CodingOptions
-    from .run import run_project
+    from .run import default_model, run_project
 
     if unit not in ("sentence", "turn"):
         raise QualcodeError(f"--unit must be sentence or turn, not {unit!r}")
+    if combine not in ("rules", "classifier", "union", "auto"):
+        raise QualcodeError(f"--combine must be rules, classifier, union or auto, not {combine!r}")
+    why_not = ""
+    if model is None:
+        model, why_not = default_model(load_codebook(codebook))
+        if why_not and combine in ("classifier", "union"):
+            raise QualcodeError(f"--combine {combine} needs a model: {why_not}")
+        if why_not and "another codebook" in why_not:
+            console.print(f"[yellow]warning[/yellow] {why_not}", highlight=False, soft_wrap=True)
     options = CodingOptions(unit=unit, code_interviewer=code_interviewer, spacy_model=spacy_model)  # type: ignore[arg-type]
     with Progress(TextColumn("[bold]coding"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
                   console=console, transient=True) as progress:
         task = progress.add_task("", total=None)
         result = run_project(
             transcripts_dir=transcripts, codebook_path=codebook, out=out, by=by, options=options, jobs=jobs,
+            model_path=model, combine=combine,
             on_start=lambda n: progress.update(task, total=n),
             on_transcript=lambda c: progress.update(task, advance=1, description=c.transcript.source),
         )
@@ -70,6 +83,13 @@ def run(
         console.print(f"[yellow]skipped[/yellow] {skipped['source']}: {skipped['reason']}", highlight=False)
     for warning in result.record["warnings"]:
         console.print(f"[yellow]warning[/yellow] {warning['source']}: {warning['message']}", highlight=False)
+    classifier = result.record["classifier"]
+    if classifier["model"]:
+        console.print(f"classifier: {classifier['model']} (card {classifier['card_hash']}), combined with the rules "
+                      f"as {classifier['combine']}; left to rules: {', '.join(classifier['left_to_rules']) or 'none'}",
+                      highlight=False, soft_wrap=True)
+    else:
+        console.print(f"rules only ({why_not or 'combine mode rules'})", highlight=False, soft_wrap=True)
     console.print(f"reports written to {out}/ (findings_matrix.html, findings_matrix.md, tags.csv, run.json)")
 
 
@@ -136,7 +156,8 @@ def tag(
 
 
 # Feature areas register their commands on `app` from their own modules; one import line each, below.
-from . import cli_review  # noqa: E402,F401
 from . import cli_annex  # noqa: E402,F401
+from . import cli_learn  # noqa: E402,F401
+from . import cli_review  # noqa: E402,F401
 from . import cli_exchange  # noqa: E402,F401
 from . import cli_measure  # noqa: E402,F401

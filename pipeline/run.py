@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import platform
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import pandas as pd
 
@@ -22,6 +23,10 @@ from .review import apply_saved_reviews
 from .table import EVIDENCE, THEME, metadata_frame, segments_frame, tags_frame
 
 DEFAULT_GROUP_FIELD = "side"
+DEFAULT_MODEL = Path("models/classifier.skops")
+
+if TYPE_CHECKING:  # sklearn is imported only when a model is used
+    from .classify import ThemeModel
 
 
 
@@ -59,10 +64,18 @@ def run_project(
     jobs: int = 1,
     on_transcript: Callable[[CodedTranscript], None] | None = None,
     on_start: Callable[[int], None] | None = None,
+    model_path: Path | None = None,
+    combine: str = "auto",
+    model: ThemeModel | None = None,
 ) -> RunResult:
-    """Code every transcript under `transcripts_dir` against the codebook and write the reports to `out`."""
+    """Code every transcript under `transcripts_dir` against the codebook and write the reports to `out`.
+
+    With `model_path` (or a loaded `model`) the classifier tags too, combined with the rules by `combine`:
+    rules, classifier, union, or auto (the mode the model card measured best; rules without a model).
+    """
     started = datetime.now(timezone.utc)
     codebook = load_codebook(codebook_path)
+    model, combine = classifier_setup(codebook, model_path=model_path, model=model, combine=combine)
     if not transcripts_dir.is_dir():
         raise QualcodeError("transcripts folder not found", path=transcripts_dir)
     transcripts, skipped = discover(transcripts_dir)
@@ -72,7 +85,8 @@ def run_project(
     if on_start:
         on_start(len(transcripts))
     coded = []
-    for result in code_corpus(transcripts, codebook=codebook, options=options, jobs=jobs):
+    for result in code_corpus(transcripts, codebook=codebook, options=options, jobs=jobs, model=model,
+                              combine=combine):
         coded.append(result)
         if on_transcript:
             on_transcript(result)
@@ -97,6 +111,7 @@ def run_project(
     record["warnings"].extend(run_warnings)
     if review is not None:
         record["review"] = review
+    record["classifier"] = classifier_record(model, combine=combine, model_path=model_path, tags=tags)
     written = write_reports(out, coded=coded, tags=tags, segments=segments, metadata=metadata, matrix=matrix,
                             codebook=codebook, run=record)
     return RunResult(coded=coded, tags=tags, segments=segments, metadata=metadata, matrix=matrix, record=record,
@@ -139,6 +154,49 @@ def run_record(
         "skipped": [{"source": s.source, "reason": s.reason} for s in skipped],
         "warnings": [{"source": c.transcript.source, "message": w} for c in coded for w in c.transcript.warnings],
     }
+
+
+def classifier_setup(codebook: Codebook, *, model_path: Path | None, model: ThemeModel | None,
+                     combine: str) -> tuple[ThemeModel | None, str]:
+    """The model a run uses (loaded and checked against the codebook) and its combine mode, "auto" resolved."""
+    if model is None and model_path is not None:
+        from .classify import load_model
+
+        model = load_model(model_path, codebook=codebook)
+    if model is None:
+        if combine not in ("auto", "rules"):
+            raise QualcodeError(f"combine mode {combine!r} needs a classifier model (--model FILE)")
+        return None, "rules"
+    from .classify import resolve_combine
+
+    return model, resolve_combine(model, combine)
+
+
+def default_model(codebook: Codebook, *, path: Path = DEFAULT_MODEL) -> tuple[Path | None, str]:
+    """The default model if it exists and its card says it was trained for this codebook; else None and why."""
+    if not path.is_file():
+        return None, f"no --model given and no {path}"
+    card = path.with_name(path.name + ".card.json")  # classify.card_path, without importing sklearn
+    if card.is_file():
+        try:
+            trained_for = json.loads(card.read_text(encoding="utf-8")).get("codebook", {}).get("hash")
+        except (OSError, ValueError, AttributeError):
+            trained_for = None
+        if trained_for != codebook.hash:
+            return None, (f"{path} was trained for another codebook (hash {trained_for}, this one {codebook.hash}); "
+                          "retrain with `qualcode train`")
+    return path, ""
+
+
+def classifier_record(model: ThemeModel | None, *, combine: str, model_path: Path | None,
+                      tags: pd.DataFrame) -> dict[str, Any]:
+    """The classifier facts of a run for run.json: which model (path and card hash), how it was combined."""
+    by_method = {str(k): int(v) for k, v in tags["method"].value_counts().sort_index().items()} if len(tags) else {}
+    if model is None:
+        return {"model": None, "combine": combine, "tags_by_method": by_method}
+    return {"model": str(model_path) if model_path else model.source, "card_hash": model.card_hash,
+            "label": model.label, "combine": combine, "themes": model.themes_, "left_to_rules": model.left_to_rules_,
+            "thresholds": model.thresholds_, "tags_by_method": by_method}
 
 
 def transcript_record(coded: CodedTranscript) -> dict[str, Any]:

@@ -1,0 +1,412 @@
+"""The classifier step: thresholds, grouped CV, training, skops round trip and its safety checks, combining
+with the rules, and the train / run --model / suggest commands on small fixtures."""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from datetime import date
+from io import StringIO
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from pipeline.classify import (
+    BOTH_METHOD, CLASSIFIER_METHOD, ThemeModel, card_hash, card_path, choose_threshold, combine, grouped_folds, load_model,
+    resolve_combine, rule_features, save_model, tag_segments, text_rule_features, train_classifier,
+    trusted_type,
+)
+from pipeline.cli import app
+from pipeline.codebook import load_codebook
+from pipeline.coding import code_transcript
+from pipeline.errors import ModelError, QualcodeError
+from pipeline.gold import load_gold, segment_labels
+from pipeline.ingest import discover
+from pipeline.learn import code_project, suggest_segments
+from pipeline.table import read_tags
+
+CLASSIFY = Path(__file__).resolve().parent / "fixtures" / "classify"
+TRAIN = {"min_positive": 2, "cv_folds": 3, "random_state": 0}
+
+
+@pytest.fixture(scope="module")
+def project():
+    return code_project(transcripts_dir=CLASSIFY / "transcripts", codebook_path=CLASSIFY / "codebook.yaml")
+
+
+@pytest.fixture(scope="module")
+def gold() -> pd.DataFrame:
+    return load_gold(CLASSIFY / "coded")
+
+
+@pytest.fixture(scope="module")
+def labels(project, gold) -> pd.DataFrame:
+    return segment_labels(project.segments, gold, themes=project.codebook.theme_ids)
+
+
+@pytest.fixture(scope="module")
+def model(project, labels) -> ThemeModel:
+    return train_classifier(project.segments, labels, codebook=project.codebook, rules=project.rules,
+                            nlp=project.nlp, **TRAIN)
+
+
+# --- thresholds and folds --------------------------------------------------------------------
+
+@pytest.mark.parametrize(("scores", "labels", "expected"), [
+    # F1 at 0.1: .667, at 0.35: .8 (2 TP, 1 FP), at 0.4: .5, at 0.8: .667
+    ([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1], 0.35),
+    # F1 .667 at both 0.9 (1 TP) and 0.2 (2 TP, 2 FP): the tie goes to the higher threshold
+    ([0.9, 0.6, 0.5, 0.2], [1, 0, 0, 1], 0.9),
+    # every positive above every negative: the lowest positive score separates them
+    ([0.05, 0.2, 0.7, 0.95], [0, 0, 1, 1], 0.7),
+])
+def test_threshold_maximises_f1_and_ties_go_higher(scores, labels, expected):
+    assert choose_threshold(scores, labels) == pytest.approx(expected)
+
+
+def test_threshold_needs_a_positive():
+    with pytest.raises(ValueError):
+        choose_threshold([0.2, 0.4], [0, 0])
+
+
+@pytest.mark.parametrize("folds", [2, 3, 5])
+def test_grouped_folds_never_put_a_transcript_in_train_and_test(project, folds):
+    groups = project.segments["transcript_id"].to_numpy()
+    splits = grouped_folds(groups, folds=folds)
+    assert len(splits) == min(folds, len(set(groups)))
+    tested = np.concatenate([test for _, test in splits])
+    assert sorted(tested) == list(range(len(groups)))  # every segment is tested exactly once
+    for train, test in splits:
+        assert not set(groups[train]) & set(groups[test])
+        assert len(train) + len(test) == len(groups)
+
+
+def test_grouped_folds_need_two_transcripts():
+    with pytest.raises(ModelError, match="at least 2 transcripts"):
+        grouped_folds(["only"] * 4, folds=5)
+
+
+# --- features and training -------------------------------------------------------------------
+
+def test_rule_features_count_only_evidence(project):
+    features = project.rules
+    assert features.loc["c_engineer:160-218", "language_barrier"]
+    assert not features.loc["b_teacher:252-309", "language_barrier"]  # "we never had a language problem"
+    assert features.sum().to_dict() == {"language_barrier": 1, "generic_tasks": 2, "mentor_support": 3,
+                                        "budget_cuts": 1}
+
+
+def test_example_texts_get_rule_features_from_the_rule_pipeline(project):
+    hits = text_rule_features(["we had a language barrier", "we never had a language barrier", "my mentor"],
+                              nlp=project.nlp, themes=project.codebook.theme_ids)
+    assert hits["language_barrier"].tolist() == [True, False, False]
+    assert hits["mentor_support"].tolist() == [False, False, True]
+
+
+def test_training_learns_themes_and_leaves_rare_ones_to_rules(model, project, labels):
+    assert model.themes_ == ["language_barrier", "generic_tasks", "mentor_support"]
+    assert model.left_to_rules_ == ["budget_cuts"]
+    card = model.card
+    assert card["left_to_rules"] == ["budget_cuts"]
+    assert card["codebook"] == {"name": project.codebook.name, "version": "0.1", "hash": project.codebook.hash}
+    assert card["training_data"]["coded_positives"] == labels.sum().to_dict()
+    assert card["training_data"]["examples"] == sum(
+        len(t.examples.positive) + len(t.examples.near_miss) for t in project.codebook.themes) == 14
+    assert set(card["metrics"]) == set(model.themes_)
+    for theme, metrics in card["metrics"].items():
+        assert set(metrics) == {"precision", "recall", "f1", "support", "threshold"}
+        assert metrics["support"] == labels[theme].sum()
+        assert metrics["threshold"] == pytest.approx(model.thresholds_[theme], abs=1e-6)
+    assert card["cv"]["folds"] == 3 and card["random_state"] == 0
+    assert card["versions"]["scikit-learn"]
+
+
+def test_in_sample_the_model_finds_segments_without_the_codebooks_words(model, project):
+    predicted = model.predict(project.segments, project.rules)
+    # no rule matches these sentences; the coders marked them
+    assert predicted.loc["b_teacher:58-119", "generic_tasks"]       # "filing papers nobody needed"
+    assert predicted.loc["b_teacher:417-463", "mentor_support"]     # "She guided me through ..."
+    assert predicted.loc["e_statistician:140-187", "language_barrier"]
+
+
+def test_training_is_deterministic_for_a_seed(model, project, labels):
+    again = train_classifier(project.segments, labels, codebook=project.codebook, rules=project.rules,
+                             nlp=project.nlp, **TRAIN)
+    pd.testing.assert_frame_equal(again.scores(project.segments, project.rules),
+                                  model.scores(project.segments, project.rules), check_exact=True)
+    assert {k: v for k, v in again.card.items() if k != "created"} == {
+        k: v for k, v in model.card.items() if k != "created"}
+
+
+def test_training_data_hash_changes_with_a_label(model, project, labels):
+    flipped = labels.copy()
+    flipped.loc["a_nurse:66-97", "mentor_support"] = True
+    other = train_classifier(project.segments, flipped, codebook=project.codebook, rules=project.rules,
+                             nlp=project.nlp, **TRAIN)
+    assert other.card["training_data"]["hash"] != model.card["training_data"]["hash"]
+
+
+def test_too_few_coded_segments_is_a_clear_error(project, labels):
+    with pytest.raises(ModelError, match="min_positive"):
+        train_classifier(project.segments, labels, codebook=project.codebook, rules=project.rules,
+                         nlp=project.nlp, min_positive=100)
+
+
+def test_a_codebook_without_rules_is_carried_by_the_classifier(gold):
+    codebook = load_codebook(CLASSIFY / "norules.yaml")
+    assert not any(theme.rules for theme in codebook.themes)
+    project = code_project(transcripts_dir=CLASSIFY / "transcripts", codebook_path=CLASSIFY / "norules.yaml")
+    assert project.tags.empty and not project.rules.any().any()
+    labels = segment_labels(project.segments, gold, themes=codebook.theme_ids)
+    model = train_classifier(project.segments, labels, codebook=codebook, rules=project.rules, nlp=project.nlp,
+                             **TRAIN)
+    transcript = next(t for t in discover(CLASSIFY / "transcripts")[0] if t.id == "c_engineer")
+    coded = code_transcript(transcript, nlp=project.nlp, codebook=codebook, model=model, combine="union")
+    found = {(t.segment.segment_id, t.theme) for t in coded.tags}
+    assert {t.method for t in coded.tags} == {CLASSIFIER_METHOD}
+    assert ("c_engineer:160-218", "language_barrier") in found
+    assert ("c_engineer:219-269", "mentor_support") in found
+
+
+# --- saving and loading ----------------------------------------------------------------------
+
+def test_skops_round_trip_gives_identical_scores_and_card(model, project, tmp_path: Path):
+    path = save_model(model, tmp_path / "m.skops")
+    assert zipfile.is_zipfile(path)
+    card = json.loads(card_path(path).read_text(encoding="utf-8"))
+    assert card["codebook"]["hash"] == project.codebook.hash
+    loaded = load_model(path, codebook=project.codebook)
+    pd.testing.assert_frame_equal(loaded.scores(project.segments, project.rules),
+                                  model.scores(project.segments, project.rules), check_exact=True)
+    assert loaded.thresholds_ == model.thresholds_ and loaded.left_to_rules_ == model.left_to_rules_
+    assert loaded.card == card and loaded.card_hash == model.card_hash
+    assert loaded.label == f"m.skops@{model.card_hash}"
+
+
+def test_loading_for_another_codebook_is_refused(model, tmp_path: Path):
+    path = save_model(model, tmp_path / "m.skops")
+    with pytest.raises(ModelError, match="trained for codebook") as caught:
+        load_model(path, codebook=load_codebook(CLASSIFY / "norules.yaml"))
+    assert caught.value.path == str(path)
+
+
+@pytest.mark.parametrize("payload", [
+    {"format": "qualcode-classifier/1", "when": date(2024, 1, 1)},   # datetime.date: not a trusted module
+    {"format": "qualcode-classifier/1", "call": eval},               # builtins.eval: a function, not a class
+    {"format": "qualcode-classifier/1", "call": np.load},            # numpy.load: a function, not a class
+])
+def test_an_untrusted_type_is_refused(payload, project, tmp_path: Path):
+    import skops.io as sio
+
+    path = tmp_path / "evil.skops"
+    sio.dump(payload, path)
+    with pytest.raises(ModelError, match="untrusted type"):
+        load_model(path, codebook=project.codebook)
+
+
+@pytest.mark.parametrize(("name", "trusted"), [
+    ("sklearn.pipeline.Pipeline", True), ("numpy.ndarray", True), ("scipy.sparse._csr.csr_matrix", True),
+    ("builtins.int", True), ("builtins.eval", False), ("builtins.type", False), ("numpy.load", False),
+    ("os.system", False), ("datetime.date", False), ("numpy.memmap", False), ("sklearn.no.Such", False),
+])
+def test_trusted_types_are_classes_of_the_scientific_stack(name, trusted):
+    assert trusted_type(name) is trusted
+
+
+def test_missing_damaged_or_mismatched_files_are_model_errors(model, project, tmp_path: Path):
+    with pytest.raises(ModelError, match="not found"):
+        load_model(tmp_path / "absent.skops", codebook=project.codebook)
+    (tmp_path / "junk.skops").write_bytes(b"not a zip")
+    with pytest.raises(ModelError, match="not a readable skops"):
+        load_model(tmp_path / "junk.skops", codebook=project.codebook)
+    path = save_model(model, tmp_path / "m.skops")
+    card_path(path).write_text(card_path(path).read_text().replace('"random_state": 0', '"random_state": 7'))
+    with pytest.raises(ModelError, match="does not match"):
+        load_model(path, codebook=project.codebook)
+
+
+# --- combining with the rules ----------------------------------------------------------------
+
+def test_combine_modes():
+    index = pd.Index(["s1", "s2", "s3"], name="segment_id")
+    rules = pd.DataFrame({"a": [True, False, False], "b": [True, False, False], "c": [False, True, False]}, index=index)
+    predicted = pd.DataFrame({"a": [False, True, False], "b": [False, True, True]}, index=index)
+    union = combine(rules, predicted, mode="union", left_to_rules=["c"])
+    assert union.to_dict("list") == {"a": [True, True, False], "b": [True, True, True], "c": [False, True, False]}
+    classifier = combine(rules, predicted, mode="classifier", left_to_rules=["b"])  # b left to rules: keeps rules
+    assert classifier.to_dict("list") == {"a": [False, True, False], "b": [True, False, False],
+                                          "c": [False, True, False]}
+    assert combine(rules, predicted, mode="rules", left_to_rules=[]).equals(rules)
+    with pytest.raises(QualcodeError, match="unknown combine mode"):
+        combine(rules, predicted, mode="both", left_to_rules=[])
+
+
+def _with_thresholds(model: ThemeModel, value: float) -> ThemeModel:
+    return ThemeModel(pipeline=model.pipeline_, themes=model.themes_, feature_themes=model.feature_themes_,
+                      thresholds={t: value for t in model.themes_}, left_to_rules=model.left_to_rules_,
+                      card=model.card, source="test.skops")
+
+
+@pytest.fixture(scope="module")
+def teacher(project):
+    transcripts, _ = discover(CLASSIFY / "transcripts")
+    return next(t for t in transcripts if t.id == "b_teacher")
+
+
+def test_union_tags_one_row_per_segment_and_theme_and_keeps_negated_rule_tags(model, project, teacher):
+    always = _with_thresholds(model, 0.0)  # the classifier says yes to every learned theme
+    coded = code_transcript(teacher, nlp=project.nlp, codebook=project.codebook, model=always, combine="union")
+    keys = [(t.segment.segment_id, t.theme) for t in coded.tags]
+    assert len(keys) == len(set(keys))
+    respondent = [s for s in coded.segments if s.role != "interviewer"]
+    by_key = {(t.segment.segment_id, t.theme): t for t in coded.tags}
+    negated = by_key[("b_teacher:252-309", "language_barrier")]
+    assert negated.method == "rule" and negated.negated and not negated.counts_as_evidence
+    both = by_key[("b_teacher:120-161", "generic_tasks")]
+    assert both.method == BOTH_METHOD and both.rule_id == "gt.phrases" and both.matched == "generic tasks"
+    assert both.score is not None and both.model == always.label
+    only = by_key[("b_teacher:58-119", "generic_tasks")]
+    assert only.method == CLASSIFIER_METHOD and only.rule_id == "" and 0.0 <= only.score <= 1.0
+    assert len(keys) == len(respondent) * len(model.themes_)  # every learned theme on every respondent segment
+    assert not any(t.segment.role == "interviewer" for t in coded.tags)
+
+
+def test_classifier_mode_drops_rule_only_tags_of_learned_themes_but_not_of_rule_themes(model, project):
+    never = _with_thresholds(model, 1.01)  # the classifier says no to everything
+    nurse = next(t for t in discover(CLASSIFY / "transcripts")[0] if t.id == "a_nurse")
+    rules_only = code_transcript(nurse, nlp=project.nlp, codebook=project.codebook)
+    union = code_transcript(nurse, nlp=project.nlp, codebook=project.codebook, model=never, combine="union")
+    classifier = code_transcript(nurse, nlp=project.nlp, codebook=project.codebook, model=never, combine="classifier")
+    assert [(t.segment.segment_id, t.theme, t.method) for t in union.tags] == [
+        (t.segment.segment_id, t.theme, t.method) for t in rules_only.tags]
+    assert all(t.score is not None for t in union.tags if t.theme in model.themes_)
+    assert [(t.segment.segment_id, t.theme) for t in classifier.tags] == [("a_nurse:363-425", "budget_cuts")]
+    rules_mode = code_transcript(nurse, nlp=project.nlp, codebook=project.codebook, model=never, combine="rules")
+    assert rules_mode.tags == rules_only.tags
+
+
+def test_auto_combine_is_the_cards_best_mode(model):
+    card = dict(model.card)
+    assert resolve_combine(model, "auto") == "union"  # no measurement in the card
+    measured = ThemeModel(pipeline=model.pipeline_, themes=model.themes_, feature_themes=model.feature_themes_,
+                          thresholds=model.thresholds_, left_to_rules=model.left_to_rules_,
+                          card={**card, "best_combine": "classifier"})
+    assert resolve_combine(measured, "auto") == "classifier"
+    assert resolve_combine(measured, "rules") == "rules"
+
+
+def test_suggestions_skip_coded_segments_and_sort_by_distance_to_threshold(model, project, gold):
+    found = suggest_segments(project, model, gold=gold, n=50)
+    coded = segment_labels(project.segments, gold, themes=sorted(set(gold["theme"]))).any(axis=1)
+    assert not set(found["segment_id"]) & set(coded[coded].index)
+    assert len(found) == int((~coded).sum())
+    assert found["distance"].is_monotonic_increasing
+    scores = model.scores(project.segments, project.rules)
+    first = found.iloc[0]
+    assert first["score"] == pytest.approx(scores.loc[first["segment_id"]].max(), abs=1e-4)
+    assert first["threshold"] == pytest.approx(model.thresholds_[first["theme"]], abs=1e-4)
+
+
+# --- the commands, through the real entry point ----------------------------------------------
+
+@pytest.fixture(scope="module")
+def trained_cli(tmp_path_factory):
+    """`qualcode train` on the fixtures, run once for the command tests."""
+    folder = tmp_path_factory.mktemp("train")
+    model = folder / "models" / "classifier.skops"
+    result = CliRunner().invoke(app, [
+        "train", "--transcripts", str(CLASSIFY / "transcripts"), "--codebook", str(CLASSIFY / "codebook.yaml"),
+        "--gold", str(CLASSIFY / "coded"), "--model", str(model), "--min-positive", "2", "--folds", "2",
+        "--seed", "3"])
+    return folder, model, result
+
+
+def test_cli_train_saves_model_and_card_and_reports(trained_cli):
+    _, model, result = trained_cli
+    assert result.exit_code == 0, result.output
+    assert model.is_file() and card_path(model).is_file()
+    card = json.loads(card_path(model).read_text())
+    assert card["random_state"] == 3 and card["left_to_rules"] == ["budget_cuts"]
+    assert card["best_combine"] in ("rules", "classifier", "union")
+    assert set(card["combine_measured"]["macro_f1"]) == {"rules", "classifier", "union"}
+    assert card["training_data"]["coders"] == ["alice", "bob"]
+    assert "unknown code 'career_growth'" in result.output
+    assert "left to rules" in result.output and "budget_cuts" in result.output
+    assert f"best: {card['best_combine']}" in result.output
+    for theme in ("language_barrier", "generic_tasks", "mentor_support"):
+        assert theme in result.output
+
+
+def test_cli_run_with_model_tags_with_the_classifier(trained_cli, tmp_path: Path):
+    _, model, _ = trained_cli
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, [
+        "run", "--transcripts", str(CLASSIFY / "transcripts"), "--codebook", str(CLASSIFY / "codebook.yaml"),
+        "--model", str(model), "--combine", "union", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    card = json.loads(card_path(model).read_text())
+    tags = read_tags(out / "tags.csv")
+    assert {"rule", CLASSIFIER_METHOD, BOTH_METHOD} <= set(tags["method"])
+    learned = tags[tags["method"] != "rule"]
+    assert learned["score"].notna().all()
+    assert set(learned["model"]) == {f"classifier.skops@{card_hash(card)}"}
+    assert not tags.duplicated(["segment_id", "theme"]).any()
+    record = json.loads((out / "run.json").read_text())["classifier"]
+    assert record["model"] == str(model) and record["combine"] == "union" and record["card_hash"] == card_hash(card)
+    assert "classifier: " in result.output and "as union" in result.output
+
+
+def test_cli_run_uses_the_default_model_only_when_it_fits_the_codebook(trained_cli, tmp_path: Path):
+    folder, _, _ = trained_cli
+    runner = CliRunner()
+    cwd = os.getcwd()
+    os.chdir(folder)  # models/classifier.skops is here
+    try:
+        fits = runner.invoke(app, ["run", "--transcripts", str(CLASSIFY / "transcripts"), "--codebook",
+                                   str(CLASSIFY / "codebook.yaml"), "--out", str(tmp_path / "a")])
+        other = runner.invoke(app, ["run", "--transcripts", str(CLASSIFY / "transcripts"), "--codebook",
+                                    str(CLASSIFY / "norules.yaml"), "--out", str(tmp_path / "b")])
+        refused = runner.invoke(app, ["run", "--transcripts", str(CLASSIFY / "transcripts"), "--codebook",
+                                      str(CLASSIFY / "norules.yaml"), "--combine", "classifier",
+                                      "--out", str(tmp_path / "c")])
+    finally:
+        os.chdir(cwd)
+    assert fits.exit_code == 0, fits.output
+    card = json.loads(card_path(folder / "models" / "classifier.skops").read_text())
+    assert json.loads((tmp_path / "a" / "run.json").read_text())["classifier"]["combine"] == card["best_combine"]
+    assert "classifier: models/classifier.skops" in fits.output
+    assert other.exit_code == 0, other.output
+    assert "trained for another codebook" in other.output and "rules only" in other.output
+    assert json.loads((tmp_path / "b" / "run.json").read_text())["classifier"]["model"] is None
+    assert refused.exit_code != 0 and isinstance(refused.exception, QualcodeError)
+
+
+def test_cli_run_explicit_model_for_another_codebook_fails(trained_cli, tmp_path: Path):
+    _, model, _ = trained_cli
+    result = CliRunner().invoke(app, ["run", "--transcripts", str(CLASSIFY / "transcripts"), "--codebook",
+                                      str(CLASSIFY / "norules.yaml"), "--model", str(model), "--out", str(tmp_path)])
+    assert result.exit_code != 0 and isinstance(result.exception, ModelError)
+
+
+def test_cli_suggest_lists_uncoded_segments_as_csv(trained_cli):
+    _, model, _ = trained_cli
+    result = CliRunner().invoke(app, [
+        "suggest", "--n", "4", "--transcripts", str(CLASSIFY / "transcripts"), "--codebook",
+        str(CLASSIFY / "codebook.yaml"), "--model", str(model), "--gold", str(CLASSIFY / "coded"), "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    found = pd.read_csv(StringIO(result.stdout))
+    assert list(found.columns) == ["segment_id", "transcript_id", "start_char", "end_char", "theme", "score",
+                                   "threshold", "distance", "text"]
+    assert len(found) == 4 and found["distance"].is_monotonic_increasing
+    gold = load_gold(CLASSIFY / "coded")
+    for row in found.itertuples():
+        assert not ((gold.transcript_id == row.transcript_id) & (gold.start_char < row.end_char)
+                    & (row.start_char < gold.end_char)).any()
+    table = CliRunner().invoke(app, [
+        "suggest", "--n", "2", "--transcripts", str(CLASSIFY / "transcripts"), "--codebook",
+        str(CLASSIFY / "codebook.yaml"), "--model", str(model), "--gold", str(CLASSIFY / "coded")])
+    assert table.exit_code == 0 and found.iloc[0]["segment_id"] in table.stdout
