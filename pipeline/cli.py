@@ -63,8 +63,6 @@ def run(
         model, why_not = default_model(load_codebook(codebook))
         if why_not and combine in ("classifier", "union"):
             raise QualcodeError(f"--combine {combine} needs a model: {why_not}")
-        if why_not and "another codebook" in why_not:
-            console.print(f"[yellow]warning[/yellow] {why_not}", highlight=False, soft_wrap=True)
     options = CodingOptions(unit=unit, code_interviewer=code_interviewer, spacy_model=spacy_model)  # type: ignore[arg-type]
     with Progress(TextColumn("[bold]coding"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
                   console=console, transient=True) as progress:
