@@ -132,7 +132,8 @@ def build_project(files: QuestionFiles, *, out: Path, codebook: Path | None = No
     if len(primary) != len(secondary):
         raise QualcodeError(f"{len(secondary)} answers, but the primary file has {len(primary)}", path=files.secondary)
     for first, second in zip(primary, secondary):
-        if first.response_id != second.response_id or " ".join(first.answer.split()) != " ".join(second.answer.split()):
+        same_answer = " ".join(first.answer.split()) == " ".join(second.answer.split())
+        if first.response_id != second.response_id or not same_answer:
             raise QualcodeError(f"row differs from the primary file's ({first.response_id})", path=files.secondary,
                                 line=second.line)
     ids = _unique_ids([a.response_id for a in primary])

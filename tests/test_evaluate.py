@@ -292,7 +292,8 @@ def test_agree_reproduces_the_coders_per_code_counts_on_q8(tmp_path):
     figures = json.loads(out.read_text())
     for coder, path in (("primary", files.primary), ("secondary", files.secondary)):
         expected = counts_from_csv(path, datasets)
-        used = {theme: row[f"used_by_{coder}"] for theme, row in figures["per_theme"].items() if row[f"used_by_{coder}"]}
+        used = {theme: row[f"used_by_{coder}"] for theme, row in figures["per_theme"].items()
+                if row[f"used_by_{coder}"]}
         assert used == expected
     pooled = next(p for p in figures["pairs"] if p["theme"] == "(all themes pooled)")
     assert pooled["segments"] == 26 * len(figures["per_theme"])
