@@ -25,11 +25,22 @@ TERMINATE = "TERMINATE"
 @Language.component("qualcode_paragraphs")
 def paragraph_breaks(doc: Doc) -> Doc:
     """Start a sentence after a blank line, so a paragraph never runs into the next one."""
+    if len(doc) < 2:
+        return doc
     strings = doc.vocab.strings
-    rows = doc.to_array([ORTH, IS_SPACE]).tolist() if len(doc) else []
-    for position, (orth, is_space) in enumerate(rows[:-1]):
-        if is_space and strings[orth].count("\n") >= 2:
-            doc[position + 1].is_sent_start = True
+    rows = doc.to_array([ORTH, IS_SPACE])
+    breaks = [p + 1 for p in numpy.flatnonzero(rows[:-1, 1]).tolist() if strings[int(rows[p, 0])].count("\n") >= 2]
+    return mark_sentence_starts(doc, breaks)
+
+
+def mark_sentence_starts(doc: Doc, positions: Iterable[int]) -> Doc:
+    """Make these tokens sentence starts, leaving other tokens as they are, in one array write
+    (spaCy's `Token.is_sent_start` setter scans the whole doc on every call)."""
+    positions = [p for p in positions if 0 <= p < len(doc)]
+    if positions:
+        flags = doc.to_array([SENT_START])
+        flags[positions] = 1
+        doc.from_array([SENT_START], flags)
     return doc
 
 
@@ -165,16 +176,12 @@ class ConTextComponent:
         targets = doc.spans.get(self.spans_key) if self.spans_key in doc.spans else None
         if not targets:
             return doc
-        triggers = self._triggers(doc)
-        if not triggers:
-            return doc
-        by_sentence: dict[int, list[_Trigger]] = {}
         sentence_of = _sentence_starts(doc)
-        for trigger in triggers:
+        by_sentence: dict[int, list[_Trigger]] = {}
+        for trigger in self._triggers(doc):
             by_sentence.setdefault(sentence_of(trigger.start), []).append(trigger)
         for span in targets:
-            sentence = sentence_of(span.start)
-            nearby = by_sentence.get(sentence, [])
+            nearby = by_sentence.get(sentence_of(span.start), [])
             for trigger in nearby:
                 if trigger.category in (PSEUDO, TERMINATE) or not self._reaches(trigger, span, nearby):
                     continue
@@ -196,8 +203,13 @@ class ConTextComponent:
             )
         # A trigger inside a longer one gives way to it (a PSEUDO "not only" cancels "not"; a negating
         # "wouldn't say" overrides the hypothetical "would" it contains), as in ConText implementations.
-        return sorted((t for t in found if not any(_covers(other, t) for other in found)),
-                      key=lambda t: (t.start, t.end))
+        longest = max((t.end - t.start for t in found), default=0)
+        starting: dict[int, list[_Trigger]] = {}
+        for trigger in found:
+            starting.setdefault(trigger.start, []).append(trigger)
+        kept = [t for t in found if not any(_covers(other, t) for start in range(t.end - longest, t.start + 1)
+                                           for other in starting.get(start, ()))]
+        return sorted(kept, key=lambda t: (t.start, t.end))
 
     @staticmethod
     def _reaches(trigger: _Trigger, span: Span, sentence_triggers: Iterable[_Trigger]) -> bool:
@@ -285,13 +297,20 @@ class AnchoredSpanRuler(SpanRuler):
             matcher.add(repr((entry["label"], entry.get("id", ""))), [entry["pattern"]])
             position = len(self._token_matchers)
             self._token_matchers.append(matcher)
-            constraints = required_constraints(entry["pattern"])
+            constraints = self._selective(required_constraints(entry["pattern"]))
             self._required.append(len(constraints))
             if not constraints:
                 self._unanchored.append(position)
             for number, (attr, values) in enumerate(constraints):
                 for value in values:
                     self._index.setdefault((ANCHOR_ATTRS[attr], strings.add(value)), []).append((position, number))
+
+    def _selective(self, constraints: list[tuple[str, frozenset[str]]]) -> list[tuple[str, frozenset[str]]]:
+        """The constraints worth looking up: those with no stop word among their values, else all of them
+        (any subset of the required constraints is still a necessary condition, so no match is lost)."""
+        vocab = self.nlp.vocab
+        content = [c for c in constraints if not any(vocab[value.lower()].is_stop for value in c[1])]
+        return content or constraints
 
     def match(self, doc: Doc) -> list[Span]:
         matches = list(self.phrase_matcher(doc)) if len(self.phrase_matcher) else []
@@ -320,9 +339,10 @@ class AnchoredSpanRuler(SpanRuler):
         met: dict[tuple[int, int], set[int]] = {}
         for attr, keys in self._keys_by_attr.items():
             column = doc.to_array([attr])
-            for token in numpy.flatnonzero(numpy.isin(column, keys)).tolist():
-                sentence = int(numpy.searchsorted(starts, token, side="right")) - 1
-                for position, number in self._index[(attr, int(column[token]))]:
+            hits = numpy.flatnonzero(numpy.isin(column, keys))
+            sentences = numpy.searchsorted(starts, hits, side="right") - 1
+            for sentence, value in zip(sentences.tolist(), column[hits].tolist()):
+                for position, number in self._index[(attr, value)]:
                     met.setdefault((sentence, position), set()).add(number)
         by_sentence: dict[int, set[int]] = {}
         for (sentence, position), numbers in met.items():

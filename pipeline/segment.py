@@ -11,7 +11,7 @@ from spacy.language import Language
 from spacy.attrs import IDX
 from spacy.tokens import Doc, Span
 
-from . import factories  # noqa: F401  (registers qualcode's components)
+from .factories import mark_sentence_starts  # (importing factories registers qualcode's components)
 from .errors import QualcodeError
 from .ingest import Transcript
 from .records import Segment
@@ -78,11 +78,7 @@ def parse_transcript(transcript: Transcript, nlp: Language, *, unit: Unit = "sen
         cursor += len(text) + len(TURN_SEPARATOR)
     doc = nlp.make_doc(TURN_SEPARATOR.join(texts))
     token_starts = doc.to_array([IDX]).tolist()
-    for base in bases:
-        position = bisect_left(token_starts, base)
-        if position < len(doc):
-            doc[position].is_sent_start = True
-    doc = nlp(doc)
+    doc = nlp(mark_sentence_starts(doc, (bisect_left(token_starts, base) for base in bases)))
     pieces = [doc[:]] if unit == "turn" else doc.sents
     segments: list[SegmentSpan] = []
     for span in pieces:
