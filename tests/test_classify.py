@@ -22,7 +22,7 @@ from pipeline.classify import (
 )
 from pipeline.cli import app
 from pipeline.codebook import load_codebook
-from pipeline.coding import code_transcript
+from pipeline.coding import code_corpus, code_transcript
 from pipeline.errors import ModelError, QualcodeError
 from pipeline.gold import load_gold, segment_labels
 from pipeline.ingest import discover
@@ -410,3 +410,11 @@ def test_cli_suggest_lists_uncoded_segments_as_csv(trained_cli):
         "suggest", "--n", "2", "--transcripts", str(CLASSIFY / "transcripts"), "--codebook",
         str(CLASSIFY / "codebook.yaml"), "--model", str(model), "--gold", str(CLASSIFY / "coded")])
     assert table.exit_code == 0 and found.iloc[0]["segment_id"] in table.stdout
+
+
+def test_coding_with_a_model_gives_the_same_tags_in_worker_processes(model, project):
+    transcripts, _ = discover(CLASSIFY / "transcripts")
+    one = [c.tags for c in code_corpus(transcripts, codebook=project.codebook, model=model, combine="union")]
+    two = [c.tags for c in code_corpus(transcripts, codebook=project.codebook, model=model, combine="union", jobs=2)]
+    assert one == two
+    assert any(t.method == CLASSIFIER_METHOD for tags in one for t in tags)
