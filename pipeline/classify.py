@@ -50,7 +50,6 @@ THRESHOLD_RULE = ("per theme, the out-of-fold score that maximises F1 (predict s
                   "ties go to the higher threshold")
 TRUSTED_MODULES = ("sklearn", "numpy", "scipy", "builtins")
 REFUSED_TYPES = frozenset({"builtins.type", "builtins.object", "numpy.memmap"})  # classes that can do harm
-EXAMPLES_GROUP = "(codebook examples)"
 
 
 def rule_column(theme: str) -> str:
@@ -348,6 +347,15 @@ def combine(rules: pd.DataFrame, predicted: pd.DataFrame, *, mode: str,
     return decided
 
 
+def resolve_combine(model: ThemeModel, combine: str) -> str:
+    """The combine mode for a run with this model: "auto" is the card's measured `best_combine`, else union."""
+    if combine == "auto":
+        combine = str(model.card.get("best_combine") or "union")
+    if combine not in COMBINE_MODES:
+        raise QualcodeError(f"unknown combine mode {combine!r} (choose {', '.join(COMBINE_MODES)} or auto)")
+    return combine
+
+
 def measure_combine(
     segments: pd.DataFrame,
     labels: pd.DataFrame,
@@ -556,13 +564,3 @@ def _package_versions() -> dict[str, str]:
     from .run import package_versions
 
     return package_versions()
-
-
-
-def resolve_combine(model: ThemeModel, combine: str) -> str:
-    """The combine mode for a run with this model: "auto" is the card's measured `best_combine`, else union."""
-    if combine == "auto":
-        combine = str(model.card.get("best_combine") or "union")
-    if combine not in COMBINE_MODES:
-        raise QualcodeError(f"unknown combine mode {combine!r} (choose {', '.join(COMBINE_MODES)} or auto)")
-    return combine

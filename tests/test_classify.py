@@ -17,8 +17,7 @@ from typer.testing import CliRunner
 
 from pipeline.classify import (
     BOTH_METHOD, CLASSIFIER_METHOD, ThemeModel, card_hash, card_path, choose_threshold, combine, grouped_folds, load_model,
-    resolve_combine, rule_features, save_model, tag_segments, text_rule_features, train_classifier,
-    trusted_type,
+    resolve_combine, save_model, text_rule_features, train_classifier, trusted_type,
 )
 from pipeline.cli import app
 from pipeline.codebook import load_codebook
