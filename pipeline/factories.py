@@ -176,9 +176,10 @@ class ConTextComponent:
         targets = doc.spans.get(self.spans_key) if self.spans_key in doc.spans else None
         if not targets:
             return doc
-        sentence_of = _sentence_starts(doc)
+        sentence_of, sentence_end = _sentence_starts(doc)
+        themed = sorted({sentence_of(span.start) for span in targets})
         by_sentence: dict[int, list[_Trigger]] = {}
-        for trigger in self._triggers(doc):
+        for trigger in self._triggers(doc, [doc[start : sentence_end(start)] for start in themed]):
             by_sentence.setdefault(sentence_of(trigger.start), []).append(trigger)
         for span in targets:
             nearby = by_sentence.get(sentence_of(span.start), [])
@@ -192,10 +193,14 @@ class ConTextComponent:
                 span._.context_trigger = trigger.text
         return doc
 
-    def _triggers(self, doc: Doc) -> list[_Trigger]:
+    def _triggers(self, doc: Doc, sentences: list[Span]) -> list[_Trigger]:
+        """Trigger matches: phrases over the doc, token patterns only in the given sentences (theirs)."""
+        matches = list(self.phrases(doc)) if len(self.phrases) else []
+        if len(self.patterns):
+            for sentence in sentences:
+                matches.extend((key, sentence.start + s, sentence.start + e) for key, s, e in self.patterns(sentence))
         found: list[_Trigger] = []
-        matchers = [m for m in (self.phrases, self.patterns) if len(m)]
-        for match_id, start, end in [match for matcher in matchers for match in matcher(doc)]:
+        for match_id, start, end in matches:
             rule = self.rules[int(doc.vocab.strings[match_id])]
             found.append(
                 _Trigger(start, end, rule["category"], rule["direction"], rule.get("max_scope") or self.max_scope,
@@ -230,11 +235,12 @@ class ConTextComponent:
 
 
 def _sentence_starts(doc: Doc):
-    """A function from token index to the index of its sentence's first token (the whole doc without sentences)."""
+    """Functions from a token index to its sentence's first token, and from that to the sentence's end."""
     if not doc.has_annotation("SENT_START"):
-        return lambda i: 0
+        return (lambda i: 0), (lambda start: len(doc))
     starts = [sentence.start for sentence in doc.sents]
-    return lambda i: starts[bisect_right(starts, i) - 1]
+    ends = dict(zip(starts, [*starts[1:], len(doc)]))
+    return (lambda i: starts[bisect_right(starts, i) - 1]), ends.__getitem__
 
 
 def _covers(outer: _Trigger, inner: _Trigger) -> bool:
