@@ -10,6 +10,7 @@ Usage: python bench/accuracy.py [--data DIR] [--questions N2 N3 ...] [--json FIL
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import sys
 import tempfile
@@ -25,7 +26,7 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from datasets import SHARED_DATA, QuestionFiles, build_project, find_questions, read_coded_answers  # noqa: E402
+from datasets import SHARED_DATA, QuestionFiles, build_project, find_questions, theme_id  # noqa: E402
 
 from pipeline.agreement import BootstrapOptions, Comparison, compare  # noqa: E402
 from pipeline.codebook import load_codebook  # noqa: E402
@@ -52,21 +53,38 @@ def human_ceiling(evaluation_segments: pd.DataFrame, gold: pd.DataFrame, *, them
     return compare(primary, secondary, groups=groups, themes=themes, bootstrap=bootstrap)
 
 
-def authors_statistic(files: QuestionFiles, *, top_level_only: bool = False, skip_first_row: bool = True) -> float:
+def _coded_rows(path: Path, *, as_script: bool) -> list[tuple[str, set[str]]]:
+    """(ResponseId, codes) per answer. As the authors' irr.py reads them: only columns `Code 0`..`Code 7`, one
+    answer per ResponseId (a repeated id keeps its last answer); otherwise every code column of every answer."""
+    with open(path, encoding="utf-8-sig", newline="") as stream:
+        reader = csv.reader(stream)
+        header = next(reader)
+        names = {f"Code {n}" for n in range(8)} if as_script else {h for h in header if h.startswith("Code ")}
+        rows = [(row[0], {cell.strip() for name, cell in zip(header, row) if name in names and cell.strip()})
+                for row in reader]
+    if as_script:
+        return list({response_id: (response_id, codes) for response_id, codes in rows}.values())
+    return rows
+
+
+def authors_statistic(files: QuestionFiles, *, as_script: bool = True) -> float:
     """The inter-rater figure of the authors' irr.py, re-implemented from its procedure: on answers both coders
-    coded, p_a = sum over codes of answers coded c by both / max(total codes of either coder), p_c = sum of the
-    products of each coder's share of code uses, irr = 1 - (1 - p_a) / (1 - p_c). Their script counts sub-codes
-    as codes of their own and (by slicing) skips the first answer; both are options here."""
-    _, primary = read_coded_answers(files.primary)
-    _, secondary = read_coded_answers(files.secondary)
-    pairs = list(zip(primary, secondary))[1 if skip_first_row else 0:]
+    coded, p_a = sum over codes of the answers both gave that code / the larger coder's total of code uses, p_c =
+    sum over codes of the product of each coder's share of code uses, irr = 1 - (1 - p_a) / (1 - p_c).
+    `as_script`: exactly as their script runs (sub-codes are codes of their own; see `_coded_rows`); otherwise
+    on top-level codes of every answer, with the spelling variants merged, as qualcode's themes are."""
+    primary = _coded_rows(files.primary, as_script=as_script)
+    secondary = _coded_rows(files.secondary, as_script=as_script)
+    if as_script:
+        by_id = dict(primary)
+        pairs = [(by_id[response_id], codes) for response_id, codes in secondary]
+    else:
+        pairs = [({theme_id(c) for c in a}, {theme_id(c) for c in b}) for (_, a), (_, b) in zip(primary, secondary)]
     used_p: dict[str, int] = {}
     used_s: dict[str, int] = {}
     both: dict[str, int] = {}
     total_p = total_s = 0
-    for first, second in pairs:
-        codes_p = {c.split("->")[0] if top_level_only else c for c in first.codes}
-        codes_s = {c.split("->")[0] if top_level_only else c for c in second.codes}
+    for codes_p, codes_s in pairs:
         if not (codes_p and codes_s):
             continue
         total_p, total_s = total_p + len(codes_p), total_s + len(codes_s)
@@ -83,7 +101,7 @@ def authors_statistic(files: QuestionFiles, *, top_level_only: bool = False, ski
 
 def statistic_from_agree(project_transcripts: Path, codebook: Path) -> float:
     """The authors' formula computed from `qualcode agree`'s per-code counts (top-level codes, answers both
-    coders coded): equal to `authors_statistic(top_level_only=True, skip_first_row=False)` when the counts are."""
+    coders coded): equal to `authors_statistic(as_script=False)` when qualcode's counts are the CSVs' counts."""
     result = coder_agreement([project_transcripts.parent / "coded" / "primary.csv",
                               project_transcripts.parent / "coded" / "secondary.csv"],
                              transcripts_dir=project_transcripts, codebook_path=codebook, unit="turn", bootstrap=None)
@@ -117,18 +135,25 @@ def fmt(value: Any) -> str:
     return "n/a" if value is None or value != value else f"{value:.2f}"
 
 
+def _defined(value: float) -> float:
+    """Kappa for comparing methods: undefined (NaN) counts as 0, no agreement beyond chance."""
+    return 0.0 if value != value else float(value)
+
+
 def summary(result: dict[str, Any]) -> dict[str, Any]:
     """Macro/micro figures of every method, the human ceiling, and the themes with enough examples."""
     evaluation: Evaluation = result["evaluation"]
     per_theme = evaluation.methods["rules"].per_theme
     enough = [t for t in evaluation.themes if per_theme.at[t, "support"] >= ENOUGH]
     combined, keywords = evaluation.methods["combined"].per_theme, evaluation.methods["keyword_baseline"].per_theme
-    beats = [t for t in enough if combined.at[t, "kappa"] > keywords.at[t, "kappa"]]
+    margin = {t: _defined(combined.at[t, "kappa"]) - _defined(keywords.at[t, "kappa"]) for t in enough}
+    beats = [t for t in enough if margin[t] > 1e-9]
+    below = [t for t in enough if margin[t] < -1e-9]
     ceiling: Comparison | None = result["ceiling"]
     return {
         "segments": evaluation.record["segments"], "transcripts": evaluation.record["transcripts"],
         "themes_used": int((per_theme["support"] > 0).sum()), "themes_with_enough_examples": enough,
-        "combined_beats_keywords_on": beats, "best_mode": evaluation.best_mode,
+        "combined_beats_keywords_on": beats, "combined_below_keywords_on": below, "best_mode": evaluation.best_mode,
         "seconds": round(result["seconds"], 1),
         "human_ceiling": None if ceiling is None else {
             "answers": ceiling.transcripts, "macro": ceiling.to_json()["macro"], "micro": ceiling.to_json()["micro"],
@@ -228,11 +253,11 @@ def main() -> None:
                                      unit="turn", options=options)
                 result["authors_irr_from_agree"] = statistic_from_agree(project.transcripts, project.codebook)
             result["authors_irr"] = authors_statistic(files)
-            result["authors_irr_top_level"] = authors_statistic(files, top_level_only=True, skip_first_row=False)
+            result["authors_irr_top_level"] = authors_statistic(files, as_script=False)
             results.append(result)
             console.print(theme_table(result))
-            console.print(f"  authors' irr.py statistic: {result['authors_irr']:.3f} by their procedure (sub-codes "
-                          f"as codes, first answer skipped); on top-level codes and every answer "
+            console.print(f"  authors' irr.py statistic: {result['authors_irr']:.3f} as their script computes it; "
+                          f"on top-level codes of every answer "
                           f"{result['authors_irr_top_level']:.3f} from the CSVs, "
                           f"{result['authors_irr_from_agree']:.3f} from `qualcode agree` counts; "
                           f"{result['seconds']:.0f} s", highlight=False)
@@ -262,15 +287,16 @@ def main() -> None:
         args.markdown.write_text(markdown(results, questions))
     overview = Table(title="Macro F1 / kappa (themes the coders used); human = secondary vs primary coder",
                      box=box.SIMPLE_HEAD)
-    for column in ("data", "segments", *(SHORT[m] for m in METHODS), "human κ", "combined > keywords"):
+    for column in ("data", "segments", *(SHORT[m] for m in METHODS), "human κ", "combined vs keywords\n> = <"):
         overview.add_column(column, justify="left" if column == "data" else "right")
     for result in results:
         evaluation, info = result["evaluation"], summary(result)
         cells = [f"{fmt(evaluation.methods[m].macro['f1'])}/{fmt(evaluation.methods[m].macro['kappa'])}"
                  for m in METHODS]
         human = fmt(info["human_ceiling"]["macro"]["kappa"]) if info["human_ceiling"] else "–"
-        overview.add_row(result["name"], str(info["segments"]), *cells, human,
-                         f"{len(info['combined_beats_keywords_on'])}/{len(info['themes_with_enough_examples'])}")
+        better, worse = len(info["combined_beats_keywords_on"]), len(info["combined_below_keywords_on"])
+        tied = len(info["themes_with_enough_examples"]) - better - worse
+        overview.add_row(result["name"], str(info["segments"]), *cells, human, f"{better} {tied} {worse}")
     console.print(overview)
     console.print(f"written {args.json}" + (f" and {args.markdown}" if args.markdown else "")
                   + f"; {time.perf_counter() - started:.0f} s", highlight=False)

@@ -181,3 +181,27 @@ def _unique_ids(response_ids: list[str]) -> list[str]:
         seen[response_id] = seen.get(response_id, 0) + 1
         ids.append(response_id if seen[response_id] == 1 else f"{response_id}_{seen[response_id]}")
     return ids
+
+
+def main() -> None:
+    """`python bench/datasets.py Q8 --out /tmp/q8`: write one question as a qualcode project and say how to use it."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Write one proctoring survey question as a qualcode project.")
+    parser.add_argument("question", help="question id, e.g. N3 or Q8")
+    parser.add_argument("--out", type=Path, required=True, help="an empty folder outside the repository (e.g. /tmp/q8)")
+    parser.add_argument("--data", type=Path, default=PROCTORING, help="the proctoring folder of ../shared/data")
+    args = parser.parse_args()
+    questions = find_questions(args.data)
+    if args.question not in questions:
+        raise SystemExit(f"{args.data}: no primary and secondary files for {args.question!r} "
+                         f"(found: {', '.join(sorted(questions))})")
+    project = build_project(questions[args.question], out=args.out)
+    print(f"{project.question}: {project.answers} answers -> {project.transcripts}; coder files in {project.coded} "
+          f"(primary {project.coded_answers['primary']}, secondary {project.coded_answers['secondary']} answers)")
+    print(f"qualcode agree {project.coded}/primary.csv {project.coded}/secondary.csv --transcripts "
+          f"{project.transcripts} --codebook {project.codebook} --unit turn")
+
+
+if __name__ == "__main__":
+    main()
