@@ -83,9 +83,9 @@ def evaluate(
                           "every theme in this fold", highlight=False, soft_wrap=True)
     table = Table(title=f"Agreement with {', '.join(record['coders'])}: {record['transcripts']} transcripts, "
                         f"{record['segments']} segments, {len(evaluation.folds)} folds grouped by transcript",
-                  box=box.SIMPLE_HEAD)
-    table.add_column("theme", overflow="ellipsis", no_wrap=True, max_width=24)
-    table.add_column("n", justify="right", no_wrap=True)
+                  box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("theme", overflow="ellipsis", no_wrap=True, max_width=22)
+    table.add_column("n", justify="right", no_wrap=True, min_width=3)
     for method in METHODS:
         table.add_column(f"{SHORT_NAMES[method]}\nF1/κ", justify="right", no_wrap=True)
     for theme in evaluation.themes:

@@ -291,7 +291,7 @@ CHART_COLOURS = {"rules": "#4393c3", "classifier": "#d6604d", "combined": "#762a
 
 def chart(evaluation: Evaluation, *, metric: str) -> dict[str, Any]:
     """Geometry of an SVG bar chart of one metric per theme (themes the gold used) and method, and the macro."""
-    bar, gap, label_width, plot_width = 9, 10, 260, 420
+    bar, gap, label_width, plot_width = 9, 10, 300, 420
     rows: list[dict[str, Any]] = []
     themes = [t for t in evaluation.themes if evaluation.methods["rules"].per_theme.at[t, "support"] > 0]
     groups = [("macro", "Macro (themes the coders used)")] + [(t, evaluation.theme_labels.get(t, t)) for t in themes]
