@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 QUALCODE := $(VENV)/bin/qualcode
 
-.PHONY: install run test bench validate clean
+.PHONY: install run test bench accuracy validate clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,9 @@ test: install
 
 bench: install
 	$(PY) bench/throughput.py
+
+accuracy: install
+	$(PY) bench/accuracy.py
 
 clean:
 	rm -rf $(VENV) reports/*.csv reports/*.html reports/*.md reports/*.json
