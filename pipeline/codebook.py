@@ -224,11 +224,11 @@ def check_codebook(path: str | Path) -> tuple[Codebook | None, list[CodebookErro
     except ValidationError as exc:
         return None, [
             CodebookError(_describe(raw, tuple(error["loc"]), error["msg"]), path=path,
-                          line=_line_of(node, tuple(error["loc"])))
+                          line=line_of(node, tuple(error["loc"])))
             for error in exc.errors()
         ]
     problems = [
-        CodebookError(message, path=path, line=_line_of(node, loc)) for loc, message in consistency_problems(codebook)
+        CodebookError(message, path=path, line=line_of(node, loc)) for loc, message in consistency_problems(codebook)
     ]
     return (None if problems else codebook), problems
 
@@ -331,8 +331,8 @@ def span_ruler_patterns(codebook: Codebook, *, match: MatchAttr) -> list[dict[st
     return patterns
 
 
-def _line_of(node: yaml.Node | None, loc: Iterable[Any]) -> int | None:
-    """1-based line of the YAML node at a pydantic location path (deepest node that exists)."""
+def line_of(node: yaml.Node | None, loc: Iterable[Any]) -> int | None:
+    """1-based line of the YAML node at a pydantic location path (deepest node that exists); for any YAML file."""
     line = node.start_mark.line + 1 if node is not None else None
     for key in loc:
         if isinstance(node, yaml.MappingNode):

@@ -7,6 +7,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from .errors import QualcodeError
+
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 SHARED_MODE = 0o644  # reports are meant to be read by colleagues; mkstemp alone would make them 0600
 
@@ -33,6 +35,18 @@ def atomic_write_bytes(path: str | Path, content: bytes) -> Path:
 def atomic_write_text(path: str | Path, text: str) -> Path:
     """UTF-8 text, written atomically."""
     return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def read_utf8(path: Path, *, what: str, error: type[QualcodeError]) -> str:
+    """A file's text as UTF-8 (a BOM is dropped); unreadable or undecodable -> `error` naming the file and line."""
+    try:
+        content = path.read_bytes()
+    except OSError as exc:
+        raise error(f"cannot read {what}: {exc.strerror or exc}", path=path) from None
+    try:
+        return content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise error(f"{what} is not valid UTF-8", path=path, line=content[: exc.start].count(b"\n") + 1) from None
 
 
 def neutralise_cell(value: Any) -> Any:

@@ -12,7 +12,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .codebook import Codebook, _line_of, yaml_error
+from .codebook import Codebook, line_of, yaml_error
+from .files import read_utf8
 from .errors import FindingsError
 
 STATEMENT_ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"
@@ -51,12 +52,7 @@ class Findings(_Strict):
 def load_findings(path: str | Path, *, codebook: Codebook) -> Findings:
     """Read and validate findings.yaml against the codebook; raises FindingsError naming file and line."""
     path = Path(path)
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except OSError as exc:
-        raise FindingsError(f"cannot read findings: {exc.strerror or exc}", path=path) from None
-    except UnicodeDecodeError:
-        raise FindingsError("findings file is not valid UTF-8", path=path) from None
+    text = read_utf8(path, what="findings file", error=FindingsError)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         raw = yaml.safe_load(text)
@@ -75,11 +71,11 @@ def load_findings(path: str | Path, *, codebook: Codebook) -> Findings:
         message = re.sub(r"^Value error, ", "", error["msg"])
         more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
         raise FindingsError(f"{'.'.join(map(str, loc))}: {message}{more}", path=path,
-                            line=_line_of(node, loc)) from None
+                            line=line_of(node, loc)) from None
     problems = _reference_problems(findings, codebook)
     if problems:
         (loc, message), more = problems[0], len(problems) - 1
-        line = _key_line(node, loc[1]) if len(loc) == 2 else _line_of(node, loc)
+        line = _key_line(node, loc[1]) if len(loc) == 2 else line_of(node, loc)
         raise FindingsError(message + (f" (and {more} more problems)" if more else ""), path=path, line=line)
     return findings
 
@@ -88,7 +84,7 @@ def _key_line(node: yaml.Node | None, tor_id: str) -> int | None:
     """1-based line of a ToR question id under `findings:` (the key itself, not its list of statements)."""
     findings = next((v for k, v in getattr(node, "value", []) if getattr(k, "value", None) == "findings"), None)
     key = next((k for k, _ in getattr(findings, "value", []) if getattr(k, "value", None) == tor_id), None)
-    return key.start_mark.line + 1 if key is not None else _line_of(node, ("findings",))
+    return key.start_mark.line + 1 if key is not None else line_of(node, ("findings",))
 
 
 def _reference_problems(findings: Findings, codebook: Codebook) -> list[tuple[tuple[Any, ...], str]]:

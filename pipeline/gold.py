@@ -16,6 +16,7 @@ from typing import Sequence
 import pandas as pd
 
 from .errors import QualcodeError
+from .files import read_utf8
 from .table import END_CHAR, EVIDENCE, SEGMENT_ID, START_CHAR, THEME, TRANSCRIPT_ID, read_tags
 
 CODER = "coder"
@@ -39,12 +40,7 @@ def load_coder_file(path: Path) -> pd.DataFrame:
     Raises QualcodeError naming the file (and line) for unknown or missing columns, bad offsets or ids.
     """
     path = Path(path)
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except OSError as exc:
-        raise QualcodeError(f"cannot read coder file: {exc.strerror or exc}", path=path) from None
-    except UnicodeDecodeError:
-        raise QualcodeError("coder file is not valid UTF-8", path=path) from None
+    text = read_utf8(path, what="coder file", error=QualcodeError)
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = [name.strip() for name in next(reader)]
