@@ -275,10 +275,17 @@ _BOLD = r"(?:\*\*?|__)"
 # `Label: text`, with optional bold, a timestamp before, or a bracketed one after the label.
 _LABEL_LINE = re.compile(
     rf"[ \t]*{_BOLD}?(?:(?P<ts_before>{_TS_ANY})[ \t]+{_BOLD}?)?(?P<label>{_LABEL})"
-    rf"(?:[ \t]*(?P<ts_after>{_TS_BRACKETED}))?"
+    rf"(?:[ \t]*(?P<ts_after>{_TS_BRACKETED}))?(?:[ \t]*\((?P<paren>[^()\n:]{{1,30}})\))?"
     rf"(?:[ \t]*{_BOLD}?[ \t]*:(?=\s|\*|_|$)[ \t]*{_BOLD}?|[ \t]*\t)(?P<rest>.*)"
 )
-_OTTER_LINE = re.compile(rf"[ \t]*(?P<label>{_LABEL})[ \t]+{_TS}[ \t]*")  # `Kari Nilsen  0:03`
+# A speaker line over the speech, with a timestamp: Otter `Kari Nilsen  0:03`, Teams `Kari Nilsen 00:00:03`,
+# Descript `00:00:03 Kari Nilsen`, Zoom's text export `[Kari Nilsen] 10:02:15`.
+_HEADER_LINE = re.compile(
+    rf"[ \t]*(?:(?P<ts_before>{_TS_ANY})[ \t]+)?(?:\[(?P<bracketed>{_LABEL})\]|(?P<label>{_LABEL}))"
+    rf"(?:[ \t]+(?P<ts_after>{_TS_ANY}))?[ \t]*"
+)
+_LEADING_TS = re.compile(rf"[ \t]*{_TS_ANY}[ \t]*")  # Sonix: `Speaker 1: [00:00:05] text`
+_TRAILING_TS = re.compile(rf"[ \t]*(?:\#{_TS}(?:-\d)?\#|\[{_TS}\])[ \t]*$")  # f4/MAXQDA `#00:00:12-5#`
 _TS_LINE = re.compile(rf"[ \t]*{_BOLD}?{_TS_ANY}(?:[ \t]*(?:-->|-|–|to)[ \t]*{_TS_ANY})?{_BOLD}?[ \t]*")
 _HEADING = re.compile(r"[ \t]{0,3}#{1,6}(?:[ \t].*)?")
 _RULE = re.compile(r"[ \t]{0,3}(?:(?:-[ \t]*){3,}|(?:\*[ \t]*){3,}|(?:_[ \t]*){3,}|={3,}[ \t]*)")
@@ -289,7 +296,7 @@ _ROLE_WORDS = (
     ("interviewer", re.compile(
         r"(?:interviewer|int|i|q|question|moderator|facilitator|researcher|evaluator)(?: ?#?\d+| [a-z])?")),
     ("respondent", re.compile(
-        r"(?:respondent|interviewee|participant|informant|r|a|answer)(?: ?#?\d+| [a-z])?|p ?\d+")),
+        r"(?:respondent|resp|interviewee|participant|informant|r|a|b|answer)(?: ?#?\d+| [a-z])?|p ?\d+")),
     ("other", re.compile(r"(?:interpreter|translator|observer|note[- ]?taker)(?: ?#?\d+)?")),
 )
 _SPEAKER_WORD = re.compile(r"(?:unknown )?speaker(?: ?#?\d+| [a-z])?")
@@ -308,7 +315,9 @@ def _norm(label: str) -> str:
 
 
 def _role_word(key: str) -> str | None:
-    """The role a conventional label implies ("Interviewer 2" -> interviewer, "P3" -> respondent)."""
+    """The role a conventional label implies ("Interviewer 2" -> interviewer, "P3" -> respondent,
+    "Interviewer (Kari)" -> interviewer)."""
+    key = re.sub(r"\s*\([^()]*\)$", "", key)
     return next((role for role, pattern in _ROLE_WORDS if pattern.fullmatch(key)), None)
 
 
@@ -351,6 +360,9 @@ def _strip(text: str, start: int, end: int, *, drop_voice_end: bool = False) -> 
     start, end = start + len(chunk) - len(chunk.lstrip()), start + len(chunk.rstrip())
     if drop_voice_end and text.endswith("</v>", start, end):
         return _strip(text, start, end - 4)
+    trailing = _TRAILING_TS.search(text, start, end)
+    if trailing and trailing.start() > start:
+        return _strip(text, start, trailing.start())
     return start, end
 
 
@@ -363,12 +375,17 @@ def _label_event(text: str, offset: int, line: str, *, caption: bool) -> _Event 
         return _Event("label", start, end, match["label"], True, *whole)
     match = _LABEL_LINE.fullmatch(line)
     if match and _plausible(match["label"]):
-        start, end = _strip(text, offset + match.start("rest"), offset + len(line), drop_voice_end=caption)
-        return _Event("label", start, end, match["label"], bool(match["ts_before"] or match["ts_after"]), *whole)
-    match = None if caption else _OTTER_LINE.fullmatch(line)
-    if match and _plausible(match["label"]):
-        if _name_like(match["label"]) or _role_word(_norm(match["label"])):
-            return _Event("label", whole[1], whole[1], match["label"], True, *whole)
+        label = f"{match['label']} ({match['paren'].strip()})" if match["paren"] else match["label"]
+        rest = offset + match.start("rest")
+        leading = _LEADING_TS.match(text, rest, offset + len(line))
+        start, end = _strip(text, leading.end() if leading else rest, offset + len(line), drop_voice_end=caption)
+        strong = bool(match["ts_before"] or match["ts_after"] or leading)
+        return _Event("label", start, end, label, strong, *whole)
+    match = None if caption else _HEADER_LINE.fullmatch(line)
+    if match and (match["ts_before"] or match["ts_after"]):
+        label = match["bracketed"] or match["label"]
+        if _plausible(label) and (_name_like(label) or _role_word(_norm(label))):
+            return _Event("label", whole[1], whole[1], label, True, *whole)
     return None
 
 
@@ -507,6 +524,9 @@ def _assign_roles(
         display.setdefault(_norm(label), label)
     roles = {key: explicit.get(key) or _role_word(key) for key in display}
     unresolved = [key for key, role in roles.items() if role is None]
+    if "interviewer" not in roles.values() and "r" in roles and "r" not in explicit and len(display) >= 2:
+        unresolved.append("r")  # `R` is the Researcher beside `P1` or `B`, the Respondent beside `I`
+        roles["r"] = None
     warnings: list[str] = []
     if unresolved and "interviewer" not in roles.values() and len(display) >= 2:
         asked = {key: [0, 0] for key in display}

@@ -432,6 +432,17 @@ def test_docx_without_labels_is_one_turn_per_paragraph(tmp_path: Path) -> None:
     ("Interviewer:\nHi?\nRespondent:\nHello.\n", [("Interviewer", I), ("Respondent", R)]),
     ("interviewer: Hi?\nRESPONDENT: Hello.\n", [("interviewer", I), ("RESPONDENT", R)]),
     ("Interviewer\tHi?\nRespondent\tHello.\n", [("Interviewer", I), ("Respondent", R)]),
+    # speaker lines over the speech: Zoom's text export, Descript, Teams' text export
+    ("[Kari Nilsen] 10:02:15\nHi?\n\n[Amina Juma] 10:02:20\nHello.\n", [("Kari Nilsen", I), ("Amina Juma", R)]),
+    ("00:00:03 Kari Nilsen\nHi?\n\n00:00:09 Amina Juma\nHello.\n", [("Kari Nilsen", I), ("Amina Juma", R)]),
+    ("Kari Nilsen 00:00:03\nHi?\nAmina Juma 00:00:09\nHello.\n", [("Kari Nilsen", I), ("Amina Juma", R)]),
+    # a name in brackets after the role; a timestamp opening (Sonix) or closing (f4/MAXQDA) the speech
+    ("Interviewer (Kari): Hi?\nParticipant (P03): Hello.\n", [("Interviewer (Kari)", I), ("Participant (P03)", R)]),
+    ("Speaker 1: [00:00:05] Hi?\nSpeaker 2: [00:00:09] Hello.\n", [("Speaker 1", I), ("Speaker 2", R)]),
+    ("I: Hi? #00:00:12-5#\n\nB: Hello. #00:00:20-1#\n", [("I", I), ("B", R)]),
+    ("Int: Hi?\nResp: Hello.\n", [("Int", I), ("Resp", R)]),
+    # R is the researcher beside P1 (and the respondent beside I): decided by who asks
+    ("R: Hi?\nP1: Hello.\nR: And then?\nP1: Fine.\n", [("R", I), ("P1", R), ("R", I), ("P1", R)]),
 ])
 def test_label_variants(tmp_path: Path, body: str, speakers: list[tuple[str, str]]) -> None:
     transcript = read_transcript(write(tmp_path, "a.txt", body))
