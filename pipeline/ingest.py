@@ -282,8 +282,10 @@ _LABEL_LINE = re.compile(
 # Descript `00:00:03 Kari Nilsen`, Zoom's text export `[Kari Nilsen] 10:02:15`.
 _HEADER_LINE = re.compile(
     rf"[ \t]*(?:(?P<ts_before>{_TS_ANY})[ \t]+)?(?:\[(?P<bracketed>{_LABEL})\]|(?P<label>{_LABEL}))"
-    rf"(?:[ \t]+(?P<ts_after>{_TS_ANY}))?[ \t]*"
+    rf"(?:[ \t]+(?:[-–—|][ \t]+)?(?P<ts_after>{_TS_ANY}))?[ \t]*"
 )
+# `Q. How long ...` / `A. Twelve months.`: role-word labels ending in a full stop (see _dot_labels).
+_DOT_LABEL = re.compile(r"[ \t]*(?P<label>[A-Za-z]{1,3}\d*)\.[ \t]+(?P<rest>\S.*)")
 _LEADING_TS = re.compile(rf"[ \t]*{_TS_ANY}[ \t]*")  # Sonix: `Speaker 1: [00:00:05] text`
 _TRAILING_TS = re.compile(rf"[ \t]*(?:\#{_TS}(?:-\d)?\#|\[{_TS}\])[ \t]*$")  # f4/MAXQDA `#00:00:12-5#`
 _TS_LINE = re.compile(rf"[ \t]*{_BOLD}?{_TS_ANY}(?:[ \t]*(?:-->|-|–|to)[ \t]*{_TS_ANY})?{_BOLD}?[ \t]*")
@@ -366,8 +368,17 @@ def _strip(text: str, start: int, end: int, *, drop_voice_end: bool = False) -> 
     return start, end
 
 
-def _label_event(text: str, offset: int, line: str, *, caption: bool) -> _Event | None:
-    """A `Label: text`, Rev, Otter or `<v Label>` line as a label event, or None."""
+def _dot_labels(text: str, start: int) -> frozenset[str]:
+    """Role-word labels written with a full stop (`Q.` / `A.`), when at least two of them each open two or more
+    lines: one such line alone is more likely an initial ("A. Smith said")."""
+    counts = Counter(_norm(m["label"]) for offset, line in _lines(text, start) if (m := _DOT_LABEL.fullmatch(line)))
+    keys = frozenset(key for key, count in counts.items() if count >= 2 and _role_word(key))
+    return keys if len(keys) >= 2 else frozenset()
+
+
+def _label_event(text: str, offset: int, line: str, *, caption: bool,
+                 dot_labels: frozenset[str] = frozenset()) -> _Event | None:
+    """A `Label: text`, Rev, Otter, `Q.` or `<v Label>` line as a label event, or None."""
     whole = _strip(text, offset, offset + len(line), drop_voice_end=caption)
     match = _VOICE.match(line) if caption else None
     if match:
@@ -381,6 +392,10 @@ def _label_event(text: str, offset: int, line: str, *, caption: bool) -> _Event 
         start, end = _strip(text, leading.end() if leading else rest, offset + len(line), drop_voice_end=caption)
         strong = bool(match["ts_before"] or match["ts_after"] or leading)
         return _Event("label", start, end, label, strong, *whole)
+    match = _DOT_LABEL.fullmatch(line) if dot_labels else None
+    if match and _norm(match["label"]) in dot_labels:
+        start, end = _strip(text, offset + match.start("rest"), offset + len(line))
+        return _Event("label", start, end, match["label"], False, *whole)
     match = None if caption else _HEADER_LINE.fullmatch(line)
     if match and (match["ts_before"] or match["ts_after"]):
         label = match["bracketed"] or match["label"]
@@ -408,13 +423,15 @@ def _name_like(label: str) -> bool:
 def _scan_text(text: str, start: int) -> list[_Event]:
     """Classify each line of a txt/md/docx body from `start`."""
     events = []
+    dot_labels = _dot_labels(text, start)
     for offset, line in _lines(text, start):
         if not line.strip():
             events.append(_Event("blank"))
         elif any(p.fullmatch(line) for p in (_TS_LINE, _HEADING, _RULE, _BOILERPLATE)):
             events.append(_Event("break"))
         else:
-            events.append(_label_event(text, offset, line, caption=False) or _text_event(text, offset, line))
+            events.append(_label_event(text, offset, line, caption=False, dot_labels=dot_labels)
+                          or _text_event(text, offset, line))
     return events
 
 

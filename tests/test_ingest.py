@@ -443,6 +443,8 @@ def test_docx_without_labels_is_one_turn_per_paragraph(tmp_path: Path) -> None:
     ("Int: Hi?\nResp: Hello.\n", [("Int", I), ("Resp", R)]),
     # R is the researcher beside P1 (and the respondent beside I): decided by who asks
     ("R: Hi?\nP1: Hello.\nR: And then?\nP1: Fine.\n", [("R", I), ("P1", R), ("R", I), ("P1", R)]),
+    ("Q. Hi?\nA. Hello.\nQ. And then?\nA. Fine.\n", [("Q", I), ("A", R), ("Q", I), ("A", R)]),
+    ("Kari Nilsen - 00:00:03\nHi?\n\nAmina Juma - 00:00:09\nHello.\n", [("Kari Nilsen", I), ("Amina Juma", R)]),
 ])
 def test_label_variants(tmp_path: Path, body: str, speakers: list[tuple[str, str]]) -> None:
     transcript = read_transcript(write(tmp_path, "a.txt", body))
@@ -454,6 +456,13 @@ def test_label_variants(tmp_path: Path, body: str, speakers: list[tuple[str, str
 def test_speaker_spelling_is_unified_to_first_use(tmp_path: Path) -> None:
     transcript = read_transcript(write(tmp_path, "a.txt", "Interviewer: Hi?\nRespondent: Yes.\nINTERVIEWER: Ok?\n"))
     assert [t.speaker for t in transcript.turns] == ["Interviewer", "Respondent", "Interviewer"]
+
+
+def test_initials_in_speech_are_not_speakers(tmp_path: Path) -> None:
+    body = "Respondent: A. Smith was our coordinator.\nInterviewer: Who else?\nRespondent: B. Jones, mostly.\n"
+    transcript = read_transcript(write(tmp_path, "a.txt", body))
+    assert [(t.speaker, transcript.text[t.start_char:t.end_char]) for t in transcript.turns] == [
+        ("Respondent", "A. Smith was our coordinator."), ("Interviewer", "Who else?"), ("Respondent", "B. Jones, mostly.")]
 
 
 def test_prose_colons_are_not_speakers(tmp_path: Path) -> None:
