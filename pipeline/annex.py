@@ -25,7 +25,7 @@ from .evidence import (
 )
 from .files import atomic_write_bytes
 from .findings import Findings
-from .matrix import UNKNOWN_GROUP
+from .matrix import DEFAULT_GROUP_FIELD, OTHER_THEMES, UNKNOWN_GROUP
 from .redact import DEFAULT_TAG, Redaction, Redactor, redact_tags
 from .report import environment
 from .table import CODEBOOK_HASH, EVIDENCE, THEME, TRANSCRIPT_ID, read_tags
@@ -201,7 +201,7 @@ def build_annex(
     codebook: Codebook,
     findings: Findings | None = None,
     run: Mapping[str, Any] | None = None,
-    by: str = "side",
+    by: str | None = None,
     redactor: Redactor | None = None,
     quotes_per_finding: int = 3,
 ) -> Annex:
@@ -209,6 +209,10 @@ def build_annex(
 
     With a `redactor`, every segment's text is redacted before anything is chosen from it."""
     run = run or {}
+    if by is None:  # the default: `side` where the metadata has it, else all interviews in one group
+        by = DEFAULT_GROUP_FIELD
+        if by not in metadata.columns:
+            metadata = metadata.assign(**{by: ""})
     if by not in metadata.columns:
         raise QualcodeError(f"--by {by!r} is not a metadata field (fields: {', '.join(sorted(map(str, metadata.columns)))})")
     redactions: list[Redaction] = []
@@ -231,12 +235,14 @@ def build_annex(
                             theme_labels=tuple(labels[t] for t in themes), strength=strength, quotes=quotes)
 
     questions = []
-    for question in codebook.tor_questions:
+    linked = {theme.id for question in codebook.tor_questions for theme in codebook.themes_for(question.id)}
+    unlinked = [theme for theme in codebook.themes if theme.id not in linked]
+    for question in [*codebook.tor_questions, *([OTHER_THEMES] if unlinked else [])]:
         statements = findings.statements(question.id) if findings else []
         rows = [finding(s.id or f"{question.id}.{i}", s.text, s.themes, draft=False)
                 for i, s in enumerate(statements, start=1)]
         covered = {theme for s in statements for theme in s.themes}
-        for theme in codebook.themes_for(question.id):
+        for theme in unlinked if question is OTHER_THEMES else codebook.themes_for(question.id):
             if theme.id in covered:
                 continue
             if tags[(tags[THEME] == theme.id) & tags[EVIDENCE].astype(bool)].empty:

@@ -25,7 +25,8 @@ def annex(
     findings: Optional[Path] = typer.Option(
         None, "--findings", help="The consultant's finding statements (default: findings.yaml if it exists)."),
     names: Optional[Path] = typer.Option(None, "--names", help="More names to redact: a text file, one per line."),
-    by: str = typer.Option("side", "--by", help="Metadata field whose values are the stakeholder groups."),
+    by: Optional[str] = typer.Option(None, "--by", help="Metadata field whose values are the stakeholder groups "
+                                     "(default: side; without it, all interviews are one group)."),
     redact: bool = typer.Option(True, "--redact/--no-redact", help="Replace personal names in quotes by role tags."),
     quotes: int = typer.Option(3, "--quotes", min=1, max=10, help="Quotes per finding."),
 ) -> None:

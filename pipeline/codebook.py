@@ -110,7 +110,7 @@ class Theme(_Strict):
 
     id: str = Field(pattern=ID_PATTERN)
     label: str
-    group: str
+    group: str = ""
     definition: str
     include: str = ""
     exclude: str = ""
@@ -262,7 +262,7 @@ def consistency_problems(codebook: Codebook) -> list[tuple[tuple[Any, ...], str]
         if theme.id in seen_themes:
             problems.append(((*where, "id"), f"duplicate theme id {theme.id!r}"))
         seen_themes.add(theme.id)
-        if group_ids and theme.group not in group_ids:
+        if group_ids and theme.group and theme.group not in group_ids:
             problems.append(((*where, "group"), f"theme {theme.id!r}: unknown group {theme.group!r}"))
         for q_index, tor_id in enumerate(theme.tor):
             if tor_id not in tor_ids:

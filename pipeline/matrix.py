@@ -15,6 +15,9 @@ from .table import END_CHAR, EVIDENCE, NEGATED, RULE_ID, SCORE, SEGMENT_ID, SOUR
 from .table import THEME, TRANSCRIPT_ID, METHOD
 
 UNKNOWN_GROUP = "unknown"
+DEFAULT_GROUP_FIELD = "side"  # the metadata field whose values are the groups, unless --by names another
+OTHER_THEMES = TorQuestion(id="other", label="Themes not linked to a ToR question",
+                           text="Themes of the codebook whose `tor` list is empty or names no ToR question.")
 ALL_GROUPS = "All"
 QUOTE_TARGET_WORDS = 25
 QUOTE_MIN_WORDS = 6
@@ -105,6 +108,10 @@ def build_matrix(
         TorRow(question=q, themes=[theme_rows[t.id] for t in codebook.themes_for(q.id)])
         for q in codebook.tor_questions
     ]
+    linked = {t.theme.id for row in rows for t in row.themes}
+    unlinked = [theme_rows[t.id] for t in codebook.themes if t.id not in linked]
+    if unlinked:  # e.g. a codebook written from another study's definitions, with no ToR questions
+        rows.append(TorRow(question=OTHER_THEMES, themes=unlinked))
     return FindingsMatrix(by=by, groups=groups, group_sizes=group_sizes, rows=rows, n_interviews=len(groups_of))
 
 

@@ -20,7 +20,7 @@ import yaml
 from pydantic import ValidationError
 
 from . import __version__
-from .codebook import ID_PATTERN, TOR_ID_PATTERN, Codebook, load_codebook
+from .codebook import ID_PATTERN, TOR_ID_PATTERN, Codebook, Theme, load_codebook
 from .errors import ExchangeError
 from .files import atomic_write_bytes, atomic_write_text
 from .refi_xml import (
@@ -105,21 +105,29 @@ def append_codes(parent: ET.Element, codebook: Codebook, *, namespace: str) -> d
     codes = ET.SubElement(parent, q("Codes"))
     groups = {g.id: (g.label, g.description) for g in codebook.groups}
     for theme in codebook.themes:
-        groups.setdefault(theme.group, (theme.group, ""))
+        if theme.group:
+            groups.setdefault(theme.group, (theme.group, ""))
     guids: dict[str, str] = {}
+
+    def append_theme(parent_code: ET.Element, theme: Theme) -> None:
+        guids[theme.id] = code_guid(codebook, "theme", theme.id)
+        code = ET.SubElement(parent_code, q("Code"), guid=guids[theme.id], name=xml_text(theme.label), isCodable="true")
+        ET.SubElement(code, q("Description")).text = xml_text(compose_description(theme.definition, [
+            ("Include", theme.include), ("Exclude", theme.exclude), ("Examples", list(theme.examples.positive)),
+            ("Near misses", list(theme.examples.near_miss)), ("qualcode id", theme.id)]))
+
     for group_id, (label, description) in groups.items():
-        members = [t for t in codebook.themes if t.group == group_id]
         group = ET.SubElement(codes, q("Code"), guid=code_guid(codebook, "group", group_id), name=xml_text(label),
                               isCodable="false")
         ET.SubElement(group, q("Description")).text = xml_text(
             compose_description(description, [("qualcode group id", group_id)]))
-        for theme in members:
-            guids[theme.id] = code_guid(codebook, "theme", theme.id)
-            code = ET.SubElement(group, q("Code"), guid=guids[theme.id], name=xml_text(theme.label), isCodable="true")
-            ET.SubElement(code, q("Description")).text = xml_text(compose_description(theme.definition, [
-                ("Include", theme.include), ("Exclude", theme.exclude), ("Examples", list(theme.examples.positive)),
-                ("Near misses", list(theme.examples.near_miss)), ("qualcode id", theme.id)]))
-    if not groups:
+        for theme in codebook.themes:
+            if theme.group == group_id:
+                append_theme(group, theme)
+    for theme in codebook.themes:  # themes without a group are top-level codes
+        if not theme.group:
+            append_theme(codes, theme)
+    if not guids:
         raise ExchangeError("the codebook has no themes to export", path=codebook.path or None)
     return guids
 

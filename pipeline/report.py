@@ -14,7 +14,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from .coding import CodedTranscript
 from .codebook import Codebook
 from .files import atomic_write_text
-from .matrix import FindingsMatrix, matrix_frame
+from .matrix import FindingsMatrix, ThemeRow, matrix_frame
 from .table import EVIDENCE, SEGMENT_ID, THEME, write_csv
 
 HTML_TEMPLATE = "findings_matrix.v1.html.j2"
@@ -92,10 +92,23 @@ def transcript_page(coded: CodedTranscript, tags: pd.DataFrame, codebook: Codebo
                           pieces=pieces, n_tags=len(own))
 
 
+def heatmap_sections(matrix: FindingsMatrix, codebook: Codebook) -> list[tuple[str, list[ThemeRow]]]:
+    """The heatmap's rows: each theme once, under its group's label in codebook order; themes with no
+    declared group come last, under "Other themes"."""
+    rows = {t.theme.id: t for row in matrix.rows for t in row.themes}
+    labels = {g.id: g.label for g in codebook.groups}
+    sections: dict[str, list[ThemeRow]] = {g.id: [] for g in codebook.groups}
+    for theme in codebook.themes:
+        if theme.id in rows:
+            sections.setdefault(theme.group if theme.group in labels else "", []).append(rows[theme.id])
+    return [(labels.get(group, "Other themes"), themes) for group, themes in sections.items() if themes]
+
+
 def render_html(matrix: FindingsMatrix, *, codebook: Codebook, pages: Sequence[TranscriptPage],
                 run: dict[str, Any]) -> str:
     return environment().get_template(HTML_TEMPLATE).render(
-        matrix=matrix, codebook=codebook, pages=pages, run=run, heat=_heat, anchor=anchor
+        matrix=matrix, codebook=codebook, pages=pages, run=run, heat=_heat, anchor=anchor,
+        heatmap=heatmap_sections(matrix, codebook),
     )
 
 

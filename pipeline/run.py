@@ -17,12 +17,10 @@ from .codebook import Codebook, load_codebook
 from .coding import CodedTranscript, CodingOptions, code_corpus
 from .errors import QualcodeError
 from .ingest import Skipped, Transcript, discover
-from .matrix import FindingsMatrix, build_matrix
+from .matrix import DEFAULT_GROUP_FIELD, FindingsMatrix, build_matrix
 from .report import write_reports
 from .review import apply_saved_reviews
 from .table import EVIDENCE, THEME, metadata_frame, segments_frame, tags_frame
-
-DEFAULT_GROUP_FIELD = "side"
 DEFAULT_MODEL = Path("models/classifier.skops")
 
 if TYPE_CHECKING:  # sklearn is imported only when a model is used

@@ -91,6 +91,21 @@ def test_model_has_statements_then_drafts(annex):
     assert q1.findings[1].strength.label == "moderate (contested)"
 
 
+def test_themes_without_tor_question_and_metadata_without_side(inputs, tmp_path):
+    """A codebook written from another study's definitions (no ToR questions) and no `side` field still gives
+    an annex: its themes under "Themes not linked to a ToR question", all interviews in one group."""
+    from pipeline.codebook import load_codebook
+
+    tags, metadata = inputs[0], inputs[1].drop(columns=["side"])
+    path = tmp_path / "codebook.yaml"
+    path.write_text("name: Other\nversion: '1'\nthemes:\n  - id: language_barrier\n    label: Language barrier\n"
+                    "    definition: Not speaking the host language.\n")
+    result = build_annex(tags=tags, metadata=metadata, codebook=load_codebook(path))
+    assert [q.id for q in result.questions] == ["other"]
+    (finding,) = result.questions[0].findings
+    assert finding.draft and finding.themes == ("language_barrier",) and finding.quotes
+
+
 def test_quotes_are_attributed_by_descriptor_never_by_name(annex):
     quotes = annex.quotes
     assert [q.ref for q in quotes] == [f"Q{i}" for i in range(1, len(quotes) + 1)]

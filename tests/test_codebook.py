@@ -119,3 +119,15 @@ def test_codebook_without_rules_is_valid(tmp_path):
     cb = load_codebook(path)
     assert cb.themes[0].rules == []
     assert any("no rules" in advice for advice in lint(cb))
+
+
+def test_definitions_only_codebook_is_valid(tmp_path):
+    """A codebook written from another study's code definitions: no groups, ToR questions, rules or examples."""
+    path = tmp_path / "codebook.yaml"
+    path.write_text("name: Other study\nversion: '1'\nthemes:\n  - id: trust\n    label: Trust\n"
+                    "    definition: Trust between partners.\n")
+    codebook = load_codebook(path)
+    assert (codebook.themes[0].group, codebook.themes[0].tor, codebook.themes[0].rules) == ("", [], [])
+    with_groups = tmp_path / "grouped.yaml"
+    with_groups.write_text(VALID.replace("    group: barriers\n", "", 1))
+    assert load_codebook(with_groups).themes[0].group == ""

@@ -85,3 +85,18 @@ def test_tidy_frame(tags, metadata, minimal_codebook):
     assert set(frame["side"]) == {"north", "south", "unknown", ALL_GROUPS}
     total = frame[frame["side"] == ALL_GROUPS].iloc[0]
     assert (total["n_interviews"], total["group_size"], total["negated_interviews"]) == (3, 4, 1)
+
+
+def test_themes_without_a_tor_question_still_appear(tags, metadata, tmp_path):
+    from pipeline.codebook import load_codebook
+    from pipeline.report import heatmap_sections
+
+    path = tmp_path / "codebook.yaml"
+    path.write_text("name: Other study\nversion: '1'\nthemes:\n  - id: language_barrier\n    label: Language\n"
+                    "    definition: Language problems.\n")
+    codebook = load_codebook(path)
+    matrix = build_matrix(tags, metadata, codebook)
+    assert [(row.question.id, [t.theme.id for t in row.themes]) for row in matrix.rows] == [("other", ["language_barrier"])]
+    assert matrix.rows[0].themes[0].total.n_interviews == 3
+    assert [(label, [t.theme.id for t in rows]) for label, rows in heatmap_sections(matrix, codebook)] == [
+        ("Other themes", ["language_barrier"])]

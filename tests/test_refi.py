@@ -108,6 +108,15 @@ def test_exported_codebook_is_valid_against_the_codebook_schema(codebook: Path, 
     codebook_schema.validate(qdc_bytes(load_codebook(codebook)).decode("utf-8"))
 
 
+def test_ungrouped_themes_export_as_top_level_codes(tmp_path: Path, codebook_schema):
+    path = tmp_path / "codebook.yaml"
+    path.write_text("name: Other study\nversion: '1'\nthemes:\n  - id: trust\n    label: Trust\n"
+                    "    definition: Trust between partners.\n")
+    content = qdc_bytes(load_codebook(path))
+    codebook_schema.validate(io.BytesIO(content))
+    assert b'name="Trust" isCodable="true"' in content and b'isCodable="false"' not in content
+
+
 def test_the_schemas_reject_what_the_standard_forbids(codebook_schema, project_schema):
     broken = qdc_bytes(load_codebook(MINIMAL)).decode("utf-8").replace('isCodable="true"', "")
     assert not codebook_schema.is_valid(broken)
