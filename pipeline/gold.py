@@ -23,6 +23,14 @@ CODER = "coder"
 GOLD_COLUMNS = [CODER, TRANSCRIPT_ID, START_CHAR, END_CHAR, THEME]
 OPTIONAL_COLUMNS = (SEGMENT_ID, "text", "note")  # text and note are for the coder's eyes and are ignored
 TAGS_MARKERS = {"method", EVIDENCE, "codebook_hash"}
+# Other names coders and tools give these columns (case-insensitive): read as qualcode's names.
+COLUMN_ALIASES = {
+    "code": THEME, "code_id": THEME, "theme_id": THEME,
+    "transcript": TRANSCRIPT_ID, "document": TRANSCRIPT_ID, "document_id": TRANSCRIPT_ID, "doc_id": TRANSCRIPT_ID,
+    "start": START_CHAR, "begin": START_CHAR, "start_offset": START_CHAR,
+    "end": END_CHAR, "stop": END_CHAR, "end_offset": END_CHAR,
+    "segment": SEGMENT_ID,
+}
 SEGMENT_ID_PATTERN = re.compile(r"^(?P<transcript>.+):(?P<start>\d+)-(?P<end>\d+)$")
 
 
@@ -43,7 +51,7 @@ def load_coder_file(path: Path) -> pd.DataFrame:
     text = read_utf8(path, what="coder file", error=QualcodeError)
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
-        header = [name.strip() for name in next(reader)]
+        header = [_column(name) for name in next(reader)]
     except StopIteration:
         raise QualcodeError("empty coder file: expected a header transcript_id,start_char,end_char,theme",
                             path=path, line=1) from None
@@ -106,6 +114,12 @@ def segment_labels(
     for theme, hits in overlapping.groupby(THEME):
         labels.loc[hits[SEGMENT_ID].unique(), theme] = True
     return labels
+
+
+def _column(name: str) -> str:
+    """A header cell as qualcode's column name: trimmed, lowercased, aliases resolved ("Code" -> theme)."""
+    key = name.strip().lower()
+    return COLUMN_ALIASES.get(key, key)
 
 
 def _check_header(header: list[str], path: Path) -> None:

@@ -138,3 +138,11 @@ def test_fixture_coding_labels_the_segments_a_coder_marked():
     assert labels.loc[["b_teacher:58-119", "b_teacher:120-161", "b_teacher:162-205"], "generic_tasks"].all()
     assert not labels.loc["b_teacher:206-251"].any()
     assert labels.sum().to_dict() == {"language_barrier": 6, "generic_tasks": 8, "mentor_support": 10, "budget_cuts": 1}
+
+
+def test_common_column_names_are_understood(tmp_path):
+    path = tmp_path / "maria.csv"
+    path.write_text("Document,Start,End,Code\nt1,0,10,language_barrier\n")
+    frame = load_coder_file(path)
+    assert frame[["coder", "transcript_id", "start_char", "end_char", "theme"]].values.tolist() == [
+        ["maria", "t1", 0, 10, "language_barrier"]]
