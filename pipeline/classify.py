@@ -290,17 +290,21 @@ def train_classifier(
 
 
 def codebook_examples(codebook: Codebook, *, nlp: Language | None = None) -> pd.DataFrame:
-    """The codebook's examples as training rows: positives for their theme, near misses for none.
+    """The codebook's examples as training rows: positives for their theme, near misses for none. The theme's
+    definition and include note are positives too: a codebook written from definitions alone still teaches
+    its vocabulary (measured: combined macro kappa +0.01 to +0.04 on four datasets, README).
 
     Columns: segment_id (example:<theme>:<kind>:<n>), text, positive_for ("" for a near miss), near_miss_of,
     and one bool column per theme with the example's rule hits.
     """
     rows = []
     for theme in codebook.themes:
-        for kind, texts in (("positive", theme.examples.positive), ("near_miss", theme.examples.near_miss)):
+        described = [text for text in (theme.definition, theme.include) if text.strip()]
+        for kind, texts in (("definition", described), ("positive", theme.examples.positive),
+                            ("near_miss", theme.examples.near_miss)):
             for n, text in enumerate(texts):
                 rows.append({SEGMENT_ID: f"example:{theme.id}:{kind}:{n}", TEXT: text,
-                             "positive_for": theme.id if kind == "positive" else "",
+                             "positive_for": theme.id if kind != "near_miss" else "",
                              "near_miss_of": theme.id if kind == "near_miss" else ""})
     examples = pd.DataFrame(rows, columns=[SEGMENT_ID, TEXT, "positive_for", "near_miss_of"])
     if examples.empty:

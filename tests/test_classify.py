@@ -113,8 +113,10 @@ def test_training_learns_themes_and_leaves_rare_ones_to_rules(model, project, la
     assert card["left_to_rules"] == ["budget_cuts"]
     assert card["codebook"] == {"name": project.codebook.name, "version": "0.1", "hash": project.codebook.hash}
     assert card["training_data"]["coded_positives"] == labels.sum().to_dict()
+    # examples, near misses, and each theme's definition and include note (4 definitions, no include notes)
     assert card["training_data"]["examples"] == sum(
-        len(t.examples.positive) + len(t.examples.near_miss) for t in project.codebook.themes) == 14
+        len(t.examples.positive) + len(t.examples.near_miss) + len([x for x in (t.definition, t.include) if x.strip()])
+        for t in project.codebook.themes) == 14 + 4
     assert set(card["metrics"]) == set(model.themes_)
     for theme, metrics in card["metrics"].items():
         assert set(metrics) == {"precision", "recall", "f1", "support", "threshold"}
