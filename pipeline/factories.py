@@ -14,6 +14,7 @@ from spacy.language import Language
 from spacy.matcher import Matcher, PhraseMatcher
 from spacy.pipeline.span_ruler import SpanRuler, overlapping_labeled_spans_score
 from spacy.pipeline import Lemmatizer, Sentencizer
+from spacy.strings import get_string_id
 from spacy.tokens import Doc, Span, Token
 
 NEGATED = "NEGATED_EXISTENCE"
@@ -92,14 +93,17 @@ class CaseFoldingLemmatizer(Lemmatizer):
 class ArraySentencizer(Sentencizer):
     """spaCy's sentencizer with the same rule, read from the doc's hash arrays instead of Token objects."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._punct = {get_string_id(c) for c in self.punct_chars}  # ORTH hashes of sentence-final punctuation
+
     def predict(self, docs: Iterable[Doc]) -> list[list[bool]]:
         guesses = []
         for doc in docs:
             if not len(doc):
                 guesses.append([])
                 continue
-            strings = doc.vocab.strings
-            punct = {strings.add(c) for c in self.punct_chars}
+            punct = self._punct
             doc_guesses = [False] * len(doc)
             doc_guesses[0] = True
             start, seen_period = 0, False
@@ -149,8 +153,9 @@ class ConTextComponent:
     """Marks theme spans negated or hypothetical when a trigger's scope reaches them (ConText, Chapman et al.).
 
     Scope runs from the trigger FORWARD, BACKWARD or both, within the sentence, for at most `max_scope`
-    tokens, and stops at a TERMINATE trigger. PSEUDO triggers (e.g. "not only") cancel the triggers they
-    contain. A trigger inside the theme span itself does not count ("no budget" stays a finding).
+    tokens, and stops at a TERMINATE trigger. A trigger inside a longer one gives way to it (the PSEUDO
+    "not only" cancels "not"). A trigger inside the theme span itself does not count ("no budget" stays a
+    finding).
     """
 
     def __init__(self, nlp: Language, name: str, *, rules: list[dict[str, Any]], max_scope: int, spans_key: str) -> None:
@@ -234,11 +239,14 @@ class ConTextComponent:
         return not any(t.category == TERMINATE and gap[0] <= t.start and t.end <= gap[1] for t in sentence_triggers)
 
 
+def sentence_starts(doc: Doc) -> list[int]:
+    """The first token of every sentence ([0]: the whole doc, when it has no sentences)."""
+    return [sentence.start for sentence in doc.sents] if doc.has_annotation("SENT_START") else [0]
+
+
 def _sentence_starts(doc: Doc):
     """Functions from a token index to its sentence's first token, and from that to the sentence's end."""
-    if not doc.has_annotation("SENT_START"):
-        return (lambda i: 0), (lambda start: len(doc))
-    starts = [sentence.start for sentence in doc.sents]
+    starts = sentence_starts(doc)
     ends = dict(zip(starts, [*starts[1:], len(doc)]))
     return (lambda i: starts[bisect_right(starts, i) - 1]), ends.__getitem__
 
@@ -292,6 +300,7 @@ class AnchoredSpanRuler(SpanRuler):
         self._required: list[int] = []
         self._index: dict[tuple[int, int], list[tuple[int, int]]] = {}
         self._unanchored: list[int] = []
+        self._anchor_keys: dict[int, numpy.ndarray] = {}  # attribute -> hashes of the index's words, for isin
 
     def add_patterns(self, patterns: list[dict[str, Any]]) -> None:
         super().add_patterns(patterns)
@@ -310,6 +319,10 @@ class AnchoredSpanRuler(SpanRuler):
             for number, (attr, values) in enumerate(constraints):
                 for value in values:
                     self._index.setdefault((ANCHOR_ATTRS[attr], strings.add(value)), []).append((position, number))
+        keys: dict[int, list[int]] = {}
+        for attr, value in self._index:
+            keys.setdefault(attr, []).append(value)
+        self._anchor_keys = {attr: numpy.array(values, dtype="uint64") for attr, values in keys.items()}
 
     def _selective(self, constraints: list[tuple[str, frozenset[str]]]) -> list[tuple[str, frozenset[str]]]:
         """The constraints worth looking up: those with no stop word among their values, else all of them
@@ -335,15 +348,9 @@ class AnchoredSpanRuler(SpanRuler):
 
     def _candidates(self, doc: Doc) -> Iterator[tuple[int, int, list[int]]]:
         """Per sentence: the token patterns whose required words all occur in it."""
-        if doc.has_annotation("SENT_START"):
-            flags = doc.to_array([SENT_START])
-            starts = numpy.flatnonzero(flags == 1)
-            if not len(starts) or starts[0] != 0:
-                starts = numpy.concatenate([[0], starts])
-        else:
-            starts = numpy.array([0])
+        starts = numpy.array(sentence_starts(doc))
         met: dict[tuple[int, int], set[int]] = {}
-        for attr, keys in self._keys_by_attr.items():
+        for attr, keys in self._anchor_keys.items():
             column = doc.to_array([attr])
             hits = numpy.flatnonzero(numpy.isin(column, keys))
             sentences = numpy.searchsorted(starts, hits, side="right") - 1
@@ -359,16 +366,6 @@ class AnchoredSpanRuler(SpanRuler):
         for sentence in sentences:
             candidates = sorted({*self._unanchored, *by_sentence.get(sentence, ())})
             yield bounds[sentence], bounds[sentence + 1], candidates
-
-    @property
-    def _keys_by_attr(self) -> dict[int, numpy.ndarray]:
-        """The anchor words' hashes per attribute, as arrays for numpy.isin (built once)."""
-        if getattr(self, "_keys_cache", None) is None or self._keys_cache[0] != len(self._index):
-            keys: dict[int, list[int]] = {}
-            for attr, value in self._index:
-                keys.setdefault(attr, []).append(value)
-            self._keys_cache = (len(self._index), {a: numpy.array(v, dtype="uint64") for a, v in keys.items()})
-        return self._keys_cache[1]
 
 
 @Language.factory(

@@ -9,7 +9,7 @@ from spacy.tokens import Span
 
 from . import factories  # noqa: F401  (registers qualcode_context)
 from .codebook import Codebook, MatchAttr, span_ruler_patterns
-from .records import Segment, Tag
+from .records import Tag
 from .segment import ParsedTranscript, SegmentSpan
 
 SPANS_KEY = "themes"

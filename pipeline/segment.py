@@ -9,7 +9,7 @@ from typing import Literal
 import spacy
 from spacy.language import Language
 from spacy.attrs import IDX
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc
 
 from .factories import mark_sentence_starts  # (importing factories registers qualcode's components)
 from .errors import QualcodeError
@@ -78,39 +78,33 @@ def parse_transcript(transcript: Transcript, nlp: Language, *, unit: Unit = "sen
         cursor += len(text) + len(TURN_SEPARATOR)
     doc = nlp.make_doc(TURN_SEPARATOR.join(texts))
     token_starts = doc.to_array([IDX]).tolist()
-    doc = nlp(mark_sentence_starts(doc, (bisect_left(token_starts, base) for base in bases)))
-    pieces = [doc[:]] if unit == "turn" else doc.sents
+    firsts = [bisect_left(token_starts, base) for base in bases]  # each turn's first token
+    doc = nlp(mark_sentence_starts(doc, firsts))
+    if unit == "turn":
+        bounds = [*firsts, len(doc)]
+        pieces = [(index, doc[bounds[index] : bounds[index + 1]]) for index in range(len(turns))]
+    else:  # a sentence lies in one turn, because every turn starts a sentence
+        pieces = [(bisect_right(bases, sentence.start_char) - 1, sentence) for sentence in doc.sents]
     segments: list[SegmentSpan] = []
-    for span in pieces:
-        for index, text_span in _split_by_turn(span, bases, unit):
-            text = text_span.text
-            stripped = text.strip()
-            if not stripped:
-                continue
-            turn = turns[index]
-            doc_char = text_span.start_char + (len(text) - len(text.lstrip()))
-            start = turn.start_char + (doc_char - bases[index])
-            end = start + len(stripped)
-            segment = Segment(
-                segment_id=f"{transcript.id}:{start}-{end}",
-                transcript_id=transcript.id,
-                source=transcript.source,
-                speaker=turn.speaker,
-                role=turn.role,
-                turn_index=index,
-                start_char=start,
-                end_char=end,
-                text=stripped,
-            )
-            segments.append(SegmentSpan(segment, text_span.start, text_span.end, doc_char))
+    for index, text_span in pieces:
+        text = text_span.text
+        stripped = text.strip()
+        if not stripped:
+            continue
+        turn = turns[index]
+        doc_char = text_span.start_char + (len(text) - len(text.lstrip()))
+        start = turn.start_char + (doc_char - bases[index])
+        end = start + len(stripped)
+        segment = Segment(
+            segment_id=f"{transcript.id}:{start}-{end}",
+            transcript_id=transcript.id,
+            source=transcript.source,
+            speaker=turn.speaker,
+            role=turn.role,
+            turn_index=index,
+            start_char=start,
+            end_char=end,
+            text=stripped,
+        )
+        segments.append(SegmentSpan(segment, text_span.start, text_span.end, doc_char))
     return ParsedTranscript(doc=doc, segments=segments)
-
-
-def _split_by_turn(span: Span, bases: list[int], unit: Unit) -> list[tuple[int, Span]]:
-    """A sentence lies in one turn (turns start sentences); in turn mode, cut the whole doc at turn starts."""
-    if unit == "sentence":
-        return [(bisect_right(bases, span.start_char) - 1, span)]
-    doc = span.doc
-    token_starts = doc.to_array([IDX]).tolist()
-    cuts = [bisect_left(token_starts, base) for base in bases] + [len(doc)]
-    return [(index, doc[cuts[index] : cuts[index + 1]]) for index in range(len(bases)) if cuts[index] < cuts[index + 1]]

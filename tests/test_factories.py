@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import spacy
 
-from pipeline.codebook import MatchAttr, load_codebook, span_ruler_patterns
+from pipeline.codebook import MatchAttr, span_ruler_patterns
 from pipeline.factories import required_constraints
 from pipeline.ingest import discover
 from pipeline.rules import SPANS_KEY
