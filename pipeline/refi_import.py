@@ -23,7 +23,9 @@ from .codebook import Codebook, load_codebook
 from .errors import ExchangeError, QualcodeError
 from .files import atomic_write_bytes, atomic_write_text
 from .ingest import NO_LABELS_WARNING, discover
-from .refi_codebook import ImportedCodebook, codebook_from_refi, codebook_yaml, parse_description, read_codes, read_sets, snake_id
+from .refi_codebook import (
+    ImportedCodebook, codebook_from_refi, codebook_yaml, parse_description, read_codes, read_sets, snake_id, unique_id,
+)
 from .refi_export import CODER, PROVENANCE_HEADER
 from .refi_offsets import OffsetMap, RawSelection, detect_convention
 from .refi_xml import (
@@ -128,12 +130,7 @@ def column_name(name: str, taken: set[str]) -> str:
     column = name if re.fullmatch(r"[a-z][a-z0-9_]*", name) else snake_id(name, prefix="var")
     if column in ("file", "id"):
         column = f"var_{column}"
-    stem, number = column, 1
-    while column in taken:
-        number += 1
-        column = f"{stem}_{number}"
-    taken.add(column)
-    return column
+    return unique_id(column, taken)
 
 
 def _variable_values(element: ET.Element, ns: str) -> dict[str, str]:
