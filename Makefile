@@ -21,6 +21,9 @@ validate: install
 	$(QUALCODE) validate --transcripts transcripts --codebook codebook.yaml
 
 test: install
+	$(VENV)/bin/ruff check pipeline tests bench
+	$(VENV)/bin/ruff format --check pipeline tests bench
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q
 
 bench: install

@@ -28,20 +28,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from datasets import SHARED_DATA, QuestionFiles, build_project, find_questions, theme_id  # noqa: E402
 
-from pipeline.agreement import BootstrapOptions, Comparison, compare  # noqa: E402
-from pipeline.codebook import load_codebook  # noqa: E402
-from pipeline.coder_agreement import coder_agreement  # noqa: E402
-from pipeline.coding import build_nlp  # noqa: E402
-from pipeline.evaluate import METHODS, Evaluation, EvaluationOptions, evaluate, evaluation_data  # noqa: E402
-from pipeline.gold import CODER, load_gold, segment_labels  # noqa: E402
-from pipeline.table import SEGMENT_ID, TRANSCRIPT_ID  # noqa: E402
+from pipeline.codebook.load import load_codebook  # noqa: E402
+from pipeline.coding.corpus import build_nlp  # noqa: E402
+from pipeline.coding.table import SEGMENT_ID, TRANSCRIPT_ID  # noqa: E402
+from pipeline.measure.agreement import BootstrapOptions, Comparison, compare  # noqa: E402
+from pipeline.measure.coder_agreement import coder_agreement  # noqa: E402
+from pipeline.measure.coder_files import CODER, load_gold, segment_labels  # noqa: E402
+from pipeline.measure.evaluate import METHODS, Evaluation, EvaluationOptions, evaluate, evaluation_data  # noqa: E402
 
 SHORT = {"rules": "rules", "classifier": "classifier", "combined": "combined", "keyword_baseline": "keywords"}
 ENOUGH = 5  # coded segments a theme needs for the classifier to learn it (train's --min-positive default)
 
 
-def human_ceiling(evaluation_segments: pd.DataFrame, gold: pd.DataFrame, *, themes: list[str],
-                  bootstrap: BootstrapOptions) -> Comparison | None:
+def human_ceiling(
+    evaluation_segments: pd.DataFrame, gold: pd.DataFrame, *, themes: list[str], bootstrap: BootstrapOptions
+) -> Comparison | None:
     """Secondary coder against primary on the answers the secondary coded: the agreement people reach."""
     if "secondary" not in set(gold[CODER]):
         return None
@@ -60,8 +61,10 @@ def _coded_rows(path: Path, *, as_script: bool) -> list[tuple[str, set[str]]]:
         reader = csv.reader(stream)
         header = next(reader)
         names = {f"Code {n}" for n in range(8)} if as_script else {h for h in header if h.startswith("Code ")}
-        rows = [(row[0], {cell.strip() for name, cell in zip(header, row) if name in names and cell.strip()})
-                for row in reader]
+        rows = [
+            (row[0], {cell.strip() for name, cell in zip(header, row) if name in names and cell.strip()})
+            for row in reader
+        ]
     if as_script:
         return list({response_id: (response_id, codes) for response_id, codes in rows}.values())
     return rows
@@ -102,9 +105,13 @@ def authors_statistic(files: QuestionFiles, *, as_script: bool = True) -> float:
 def statistic_from_agree(project_transcripts: Path, codebook: Path) -> float:
     """The authors' formula computed from `qualcode agree`'s per-code counts (top-level codes, answers both
     coders coded): equal to `authors_statistic(as_script=False)` when qualcode's counts are the CSVs' counts."""
-    result = coder_agreement([project_transcripts.parent / "coded" / "primary.csv",
-                              project_transcripts.parent / "coded" / "secondary.csv"],
-                             transcripts_dir=project_transcripts, codebook_path=codebook, unit="turn", bootstrap=None)
+    result = coder_agreement(
+        [project_transcripts.parent / "coded" / "primary.csv", project_transcripts.parent / "coded" / "secondary.csv"],
+        transcripts_dir=project_transcripts,
+        codebook_path=codebook,
+        unit="turn",
+        bootstrap=None,
+    )
     pairs = result.agreement.pairs
     pairs = pairs[pairs["theme"] != "(all themes pooled)"]
     total_p, total_s = pairs["used_by_a"].sum(), pairs["used_by_b"].sum()
@@ -113,21 +120,35 @@ def statistic_from_agree(project_transcripts: Path, codebook: Path) -> float:
     return float(1 - (1 - p_a) / (1 - p_c))
 
 
-def run_project(name: str, *, transcripts: Path, codebook_path: Path, gold_dir: Path, coders: tuple[str, ...] | None,
-                unit: str, options: EvaluationOptions) -> dict[str, Any]:
+def run_project(
+    name: str,
+    *,
+    transcripts: Path,
+    codebook_path: Path,
+    gold_dir: Path,
+    coders: tuple[str, ...] | None,
+    unit: str,
+    options: EvaluationOptions,
+) -> dict[str, Any]:
     """Evaluate one project; returns the evaluation, the human ceiling and timing."""
     started = time.perf_counter()
     codebook = load_codebook(codebook_path)
     gold = load_gold(gold_dir)
     nlp = build_nlp(codebook)
-    run_options = EvaluationOptions(folds=options.folds, seed=options.seed, resamples=options.resamples,
-                                    coders=coders, unit=unit)  # type: ignore[arg-type]
-    data, record = evaluation_data(transcripts_dir=transcripts, codebook=codebook, gold=gold, options=run_options,
-                                   nlp=nlp)
+    run_options = EvaluationOptions(
+        folds=options.folds, seed=options.seed, resamples=options.resamples, coders=coders, unit=unit
+    )  # type: ignore[arg-type]
+    data, record = evaluation_data(
+        transcripts_dir=transcripts, codebook=codebook, gold=gold, options=run_options, nlp=nlp
+    )
     evaluation = evaluate(data, codebook=codebook, nlp=nlp, options=run_options)
     evaluation.record = record
-    ceiling = human_ceiling(data.segments, gold, themes=codebook.theme_ids,
-                            bootstrap=BootstrapOptions(n_resamples=options.resamples, seed=options.seed))
+    ceiling = human_ceiling(
+        data.segments,
+        gold,
+        themes=codebook.theme_ids,
+        bootstrap=BootstrapOptions(n_resamples=options.resamples, seed=options.seed),
+    )
     return {"name": name, "evaluation": evaluation, "ceiling": ceiling, "seconds": time.perf_counter() - started}
 
 
@@ -151,21 +172,33 @@ def summary(result: dict[str, Any]) -> dict[str, Any]:
     below = [t for t in enough if margin[t] < -1e-9]
     ceiling: Comparison | None = result["ceiling"]
     return {
-        "segments": evaluation.record["segments"], "transcripts": evaluation.record["transcripts"],
-        "themes_used": int((per_theme["support"] > 0).sum()), "themes_with_enough_examples": enough,
-        "combined_beats_keywords_on": beats, "combined_below_keywords_on": below, "best_mode": evaluation.best_mode,
+        "segments": evaluation.record["segments"],
+        "transcripts": evaluation.record["transcripts"],
+        "themes_used": int((per_theme["support"] > 0).sum()),
+        "themes_with_enough_examples": enough,
+        "combined_beats_keywords_on": beats,
+        "combined_below_keywords_on": below,
+        "best_mode": evaluation.best_mode,
         "seconds": round(result["seconds"], 1),
-        "human_ceiling": None if ceiling is None else {
-            "answers": ceiling.transcripts, "macro": ceiling.to_json()["macro"], "micro": ceiling.to_json()["micro"],
-            "per_theme_kappa": {t: None if v != v else float(v) for t, v in ceiling.per_theme["kappa"].items()}},
+        "human_ceiling": None
+        if ceiling is None
+        else {
+            "answers": ceiling.transcripts,
+            "macro": ceiling.to_json()["macro"],
+            "micro": ceiling.to_json()["micro"],
+            "per_theme_kappa": {t: None if v != v else float(v) for t, v in ceiling.per_theme["kappa"].items()},
+        },
     }
 
 
 def theme_table(result: dict[str, Any]) -> Table:
     evaluation: Evaluation = result["evaluation"]
     ceiling: Comparison | None = result["ceiling"]
-    table = Table(title=f"{result['name']}: {evaluation.record['transcripts']} transcripts, "
-                        f"{evaluation.record['segments']} segments", box=box.SIMPLE_HEAD)
+    table = Table(
+        title=f"{result['name']}: {evaluation.record['transcripts']} transcripts, "
+        f"{evaluation.record['segments']} segments",
+        box=box.SIMPLE_HEAD,
+    )
     table.add_column("theme", no_wrap=True, max_width=30, overflow="ellipsis")
     table.add_column("n", justify="right")
     for method in METHODS:
@@ -176,8 +209,11 @@ def theme_table(result: dict[str, Any]) -> Table:
         support = int(per_theme.at[theme, "support"])
         if support < 2:
             continue
-        cells = [f"{fmt(evaluation.methods[m].per_theme.at[theme, 'f1'])}/"
-                 f"{fmt(evaluation.methods[m].per_theme.at[theme, 'kappa'])}" for m in METHODS]
+        cells = [
+            f"{fmt(evaluation.methods[m].per_theme.at[theme, 'f1'])}/"
+            f"{fmt(evaluation.methods[m].per_theme.at[theme, 'kappa'])}"
+            for m in METHODS
+        ]
         human = fmt(ceiling.per_theme.at[theme, "kappa"]) if ceiling is not None else ""
         table.add_row(theme, str(support), *cells, human)
     for average in ("macro", "micro"):
@@ -190,8 +226,11 @@ def theme_table(result: dict[str, Any]) -> Table:
 
 def markdown(results: list[dict[str, Any]], questions: dict[str, QuestionFiles]) -> str:
     """The README tables: one summary row per project, then per theme F1 / kappa of each project."""
-    lines = ["| data | segments | themes used | rules F1 / κ | classifier F1 / κ | combined F1 / κ | "
-             "keywords F1 / κ | human κ (answers) |", "|---|---:|---:|---|---|---|---|---|"]
+    lines = [
+        "| data | segments | themes used | rules F1 / κ | classifier F1 / κ | combined F1 / κ | "
+        "keywords F1 / κ | human κ (answers) |",
+        "|---|---:|---:|---|---|---|---|---|",
+    ]
     for result in results:
         evaluation, ceiling = result["evaluation"], result["ceiling"]
         cells = []
@@ -202,20 +241,28 @@ def markdown(results: list[dict[str, Any]], questions: dict[str, QuestionFiles])
             cells.append(f"{fmt(macro['f1'])} / {fmt(macro['kappa'])}{interval}")
         human = f"{fmt(ceiling.macro['kappa'])} ({ceiling.transcripts})" if ceiling is not None else "–"
         used = int((evaluation.methods["rules"].per_theme["support"] > 0).sum())
-        lines.append(f"| {result['name']} | {evaluation.record['segments']} | {used} | " + " | ".join(cells)
-                     + f" | {human} |")
+        lines.append(
+            f"| {result['name']} | {evaluation.record['segments']} | {used} | " + " | ".join(cells) + f" | {human} |"
+        )
     lines.append("")
     for result in results:
         evaluation, ceiling = result["evaluation"], result["ceiling"]
-        lines += ["", f"**{result['name']}**, themes with {ENOUGH} or more coded segments (F1 / κ):", "",
-                  "| theme | n | rules | classifier | combined | keywords | human κ |",
-                  "|---|---:|---|---|---|---|---|"]
+        lines += [
+            "",
+            f"**{result['name']}**, themes with {ENOUGH} or more coded segments (F1 / κ):",
+            "",
+            "| theme | n | rules | classifier | combined | keywords | human κ |",
+            "|---|---:|---|---|---|---|---|",
+        ]
         per_theme = evaluation.methods["rules"].per_theme
         for theme in evaluation.themes:
             if per_theme.at[theme, "support"] < ENOUGH:
                 continue
-            cells = [f"{fmt(evaluation.methods[m].per_theme.at[theme, 'f1'])} / "
-                     f"{fmt(evaluation.methods[m].per_theme.at[theme, 'kappa'])}" for m in METHODS]
+            cells = [
+                f"{fmt(evaluation.methods[m].per_theme.at[theme, 'f1'])} / "
+                f"{fmt(evaluation.methods[m].per_theme.at[theme, 'kappa'])}"
+                for m in METHODS
+            ]
             human = fmt(ceiling.per_theme.at[theme, "kappa"]) if ceiling is not None else "–"
             lines.append(f"| {theme} | {int(per_theme.at[theme, 'support'])} | " + " | ".join(cells) + f" | {human} |")
     return "\n".join(lines) + "\n"
@@ -224,8 +271,12 @@ def markdown(results: list[dict[str, Any]], questions: dict[str, QuestionFiles])
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=SHARED_DATA, help="the shared data folder (../shared/data)")
-    parser.add_argument("--questions", nargs="*", default=None,
-                        help="proctoring questions (default: every question with a codebook in bench/codebooks)")
+    parser.add_argument(
+        "--questions",
+        nargs="*",
+        default=None,
+        help="proctoring questions (default: every question with a codebook in bench/codebooks)",
+    )
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resamples", type=int, default=1000)
@@ -245,61 +296,94 @@ def main() -> None:
         for question, files in questions.items():
             with tempfile.TemporaryDirectory(prefix=f"qualcode-{question}-") as folder:
                 project = build_project(files, out=Path(folder))
-                console.print(f"[bold]{question}[/bold] {project.question_text} ({project.answers} answers; "
-                              f"coded by primary {project.coded_answers['primary']}, secondary "
-                              f"{project.coded_answers['secondary']})", highlight=False)
-                result = run_project(f"proctoring {question}", transcripts=project.transcripts,
-                                     codebook_path=project.codebook, gold_dir=project.coded, coders=("primary",),
-                                     unit="turn", options=options)
+                console.print(
+                    f"[bold]{question}[/bold] {project.question_text} ({project.answers} answers; "
+                    f"coded by primary {project.coded_answers['primary']}, secondary "
+                    f"{project.coded_answers['secondary']})",
+                    highlight=False,
+                )
+                result = run_project(
+                    f"proctoring {question}",
+                    transcripts=project.transcripts,
+                    codebook_path=project.codebook,
+                    gold_dir=project.coded,
+                    coders=("primary",),
+                    unit="turn",
+                    options=options,
+                )
                 result["authors_irr_from_agree"] = statistic_from_agree(project.transcripts, project.codebook)
             result["authors_irr"] = authors_statistic(files)
             result["authors_irr_top_level"] = authors_statistic(files, as_script=False)
             results.append(result)
             console.print(theme_table(result))
-            console.print(f"  authors' irr.py statistic: {result['authors_irr']:.3f} as their script computes it; "
-                          f"on top-level codes of every answer "
-                          f"{result['authors_irr_top_level']:.3f} from the CSVs, "
-                          f"{result['authors_irr_from_agree']:.3f} from `qualcode agree` counts; "
-                          f"{result['seconds']:.0f} s", highlight=False)
+            console.print(
+                f"  authors' irr.py statistic: {result['authors_irr']:.3f} as their script computes it; "
+                f"on top-level codes of every answer "
+                f"{result['authors_irr_top_level']:.3f} from the CSVs, "
+                f"{result['authors_irr_from_agree']:.3f} from `qualcode agree` counts; "
+                f"{result['seconds']:.0f} s",
+                highlight=False,
+            )
     else:
         console.print(f"[yellow]skipped the proctoring survey:[/yellow] {proctoring} not found (see ../shared/data)")
     coded = ROOT / "coded"
     if coded.is_dir() and any(coded.glob("*.csv")):
-        result = run_project("bundled transcripts", transcripts=ROOT / "transcripts",
-                             codebook_path=ROOT / "codebook.yaml", gold_dir=coded, coders=None, unit="sentence",
-                             options=options)
+        result = run_project(
+            "bundled transcripts",
+            transcripts=ROOT / "transcripts",
+            codebook_path=ROOT / "codebook.yaml",
+            gold_dir=coded,
+            coders=None,
+            unit="sentence",
+            options=options,
+        )
         results.append(result)
         console.print(theme_table(result))
     else:
         console.print(f"[yellow]skipped the bundled transcripts:[/yellow] no coder files in {coded}")
     payload = {
-        "options": {"folds": args.folds, "seed": args.seed, "resamples": args.resamples, "gold": "primary coder "
-                    "(proctoring), every coder file in coded/ (bundled)", "enough_examples": ENOUGH},
-        "projects": {r["name"]: {**r["evaluation"].to_json(), "summary": summary(r),
-                                 **{k: r[k] for k in ("authors_irr", "authors_irr_top_level", "authors_irr_from_agree")
-                                    if k in r}}
-                     for r in results},
+        "options": {
+            "folds": args.folds,
+            "seed": args.seed,
+            "resamples": args.resamples,
+            "gold": "primary coder (proctoring), every coder file in coded/ (bundled)",
+            "enough_examples": ENOUGH,
+        },
+        "projects": {
+            r["name"]: {
+                **r["evaluation"].to_json(),
+                "summary": summary(r),
+                **{k: r[k] for k in ("authors_irr", "authors_irr_top_level", "authors_irr_from_agree") if k in r},
+            }
+            for r in results
+        },
         "seconds": round(time.perf_counter() - started, 1),
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(payload, indent=2, allow_nan=False) + "\n")
     if args.markdown:
         args.markdown.write_text(markdown(results, questions))
-    overview = Table(title="Macro F1 / kappa (themes the coders used); human = secondary vs primary coder",
-                     box=box.SIMPLE_HEAD)
+    overview = Table(
+        title="Macro F1 / kappa (themes the coders used); human = secondary vs primary coder", box=box.SIMPLE_HEAD
+    )
     for column in ("data", "segments", *(SHORT[m] for m in METHODS), "human κ", "combined vs keywords\n> = <"):
         overview.add_column(column, justify="left" if column == "data" else "right")
     for result in results:
         evaluation, info = result["evaluation"], summary(result)
-        cells = [f"{fmt(evaluation.methods[m].macro['f1'])}/{fmt(evaluation.methods[m].macro['kappa'])}"
-                 for m in METHODS]
+        cells = [
+            f"{fmt(evaluation.methods[m].macro['f1'])}/{fmt(evaluation.methods[m].macro['kappa'])}" for m in METHODS
+        ]
         human = fmt(info["human_ceiling"]["macro"]["kappa"]) if info["human_ceiling"] else "–"
         better, worse = len(info["combined_beats_keywords_on"]), len(info["combined_below_keywords_on"])
         tied = len(info["themes_with_enough_examples"]) - better - worse
         overview.add_row(result["name"], str(info["segments"]), *cells, human, f"{better} {tied} {worse}")
     console.print(overview)
-    console.print(f"written {args.json}" + (f" and {args.markdown}" if args.markdown else "")
-                  + f"; {time.perf_counter() - started:.0f} s", highlight=False)
+    console.print(
+        f"written {args.json}"
+        + (f" and {args.markdown}" if args.markdown else "")
+        + f"; {time.perf_counter() - started:.0f} s",
+        highlight=False,
+    )
 
 
 if __name__ == "__main__":

@@ -15,9 +15,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.codebook import load_codebook
-from pipeline.errors import QualcodeError
-from pipeline.files import atomic_write_text
+from pipeline.codebook.load import load_codebook
+from pipeline.core.errors import QualcodeError
+from pipeline.core.files import atomic_write_text
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 PROCTORING = SHARED_DATA / "proctoring"
@@ -80,8 +80,11 @@ def find_questions(folder: Path = PROCTORING) -> dict[str, QuestionFiles]:
         match = _FILE_NAME.match(path.name)
         if match:
             found.setdefault(match["question"], {})[match["coder"]] = path
-    return {q: QuestionFiles(q, files["primary"], files["secondary"])
-            for q, files in found.items() if set(files) == set(CODERS)}
+    return {
+        q: QuestionFiles(q, files["primary"], files["secondary"])
+        for q, files in found.items()
+        if set(files) == set(CODERS)
+    }
 
 
 def read_coded_answers(path: Path) -> tuple[str, list[CodedAnswer]]:
@@ -102,8 +105,7 @@ def read_coded_answers(path: Path) -> tuple[str, list[CodedAnswer]]:
         for row in reader:
             line = reader.line_num
             if len(row) != len(header):
-                raise QualcodeError(f"row has {len(row)} fields but the header has {len(header)}", path=path,
-                                    line=line)
+                raise QualcodeError(f"row has {len(row)} fields but the header has {len(header)}", path=path, line=line)
             codes = tuple(dict.fromkeys(row[i].strip() for i in code_columns if row[i].strip()))
             answers.append(CodedAnswer(row[0].strip(), row[1], codes, line))
     except csv.Error as exc:
@@ -134,8 +136,9 @@ def build_project(files: QuestionFiles, *, out: Path, codebook: Path | None = No
     for first, second in zip(primary, secondary):
         same_answer = " ".join(first.answer.split()) == " ".join(second.answer.split())
         if first.response_id != second.response_id or not same_answer:
-            raise QualcodeError(f"row differs from the primary file's ({first.response_id})", path=files.secondary,
-                                line=second.line)
+            raise QualcodeError(
+                f"row differs from the primary file's ({first.response_id})", path=files.secondary, line=second.line
+            )
     ids = _unique_ids([a.response_id for a in primary])
     answers = {i: " ".join(a.answer.split()) for i, a in zip(ids, primary)}
     by_coder = {"primary": (files.primary, primary), "secondary": (files.secondary, secondary)}
@@ -164,13 +167,24 @@ def build_project(files: QuestionFiles, *, out: Path, codebook: Path | None = No
             n += 1
             for theme in dict.fromkeys(theme_id(code) for code in row.codes):
                 if theme not in themes:
-                    raise QualcodeError(f"code {row.codes!r} maps to theme {theme!r}, which {codebook} does not "
-                                        "define", path=path, line=row.line)
+                    raise QualcodeError(
+                        f"code {row.codes!r} maps to theme {theme!r}, which {codebook} does not define",
+                        path=path,
+                        line=row.line,
+                    )
                 writer.writerow([transcript_id, len(prefix), len(prefix) + len(answer), theme])
         atomic_write_text(coded / f"{coder}.csv", spans.getvalue())
         coded_answers[coder] = n
-    return SurveyProject(question=files.question, question_text=question_text, root=out, transcripts=transcripts,
-                         coded=coded, codebook=codebook, answers=written, coded_answers=coded_answers)
+    return SurveyProject(
+        question=files.question,
+        question_text=question_text,
+        root=out,
+        transcripts=transcripts,
+        coded=coded,
+        codebook=codebook,
+        answers=written,
+        coded_answers=coded_answers,
+    )
 
 
 def _unique_ids(response_ids: list[str]) -> list[str]:
@@ -194,13 +208,18 @@ def main() -> None:
     args = parser.parse_args()
     questions = find_questions(args.data)
     if args.question not in questions:
-        raise SystemExit(f"{args.data}: no primary and secondary files for {args.question!r} "
-                         f"(found: {', '.join(sorted(questions))})")
+        raise SystemExit(
+            f"{args.data}: no primary and secondary files for {args.question!r} (found: {', '.join(sorted(questions))})"
+        )
     project = build_project(questions[args.question], out=args.out)
-    print(f"{project.question}: {project.answers} answers -> {project.transcripts}; coder files in {project.coded} "
-          f"(primary {project.coded_answers['primary']}, secondary {project.coded_answers['secondary']} answers)")
-    print(f"qualcode agree {project.coded}/primary.csv {project.coded}/secondary.csv --transcripts "
-          f"{project.transcripts} --codebook {project.codebook} --unit turn")
+    print(
+        f"{project.question}: {project.answers} answers -> {project.transcripts}; coder files in {project.coded} "
+        f"(primary {project.coded_answers['primary']}, secondary {project.coded_answers['secondary']} answers)"
+    )
+    print(
+        f"qualcode agree {project.coded}/primary.csv {project.coded}/secondary.csv --transcripts "
+        f"{project.transcripts} --codebook {project.codebook} --unit turn"
+    )
 
 
 if __name__ == "__main__":

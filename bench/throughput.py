@@ -12,10 +12,10 @@ from pathlib import Path
 
 import spacy
 
-from pipeline.codebook import load_codebook
-from pipeline.coding import build_nlp, code_corpus
-from pipeline.ingest import discover
-from pipeline.table import tags_frame
+from pipeline.codebook.load import load_codebook
+from pipeline.coding.corpus import build_nlp, code_corpus
+from pipeline.coding.table import tags_frame
+from pipeline.ingest.read import discover
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,7 +47,7 @@ def main() -> None:
     tokens = sum(len(doc) for doc in tokenizer.pipe(turn_texts))
 
     def tokenise() -> None:
-        for doc in tokenizer.pipe(turn_texts):
+        for _doc in tokenizer.pipe(turn_texts):
             pass
 
     def pipeline() -> None:

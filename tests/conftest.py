@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.codebook import Codebook, load_codebook
-from pipeline.coding import build_nlp
+from pipeline.codebook.load import load_codebook
+from pipeline.codebook.model import Codebook
+from pipeline.coding.corpus import build_nlp
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

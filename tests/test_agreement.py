@@ -11,9 +11,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.agreement import (
-    NOBODY_USED, NO_VARIATION, BootstrapOptions, agree, cohen_kappa, compare, krippendorff_alpha, percent_agreement,
-    scores_from_counts, theme_scores,
+from pipeline.measure.agreement import (
+    NO_VARIATION,
+    NOBODY_USED,
+    BootstrapOptions,
+    agree,
+    cohen_kappa,
+    compare,
+    krippendorff_alpha,
+    percent_agreement,
+    scores_from_counts,
+    theme_scores,
 )
 
 
@@ -66,11 +74,13 @@ def test_alpha_on_krippendorffs_binary_example():
 
 
 def test_alpha_with_three_coders_and_missing_values_matches_the_library():
-    ratings = np.array([
-        [1, 0, 0, 1, np.nan, 0, 1, 0],
-        [1, 0, 1, 1, 0, np.nan, 1, 0],
-        [np.nan, 0, 1, 1, 0, 0, 0, 0],
-    ])
+    ratings = np.array(
+        [
+            [1, 0, 0, 1, np.nan, 0, 1, 0],
+            [1, 0, 1, 1, 0, np.nan, 1, 0],
+            [np.nan, 0, 1, 1, 0, 0, 0, 0],
+        ]
+    )
     expected = krippendorff.alpha(reliability_data=ratings, level_of_measurement="nominal")
     assert krippendorff_alpha(ratings) == pytest.approx(expected)
 
@@ -95,14 +105,17 @@ def test_identical_constant_ratings_are_undefined_not_one():
     assert scores["f1"] == 1.0 and scores["note"] == NO_VARIATION
 
 
-@pytest.mark.parametrize(("reference", "candidate", "precision", "recall", "f1"), [
-    ([1, 1, 0, 0], [0, 0, 0, 0], 0.0, 0.0, 0.0),          # the candidate never finds a theme the reference used
-    ([0, 0, 0, 0], [1, 0, 0, 0], 0.0, math.nan, 0.0),     # the candidate finds a theme the reference never used
-])
+@pytest.mark.parametrize(
+    ("reference", "candidate", "precision", "recall", "f1"),
+    [
+        ([1, 1, 0, 0], [0, 0, 0, 0], 0.0, 0.0, 0.0),  # the candidate never finds a theme the reference used
+        ([0, 0, 0, 0], [1, 0, 0, 0], 0.0, math.nan, 0.0),  # the candidate finds a theme the reference never used
+    ],
+)
 def test_one_sided_silence(reference, candidate, precision, recall, f1):
     scores = theme_scores(reference, candidate)
     for name, expected in (("precision", precision), ("recall", recall), ("f1", f1)):
-        assert (math.isnan(scores[name]) if math.isnan(expected) else scores[name] == expected), name
+        assert math.isnan(scores[name]) if math.isnan(expected) else scores[name] == expected, name
 
 
 def test_percent_agreement_counts_segments_where_every_coder_agrees():
@@ -126,11 +139,13 @@ def test_counts_reproduce_the_library_values(seed):
 
 
 def test_macro_averages_themes_the_reference_used_and_micro_pools_every_cell():
-    reference, candidate, groups = frames({
-        "a": table(20, 5, 10, 15),      # kappa 0.40
-        "b": table(10, 0, 0, 40),       # kappa 1.00
-        "c": table(0, 0, 2, 48),        # reference never used it: kappa 0, not in the macro
-    })
+    reference, candidate, groups = frames(
+        {
+            "a": table(20, 5, 10, 15),  # kappa 0.40
+            "b": table(10, 0, 0, 40),  # kappa 1.00
+            "c": table(0, 0, 2, 48),  # reference never used it: kappa 0, not in the macro
+        }
+    )
     result = compare(reference, candidate, groups=groups, bootstrap=None)
     assert result.per_theme.loc["a", "kappa"] == pytest.approx(0.40)
     assert result.macro["kappa"] == pytest.approx((0.40 + 1.0) / 2)
@@ -186,7 +201,8 @@ def test_agree_three_coders_pairwise_kappa_and_alpha_with_missing_coding():
     assert pairs.at[("x", "a", "c"), "kappa"] == pytest.approx(cohen_kappa(a["x"][:6], c["x"][:6].astype(bool)))
     matrix = np.array([a["x"], b["x"], [1, 0, 0, 0, 1, 0, np.nan, np.nan]], dtype=float)
     assert result.per_theme.at["x", "alpha"] == pytest.approx(
-        krippendorff.alpha(reliability_data=matrix, level_of_measurement="nominal"))
+        krippendorff.alpha(reliability_data=matrix, level_of_measurement="nominal")
+    )
     low, high = result.per_theme.at["x", "alpha_ci"]
     assert low <= result.per_theme.at["x", "alpha"] <= high
     assert len(result.pairs) == 3 * 2  # three pairs, one theme plus the pooled row

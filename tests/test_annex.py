@@ -15,20 +15,40 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from pipeline.annex import FORMATS, attribution, build_annex, read_run_outputs, render, review_share
-from pipeline.annex_docx import ATTRIBUTION, DRAFT_FINDING, DRAFT_LABEL, FINDING, QUOTE, TABLE_STYLE
-from pipeline.codebook import load_codebook
-from pipeline.errors import QualcodeError
-from pipeline.findings import load_findings
-from pipeline.ingest import discover
-from pipeline.redact import Redactor, names_from_metadata, names_from_tags, names_from_transcripts, read_names_list
-from pipeline.table import TEXT, metadata_frame, read_tags, write_csv
+from pipeline.codebook.load import load_codebook
+from pipeline.coding.table import TEXT, metadata_frame, read_tags, write_csv
+from pipeline.core.errors import QualcodeError
+from pipeline.ingest.read import discover
+from pipeline.outputs.annex.build import FORMATS, attribution, build_annex, read_run_outputs, render, review_share
+from pipeline.outputs.annex.findings import load_findings
+from pipeline.outputs.annex.redact import (
+    Redactor,
+    names_from_metadata,
+    names_from_tags,
+    names_from_transcripts,
+    read_names_list,
+)
+from pipeline.outputs.annex.word import ATTRIBUTION, DRAFT_FINDING, DRAFT_LABEL, FINDING, QUOTE, TABLE_STYLE
 
 ANNEX = Path(__file__).resolve().parent / "fixtures" / "annex"
 QUALCODE = Path(sys.executable).with_name("qualcode")
 # Every name of the fixture corpus: metadata `names`, speaker labels, and the user's names list (Torunn).
-KNOWN_NAMES = ["Kari Nilsen", "Kari", "Nilsen", "Ingrid", "Per Arne", "Arne", "Asha Suleiman", "Asha", "Khamis",
-               "Chikondi", "Sindre Aune", "Sindre", "Aune", "Torunn"]
+KNOWN_NAMES = [
+    "Kari Nilsen",
+    "Kari",
+    "Nilsen",
+    "Ingrid",
+    "Per Arne",
+    "Arne",
+    "Asha Suleiman",
+    "Asha",
+    "Khamis",
+    "Chikondi",
+    "Sindre Aune",
+    "Sindre",
+    "Aune",
+    "Torunn",
+]
 DRAFTS = {"Q1.draft.long_term_exchange", "Q1.draft.staff_rotation", "Q2.draft.language_barrier"}
 
 
@@ -42,17 +62,28 @@ def inputs(codebook):
     transcripts, _ = discover(ANNEX / "transcripts")
     tags = read_tags(ANNEX / "tags.csv")
     metadata = metadata_frame(transcripts)
-    redactor = Redactor([*names_from_metadata(metadata), *names_from_tags(tags),
-                         *names_from_transcripts(transcripts), *read_names_list(ANNEX / "names.txt")])
+    redactor = Redactor(
+        [
+            *names_from_metadata(metadata),
+            *names_from_tags(tags),
+            *names_from_transcripts(transcripts),
+            *read_names_list(ANNEX / "names.txt"),
+        ]
+    )
     return tags, metadata, redactor
 
 
 @pytest.fixture(scope="module")
 def annex(codebook, inputs):
     tags, metadata, redactor = inputs
-    return build_annex(tags=tags, metadata=metadata, codebook=codebook,
-                       findings=load_findings(ANNEX / "findings.yaml", codebook=codebook), by="side",
-                       redactor=redactor)
+    return build_annex(
+        tags=tags,
+        metadata=metadata,
+        codebook=codebook,
+        findings=load_findings(ANNEX / "findings.yaml", codebook=codebook),
+        by="side",
+        redactor=redactor,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -71,8 +102,9 @@ def _docx_text(content: bytes) -> str:
 
 def _xlsx_text(content: bytes) -> str:
     workbook = openpyxl.load_workbook(io.BytesIO(content))
-    return "\n".join(str(cell.value) for sheet in workbook for row in sheet.iter_rows() for cell in row
-                     if cell.value is not None)
+    return "\n".join(
+        str(cell.value) for sheet in workbook for row in sheet.iter_rows() for cell in row if cell.value is not None
+    )
 
 
 TEXT_OF = {"docx": _docx_text, "xlsx": _xlsx_text, "html": lambda b: b.decode(), "md": lambda b: b.decode()}
@@ -94,12 +126,14 @@ def test_model_has_statements_then_drafts(annex):
 def test_themes_without_tor_question_and_metadata_without_side(inputs, tmp_path):
     """A codebook written from another study's definitions (no ToR questions) and no `side` field still gives
     an annex: its themes under "Themes not linked to a ToR question", all interviews in one group."""
-    from pipeline.codebook import load_codebook
+    from pipeline.codebook.load import load_codebook
 
     tags, metadata = inputs[0], inputs[1].drop(columns=["side"])
     path = tmp_path / "codebook.yaml"
-    path.write_text("name: Other\nversion: '1'\nthemes:\n  - id: language_barrier\n    label: Language barrier\n"
-                    "    definition: Not speaking the host language.\n")
+    path.write_text(
+        "name: Other\nversion: '1'\nthemes:\n  - id: language_barrier\n    label: Language barrier\n"
+        "    definition: Not speaking the host language.\n"
+    )
     result = build_annex(tags=tags, metadata=metadata, codebook=load_codebook(path))
     assert [q.id for q in result.questions] == ["other"]
     (finding,) = result.questions[0].findings
@@ -146,7 +180,9 @@ def test_docx_headings_tables_styles_and_quotes(annex, rendered):
     assert [c.text for c in q1.rows[0].cells] == ["Theme", "Finding", "Evidence strength", "Groups", "Quotes"]
     assert len(q1.rows) == 4 and len(q2.rows) == 3
     first = q1.rows[1].cells
-    assert first[1].paragraphs[0].style.name == FINDING and first[1].text == "Language limits what participants can learn."
+    assert (
+        first[1].paragraphs[0].style.name == FINDING and first[1].text == "Language limits what participants can learn."
+    )
     assert first[2].text.startswith("Strong")
     assert first[3].text.splitlines() == ["North: 2 of 4", "South: 1 of 2"]
     quotes = [p for row in (*q1.rows[1:], *q2.rows[1:]) for p in row.cells[4].paragraphs]
@@ -157,8 +193,10 @@ def test_docx_headings_tables_styles_and_quotes(annex, rendered):
     assert len(attributions) == len(quoted) and all(re.search(r"\[Q\d+\]$", a) for a in attributions)
     custom = {s.name for s in document.styles}
     assert {QUOTE, ATTRIBUTION, FINDING, DRAFT_FINDING, DRAFT_LABEL} <= custom
-    for paragraph in [*document.paragraphs, *(p for t in document.tables for r in t.rows for c in r.cells
-                                              for p in c.paragraphs)]:
+    for paragraph in [
+        *document.paragraphs,
+        *(p for t in document.tables for r in t.rows for c in r.cells for p in c.paragraphs),
+    ]:
         for run in paragraph.runs:  # no direct formatting: every look comes from a style
             assert (run.font.bold, run.font.italic, run.font.size, run.font.name) == (None, None, None, None)
 
@@ -220,8 +258,13 @@ def test_draft_findings_are_marked_in_every_format(annex, rendered, format):
 
 def test_html_is_autoescaped(codebook, inputs):
     tags, metadata, _ = inputs
-    hostile = tags.assign(**{TEXT: tags[TEXT].where(tags["transcript_id"] != "s1",
-                                                    "<script>alert(1)</script> and the language barrier was real")})
+    hostile = tags.assign(
+        **{
+            TEXT: tags[TEXT].where(
+                tags["transcript_id"] != "s1", "<script>alert(1)</script> and the language barrier was real"
+            )
+        }
+    )
     annex = build_annex(tags=hostile, metadata=metadata, codebook=codebook, by="side")
     html = render(annex, format="html").decode()
     assert "<script>alert" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
@@ -248,8 +291,9 @@ def reports(tmp_path, inputs) -> Path:
     folder = tmp_path / "reports"
     write_csv(tags, folder / "tags.csv")
     write_csv(metadata, folder / "metadata.csv")
-    (folder / "run.json").write_text(json.dumps({"counts": {"transcripts": 6, "skipped": 1},
-                                                 "finished": "2025-01-01T00:00:00+00:00"}))
+    (folder / "run.json").write_text(
+        json.dumps({"counts": {"transcripts": 6, "skipped": 1}, "finished": "2025-01-01T00:00:00+00:00"})
+    )
     return folder
 
 
@@ -259,9 +303,22 @@ def _qualcode(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 def test_cli_writes_the_annex_and_the_redaction_log(reports, tmp_path):
     out = tmp_path / "deliverables" / "annex.xlsx"
-    result = _qualcode("annex", "--reports", str(reports), "--codebook", str(ANNEX / "codebook.yaml"),
-                       "--transcripts", str(ANNEX / "transcripts"), "--findings", str(ANNEX / "findings.yaml"),
-                       "--names", str(ANNEX / "names.txt"), "--out", str(out), cwd=tmp_path)
+    result = _qualcode(
+        "annex",
+        "--reports",
+        str(reports),
+        "--codebook",
+        str(ANNEX / "codebook.yaml"),
+        "--transcripts",
+        str(ANNEX / "transcripts"),
+        "--findings",
+        str(ANNEX / "findings.yaml"),
+        "--names",
+        str(ANNEX / "names.txt"),
+        "--out",
+        str(out),
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert "annex written to" in result.stderr and "do not share" in result.stderr
     workbook = openpyxl.load_workbook(out)
@@ -274,8 +331,9 @@ def test_cli_writes_the_annex_and_the_redaction_log(reports, tmp_path):
 def test_cli_reports_a_bad_findings_file_in_one_line(reports, tmp_path):
     findings = tmp_path / "findings.yaml"
     findings.write_text((ANNEX / "findings.yaml").read_text().replace("[language_barrier]", "[languag_barrier]"))
-    result = _qualcode("annex", "--reports", str(reports), "--codebook", str(ANNEX / "codebook.yaml"),
-                       "--format", "md", cwd=tmp_path)  # findings.yaml in the working folder is the default
+    result = _qualcode(
+        "annex", "--reports", str(reports), "--codebook", str(ANNEX / "codebook.yaml"), "--format", "md", cwd=tmp_path
+    )  # findings.yaml in the working folder is the default
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert lines == [f"error: {findings.name}:8: Q1: unknown theme id 'languag_barrier' (not in the codebook)"]

@@ -15,18 +15,19 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from pipeline.classify import (
-    BOTH_METHOD, CLASSIFIER_METHOD, ThemeModel, card_hash, card_path, choose_threshold, combine, grouped_folds, load_model,
-    resolve_combine, save_model, text_rule_features, train_classifier, trusted_type,
-)
+from pipeline.classifier.combine import ModelTagger, combine, resolve_combine
+from pipeline.classifier.features import text_rule_features
+from pipeline.classifier.model import BOTH_METHOD, CLASSIFIER_METHOD, ThemeModel, card_hash, card_path
+from pipeline.classifier.persist import load_model, save_model, trusted_type
+from pipeline.classifier.train import choose_threshold, grouped_folds, train_classifier
 from pipeline.cli import app
-from pipeline.codebook import load_codebook
-from pipeline.coding import code_corpus, code_transcript
-from pipeline.errors import ModelError, QualcodeError
-from pipeline.gold import load_gold, segment_labels
-from pipeline.ingest import discover
-from pipeline.learn import code_project, suggest_segments
-from pipeline.table import read_tags
+from pipeline.codebook.load import load_codebook
+from pipeline.coding.corpus import code_corpus, code_transcript
+from pipeline.coding.table import read_tags
+from pipeline.core.errors import ModelError, QualcodeError
+from pipeline.ingest.read import discover
+from pipeline.measure.coder_files import load_gold, segment_labels
+from pipeline.workflows.train import code_project, suggest_segments
 
 CLASSIFY = Path(__file__).resolve().parent / "fixtures" / "classify"
 TRAIN = {"min_positive": 2, "cv_folds": 3, "random_state": 0}
@@ -49,20 +50,25 @@ def labels(project, gold) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def model(project, labels) -> ThemeModel:
-    return train_classifier(project.segments, labels, codebook=project.codebook, rules=project.rules,
-                            nlp=project.nlp, **TRAIN)
+    return train_classifier(
+        project.segments, labels, codebook=project.codebook, rules=project.rules, nlp=project.nlp, **TRAIN
+    )
 
 
 # --- thresholds and folds --------------------------------------------------------------------
 
-@pytest.mark.parametrize(("scores", "labels", "expected"), [
-    # F1 at 0.1: .667, at 0.35: .8 (2 TP, 1 FP), at 0.4: .5, at 0.8: .667
-    ([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1], 0.35),
-    # F1 .667 at both 0.9 (1 TP) and 0.2 (2 TP, 2 FP): the tie goes to the higher threshold
-    ([0.9, 0.6, 0.5, 0.2], [1, 0, 0, 1], 0.9),
-    # every positive above every negative: the lowest positive score separates them
-    ([0.05, 0.2, 0.7, 0.95], [0, 0, 1, 1], 0.7),
-])
+
+@pytest.mark.parametrize(
+    ("scores", "labels", "expected"),
+    [
+        # F1 at 0.1: .667, at 0.35: .8 (2 TP, 1 FP), at 0.4: .5, at 0.8: .667
+        ([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1], 0.35),
+        # F1 .667 at both 0.9 (1 TP) and 0.2 (2 TP, 2 FP): the tie goes to the higher threshold
+        ([0.9, 0.6, 0.5, 0.2], [1, 0, 0, 1], 0.9),
+        # every positive above every negative: the lowest positive score separates them
+        ([0.05, 0.2, 0.7, 0.95], [0, 0, 1, 1], 0.7),
+    ],
+)
 def test_threshold_maximises_f1_and_ties_go_higher(scores, labels, expected):
     assert choose_threshold(scores, labels) == pytest.approx(expected)
 
@@ -91,17 +97,25 @@ def test_grouped_folds_need_two_transcripts():
 
 # --- features and training -------------------------------------------------------------------
 
+
 def test_rule_features_count_only_evidence(project):
     features = project.rules
     assert features.loc["c_engineer:160-218", "language_barrier"]
     assert not features.loc["b_teacher:252-309", "language_barrier"]  # "we never had a language problem"
-    assert features.sum().to_dict() == {"language_barrier": 1, "generic_tasks": 2, "mentor_support": 3,
-                                        "budget_cuts": 1}
+    assert features.sum().to_dict() == {
+        "language_barrier": 1,
+        "generic_tasks": 2,
+        "mentor_support": 3,
+        "budget_cuts": 1,
+    }
 
 
 def test_example_texts_get_rule_features_from_the_rule_pipeline(project):
-    hits = text_rule_features(["we had a language barrier", "we never had a language barrier", "my mentor"],
-                              nlp=project.nlp, themes=project.codebook.theme_ids)
+    hits = text_rule_features(
+        ["we had a language barrier", "we never had a language barrier", "my mentor"],
+        nlp=project.nlp,
+        themes=project.codebook.theme_ids,
+    )
     assert hits["language_barrier"].tolist() == [True, False, False]
     assert hits["mentor_support"].tolist() == [False, False, True]
 
@@ -114,9 +128,16 @@ def test_training_learns_themes_and_leaves_rare_ones_to_rules(model, project, la
     assert card["codebook"] == {"name": project.codebook.name, "version": "0.1", "hash": project.codebook.hash}
     assert card["training_data"]["coded_positives"] == labels.sum().to_dict()
     # examples, near misses, and each theme's definition and include note (4 definitions, no include notes)
-    assert card["training_data"]["examples"] == sum(
-        len(t.examples.positive) + len(t.examples.near_miss) + len([x for x in (t.definition, t.include) if x.strip()])
-        for t in project.codebook.themes) == 14 + 4
+    assert (
+        card["training_data"]["examples"]
+        == sum(
+            len(t.examples.positive)
+            + len(t.examples.near_miss)
+            + len([x for x in (t.definition, t.include) if x.strip()])
+            for t in project.codebook.themes
+        )
+        == 14 + 4
+    )
     assert set(card["metrics"]) == set(model.themes_)
     for theme, metrics in card["metrics"].items():
         assert set(metrics) == {"precision", "recall", "f1", "support", "threshold"}
@@ -129,32 +150,37 @@ def test_training_learns_themes_and_leaves_rare_ones_to_rules(model, project, la
 def test_in_sample_the_model_finds_segments_without_the_codebooks_words(model, project):
     predicted = model.predict(project.segments, project.rules)
     # no rule matches these sentences; the coders marked them
-    assert predicted.loc["b_teacher:58-119", "generic_tasks"]       # "filing papers nobody needed"
-    assert predicted.loc["b_teacher:417-463", "mentor_support"]     # "She guided me through ..."
+    assert predicted.loc["b_teacher:58-119", "generic_tasks"]  # "filing papers nobody needed"
+    assert predicted.loc["b_teacher:417-463", "mentor_support"]  # "She guided me through ..."
     assert predicted.loc["e_statistician:140-187", "language_barrier"]
 
 
 def test_training_is_deterministic_for_a_seed(model, project, labels):
-    again = train_classifier(project.segments, labels, codebook=project.codebook, rules=project.rules,
-                             nlp=project.nlp, **TRAIN)
-    pd.testing.assert_frame_equal(again.scores(project.segments, project.rules),
-                                  model.scores(project.segments, project.rules), check_exact=True)
+    again = train_classifier(
+        project.segments, labels, codebook=project.codebook, rules=project.rules, nlp=project.nlp, **TRAIN
+    )
+    pd.testing.assert_frame_equal(
+        again.scores(project.segments, project.rules), model.scores(project.segments, project.rules), check_exact=True
+    )
     assert {k: v for k, v in again.card.items() if k != "created"} == {
-        k: v for k, v in model.card.items() if k != "created"}
+        k: v for k, v in model.card.items() if k != "created"
+    }
 
 
 def test_training_data_hash_changes_with_a_label(model, project, labels):
     flipped = labels.copy()
     flipped.loc["a_nurse:66-97", "mentor_support"] = True
-    other = train_classifier(project.segments, flipped, codebook=project.codebook, rules=project.rules,
-                             nlp=project.nlp, **TRAIN)
+    other = train_classifier(
+        project.segments, flipped, codebook=project.codebook, rules=project.rules, nlp=project.nlp, **TRAIN
+    )
     assert other.card["training_data"]["hash"] != model.card["training_data"]["hash"]
 
 
 def test_too_few_coded_segments_is_a_clear_error(project, labels):
     with pytest.raises(ModelError, match="min_positive"):
-        train_classifier(project.segments, labels, codebook=project.codebook, rules=project.rules,
-                         nlp=project.nlp, min_positive=100)
+        train_classifier(
+            project.segments, labels, codebook=project.codebook, rules=project.rules, nlp=project.nlp, min_positive=100
+        )
 
 
 def test_a_codebook_without_rules_is_carried_by_the_classifier(gold):
@@ -163,10 +189,11 @@ def test_a_codebook_without_rules_is_carried_by_the_classifier(gold):
     project = code_project(transcripts_dir=CLASSIFY / "transcripts", codebook_path=CLASSIFY / "norules.yaml")
     assert project.tags.empty and not project.rules.any().any()
     labels = segment_labels(project.segments, gold, themes=codebook.theme_ids)
-    model = train_classifier(project.segments, labels, codebook=codebook, rules=project.rules, nlp=project.nlp,
-                             **TRAIN)
+    model = train_classifier(project.segments, labels, codebook=codebook, rules=project.rules, nlp=project.nlp, **TRAIN)
     transcript = next(t for t in discover(CLASSIFY / "transcripts")[0] if t.id == "c_engineer")
-    coded = code_transcript(transcript, nlp=project.nlp, codebook=codebook, model=model, combine="union")
+    coded = code_transcript(
+        transcript, nlp=project.nlp, codebook=codebook, tagger=ModelTagger(model, codebook, "union")
+    )
     found = {(t.segment.segment_id, t.theme) for t in coded.tags}
     assert {t.method for t in coded.tags} == {CLASSIFIER_METHOD}
     assert ("c_engineer:160-218", "language_barrier") in found
@@ -175,14 +202,16 @@ def test_a_codebook_without_rules_is_carried_by_the_classifier(gold):
 
 # --- saving and loading ----------------------------------------------------------------------
 
+
 def test_skops_round_trip_gives_identical_scores_and_card(model, project, tmp_path: Path):
     path = save_model(model, tmp_path / "m.skops")
     assert zipfile.is_zipfile(path)
     card = json.loads(card_path(path).read_text(encoding="utf-8"))
     assert card["codebook"]["hash"] == project.codebook.hash
     loaded = load_model(path, codebook=project.codebook)
-    pd.testing.assert_frame_equal(loaded.scores(project.segments, project.rules),
-                                  model.scores(project.segments, project.rules), check_exact=True)
+    pd.testing.assert_frame_equal(
+        loaded.scores(project.segments, project.rules), model.scores(project.segments, project.rules), check_exact=True
+    )
     assert loaded.thresholds_ == model.thresholds_ and loaded.left_to_rules_ == model.left_to_rules_
     assert loaded.card == card and loaded.card_hash == model.card_hash
     assert loaded.label == f"m.skops@{model.card_hash}"
@@ -195,11 +224,14 @@ def test_loading_for_another_codebook_is_refused(model, tmp_path: Path):
     assert caught.value.path == str(path)
 
 
-@pytest.mark.parametrize("payload", [
-    {"format": "qualcode-classifier/1", "when": date(2024, 1, 1)},   # datetime.date: not a trusted module
-    {"format": "qualcode-classifier/1", "call": eval},               # builtins.eval: a function, not a class
-    {"format": "qualcode-classifier/1", "call": np.load},            # numpy.load: a function, not a class
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"format": "qualcode-classifier/1", "when": date(2024, 1, 1)},  # datetime.date: not a trusted module
+        {"format": "qualcode-classifier/1", "call": eval},  # builtins.eval: a function, not a class
+        {"format": "qualcode-classifier/1", "call": np.load},  # numpy.load: a function, not a class
+    ],
+)
 def test_an_untrusted_type_is_refused(payload, project, tmp_path: Path):
     import skops.io as sio
 
@@ -209,11 +241,22 @@ def test_an_untrusted_type_is_refused(payload, project, tmp_path: Path):
         load_model(path, codebook=project.codebook)
 
 
-@pytest.mark.parametrize(("name", "trusted"), [
-    ("sklearn.pipeline.Pipeline", True), ("numpy.ndarray", True), ("scipy.sparse._csr.csr_matrix", True),
-    ("builtins.int", True), ("builtins.eval", False), ("builtins.type", False), ("numpy.load", False),
-    ("os.system", False), ("datetime.date", False), ("numpy.memmap", False), ("sklearn.no.Such", False),
-])
+@pytest.mark.parametrize(
+    ("name", "trusted"),
+    [
+        ("sklearn.pipeline.Pipeline", True),
+        ("numpy.ndarray", True),
+        ("scipy.sparse._csr.csr_matrix", True),
+        ("builtins.int", True),
+        ("builtins.eval", False),
+        ("builtins.type", False),
+        ("numpy.load", False),
+        ("os.system", False),
+        ("datetime.date", False),
+        ("numpy.memmap", False),
+        ("sklearn.no.Such", False),
+    ],
+)
 def test_trusted_types_are_classes_of_the_scientific_stack(name, trusted):
     assert trusted_type(name) is trusted
 
@@ -232,6 +275,7 @@ def test_missing_damaged_or_mismatched_files_are_model_errors(model, project, tm
 
 # --- combining with the rules ----------------------------------------------------------------
 
+
 def test_combine_modes():
     index = pd.Index(["s1", "s2", "s3"], name="segment_id")
     rules = pd.DataFrame({"a": [True, False, False], "b": [True, False, False], "c": [False, True, False]}, index=index)
@@ -239,17 +283,26 @@ def test_combine_modes():
     union = combine(rules, predicted, mode="union", left_to_rules=["c"])
     assert union.to_dict("list") == {"a": [True, True, False], "b": [True, True, True], "c": [False, True, False]}
     classifier = combine(rules, predicted, mode="classifier", left_to_rules=["b"])  # b left to rules: keeps rules
-    assert classifier.to_dict("list") == {"a": [False, True, False], "b": [True, False, False],
-                                          "c": [False, True, False]}
+    assert classifier.to_dict("list") == {
+        "a": [False, True, False],
+        "b": [True, False, False],
+        "c": [False, True, False],
+    }
     assert combine(rules, predicted, mode="rules", left_to_rules=[]).equals(rules)
     with pytest.raises(QualcodeError, match="unknown combine mode"):
         combine(rules, predicted, mode="both", left_to_rules=[])
 
 
 def _with_thresholds(model: ThemeModel, value: float) -> ThemeModel:
-    return ThemeModel(pipeline=model.pipeline_, themes=model.themes_, feature_themes=model.feature_themes_,
-                      thresholds={t: value for t in model.themes_}, left_to_rules=model.left_to_rules_,
-                      card=model.card, source="test.skops")
+    return ThemeModel(
+        pipeline=model.pipeline_,
+        themes=model.themes_,
+        feature_themes=model.feature_themes_,
+        thresholds={t: value for t in model.themes_},
+        left_to_rules=model.left_to_rules_,
+        card=model.card,
+        source="test.skops",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -260,7 +313,9 @@ def teacher(project):
 
 def test_union_tags_one_row_per_segment_and_theme_and_keeps_negated_rule_tags(model, project, teacher):
     always = _with_thresholds(model, 0.0)  # the classifier says yes to every learned theme
-    coded = code_transcript(teacher, nlp=project.nlp, codebook=project.codebook, model=always, combine="union")
+    coded = code_transcript(
+        teacher, nlp=project.nlp, codebook=project.codebook, tagger=ModelTagger(always, project.codebook, "union")
+    )
     keys = [(t.segment.segment_id, t.theme) for t in coded.tags]
     assert len(keys) == len(set(keys))
     respondent = [s for s in coded.segments if s.role != "interviewer"]
@@ -280,22 +335,34 @@ def test_classifier_mode_drops_rule_only_tags_of_learned_themes_but_not_of_rule_
     never = _with_thresholds(model, 1.01)  # the classifier says no to everything
     nurse = next(t for t in discover(CLASSIFY / "transcripts")[0] if t.id == "a_nurse")
     rules_only = code_transcript(nurse, nlp=project.nlp, codebook=project.codebook)
-    union = code_transcript(nurse, nlp=project.nlp, codebook=project.codebook, model=never, combine="union")
-    classifier = code_transcript(nurse, nlp=project.nlp, codebook=project.codebook, model=never, combine="classifier")
+    union = code_transcript(
+        nurse, nlp=project.nlp, codebook=project.codebook, tagger=ModelTagger(never, project.codebook, "union")
+    )
+    classifier = code_transcript(
+        nurse, nlp=project.nlp, codebook=project.codebook, tagger=ModelTagger(never, project.codebook, "classifier")
+    )
     assert [(t.segment.segment_id, t.theme, t.method) for t in union.tags] == [
-        (t.segment.segment_id, t.theme, t.method) for t in rules_only.tags]
+        (t.segment.segment_id, t.theme, t.method) for t in rules_only.tags
+    ]
     assert all(t.score is not None for t in union.tags if t.theme in model.themes_)
     assert [(t.segment.segment_id, t.theme) for t in classifier.tags] == [("a_nurse:363-425", "budget_cuts")]
-    rules_mode = code_transcript(nurse, nlp=project.nlp, codebook=project.codebook, model=never, combine="rules")
+    rules_mode = code_transcript(
+        nurse, nlp=project.nlp, codebook=project.codebook, tagger=ModelTagger(never, project.codebook, "rules")
+    )
     assert rules_mode.tags == rules_only.tags
 
 
 def test_auto_combine_is_the_cards_best_mode(model):
     card = dict(model.card)
     assert resolve_combine(model, "auto") == "union"  # no measurement in the card
-    measured = ThemeModel(pipeline=model.pipeline_, themes=model.themes_, feature_themes=model.feature_themes_,
-                          thresholds=model.thresholds_, left_to_rules=model.left_to_rules_,
-                          card={**card, "best_combine": "classifier"})
+    measured = ThemeModel(
+        pipeline=model.pipeline_,
+        themes=model.themes_,
+        feature_themes=model.feature_themes_,
+        thresholds=model.thresholds_,
+        left_to_rules=model.left_to_rules_,
+        card={**card, "best_combine": "classifier"},
+    )
     assert resolve_combine(measured, "auto") == "classifier"
     assert resolve_combine(measured, "rules") == "rules"
 
@@ -314,15 +381,34 @@ def test_suggestions_skip_coded_segments_and_sort_by_distance_to_threshold(model
 
 # --- the commands, through the real entry point ----------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def trained_cli(tmp_path_factory):
     """`qualcode train` on the fixtures, run once for the command tests."""
     folder = tmp_path_factory.mktemp("train")
     model = folder / "models" / "classifier.skops"
-    result = CliRunner().invoke(app, [
-        "train", "--transcripts", str(CLASSIFY / "transcripts"), "--codebook", str(CLASSIFY / "codebook.yaml"),
-        "--gold", str(CLASSIFY / "coded"), "--model", str(model), "--min-positive", "2", "--folds", "2",
-        "--seed", "3", "--reports", str(folder / "reports")])  # no review log: the coder files alone
+    result = CliRunner().invoke(
+        app,
+        [
+            "train",
+            "--transcripts",
+            str(CLASSIFY / "transcripts"),
+            "--codebook",
+            str(CLASSIFY / "codebook.yaml"),
+            "--gold",
+            str(CLASSIFY / "coded"),
+            "--model",
+            str(model),
+            "--min-positive",
+            "2",
+            "--folds",
+            "2",
+            "--seed",
+            "3",
+            "--reports",
+            str(folder / "reports"),
+        ],
+    )  # no review log: the coder files alone
     return folder, model, result
 
 
@@ -345,9 +431,22 @@ def test_cli_train_saves_model_and_card_and_reports(trained_cli):
 def test_cli_run_with_model_tags_with_the_classifier(trained_cli, tmp_path: Path):
     _, model, _ = trained_cli
     out = tmp_path / "out"
-    result = CliRunner().invoke(app, [
-        "run", "--transcripts", str(CLASSIFY / "transcripts"), "--codebook", str(CLASSIFY / "codebook.yaml"),
-        "--model", str(model), "--combine", "union", "--out", str(out)])
+    result = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "--transcripts",
+            str(CLASSIFY / "transcripts"),
+            "--codebook",
+            str(CLASSIFY / "codebook.yaml"),
+            "--model",
+            str(model),
+            "--combine",
+            "union",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     card = json.loads(card_path(model).read_text())
     tags = read_tags(out / "tags.csv")
@@ -367,13 +466,44 @@ def test_cli_run_uses_the_default_model_only_when_it_fits_the_codebook(trained_c
     cwd = os.getcwd()
     os.chdir(folder)  # models/classifier.skops is here
     try:
-        fits = runner.invoke(app, ["run", "--transcripts", str(CLASSIFY / "transcripts"), "--codebook",
-                                   str(CLASSIFY / "codebook.yaml"), "--out", str(tmp_path / "a")])
-        other = runner.invoke(app, ["run", "--transcripts", str(CLASSIFY / "transcripts"), "--codebook",
-                                    str(CLASSIFY / "norules.yaml"), "--out", str(tmp_path / "b")])
-        refused = runner.invoke(app, ["run", "--transcripts", str(CLASSIFY / "transcripts"), "--codebook",
-                                      str(CLASSIFY / "norules.yaml"), "--combine", "classifier",
-                                      "--out", str(tmp_path / "c")])
+        fits = runner.invoke(
+            app,
+            [
+                "run",
+                "--transcripts",
+                str(CLASSIFY / "transcripts"),
+                "--codebook",
+                str(CLASSIFY / "codebook.yaml"),
+                "--out",
+                str(tmp_path / "a"),
+            ],
+        )
+        other = runner.invoke(
+            app,
+            [
+                "run",
+                "--transcripts",
+                str(CLASSIFY / "transcripts"),
+                "--codebook",
+                str(CLASSIFY / "norules.yaml"),
+                "--out",
+                str(tmp_path / "b"),
+            ],
+        )
+        refused = runner.invoke(
+            app,
+            [
+                "run",
+                "--transcripts",
+                str(CLASSIFY / "transcripts"),
+                "--codebook",
+                str(CLASSIFY / "norules.yaml"),
+                "--combine",
+                "classifier",
+                "--out",
+                str(tmp_path / "c"),
+            ],
+        )
     finally:
         os.chdir(cwd)
     assert fits.exit_code == 0, fits.output
@@ -388,34 +518,96 @@ def test_cli_run_uses_the_default_model_only_when_it_fits_the_codebook(trained_c
 
 def test_cli_run_explicit_model_for_another_codebook_fails(trained_cli, tmp_path: Path):
     _, model, _ = trained_cli
-    result = CliRunner().invoke(app, ["run", "--transcripts", str(CLASSIFY / "transcripts"), "--codebook",
-                                      str(CLASSIFY / "norules.yaml"), "--model", str(model), "--out", str(tmp_path)])
+    result = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "--transcripts",
+            str(CLASSIFY / "transcripts"),
+            "--codebook",
+            str(CLASSIFY / "norules.yaml"),
+            "--model",
+            str(model),
+            "--out",
+            str(tmp_path),
+        ],
+    )
     assert result.exit_code != 0 and isinstance(result.exception, ModelError)
 
 
 def test_cli_suggest_lists_uncoded_segments_as_csv(trained_cli):
     _, model, _ = trained_cli
-    result = CliRunner().invoke(app, [
-        "suggest", "--n", "4", "--transcripts", str(CLASSIFY / "transcripts"), "--codebook",
-        str(CLASSIFY / "codebook.yaml"), "--model", str(model), "--gold", str(CLASSIFY / "coded"), "--format", "csv"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "suggest",
+            "--n",
+            "4",
+            "--transcripts",
+            str(CLASSIFY / "transcripts"),
+            "--codebook",
+            str(CLASSIFY / "codebook.yaml"),
+            "--model",
+            str(model),
+            "--gold",
+            str(CLASSIFY / "coded"),
+            "--format",
+            "csv",
+        ],
+    )
     assert result.exit_code == 0, result.output
     found = pd.read_csv(StringIO(result.stdout))
-    assert list(found.columns) == ["segment_id", "transcript_id", "start_char", "end_char", "theme", "score",
-                                   "threshold", "distance", "text"]
+    assert list(found.columns) == [
+        "segment_id",
+        "transcript_id",
+        "start_char",
+        "end_char",
+        "theme",
+        "score",
+        "threshold",
+        "distance",
+        "text",
+    ]
     assert len(found) == 4 and found["distance"].is_monotonic_increasing
     gold = load_gold(CLASSIFY / "coded")
     for row in found.itertuples():
-        assert not ((gold.transcript_id == row.transcript_id) & (gold.start_char < row.end_char)
-                    & (row.start_char < gold.end_char)).any()
-    table = CliRunner().invoke(app, [
-        "suggest", "--n", "2", "--transcripts", str(CLASSIFY / "transcripts"), "--codebook",
-        str(CLASSIFY / "codebook.yaml"), "--model", str(model), "--gold", str(CLASSIFY / "coded")])
+        assert not (
+            (gold.transcript_id == row.transcript_id)
+            & (gold.start_char < row.end_char)
+            & (row.start_char < gold.end_char)
+        ).any()
+    table = CliRunner().invoke(
+        app,
+        [
+            "suggest",
+            "--n",
+            "2",
+            "--transcripts",
+            str(CLASSIFY / "transcripts"),
+            "--codebook",
+            str(CLASSIFY / "codebook.yaml"),
+            "--model",
+            str(model),
+            "--gold",
+            str(CLASSIFY / "coded"),
+        ],
+    )
     assert table.exit_code == 0 and found.iloc[0]["segment_id"] in table.stdout
 
 
 def test_coding_with_a_model_gives_the_same_tags_in_worker_processes(model, project):
     transcripts, _ = discover(CLASSIFY / "transcripts")
-    one = [c.tags for c in code_corpus(transcripts, codebook=project.codebook, model=model, combine="union")]
-    two = [c.tags for c in code_corpus(transcripts, codebook=project.codebook, model=model, combine="union", jobs=2)]
+    one = [
+        c.tags
+        for c in code_corpus(
+            transcripts, codebook=project.codebook, tagger=ModelTagger(model, project.codebook, "union")
+        )
+    ]
+    two = [
+        c.tags
+        for c in code_corpus(
+            transcripts, codebook=project.codebook, tagger=ModelTagger(model, project.codebook, "union"), jobs=2
+        )
+    ]
     assert one == two
     assert any(t.method == CLASSIFIER_METHOD for tags in one for t in tags)

@@ -59,20 +59,32 @@ def test_tag_prints_one_transcripts_tags(messy):
     as_json = qualcode("tag", str(messy / "cp1252.txt"), "--codebook", str(MINIMAL), "--format", "json")
     assert as_json.returncode == 0, as_json.stderr
     rows = json.loads(as_json.stdout)
-    assert [(r["theme"], r["matched"], r["source"]) for r in rows] == [("language_barrier", "language problem", "cp1252.txt")]
+    assert [(r["theme"], r["matched"], r["source"]) for r in rows] == [
+        ("language_barrier", "language problem", "cp1252.txt")
+    ]
     as_csv = qualcode("tag", str(messy / "good.txt"), "--codebook", str(MINIMAL))
     assert as_csv.stdout.splitlines()[0].startswith("segment_id,transcript_id,source,speaker")
     assert len(as_csv.stdout.splitlines()) == 2
 
 
-@pytest.mark.parametrize("args,message", [
-    (["run", "--transcripts", "/nonexistent/x", "--codebook", str(MINIMAL)], "transcripts folder not found"),
-    (["run", "--transcripts", str(FIXTURES / "transcripts"), "--codebook", "/nonexistent.yaml"], "cannot read codebook"),
-    (["run", "--transcripts", str(FIXTURES / "transcripts"), "--codebook", str(MINIMAL), "--by", "colour"],
-     "--by 'colour' is not a metadata field"),
-    (["tag", str(FIXTURES / "codebooks" / "minimal.yaml"), "--codebook", str(MINIMAL), "--format", "xml"],
-     "--format must be csv or json"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["run", "--transcripts", "/nonexistent/x", "--codebook", str(MINIMAL)], "transcripts folder not found"),
+        (
+            ["run", "--transcripts", str(FIXTURES / "transcripts"), "--codebook", "/nonexistent.yaml"],
+            "cannot read codebook",
+        ),
+        (
+            ["run", "--transcripts", str(FIXTURES / "transcripts"), "--codebook", str(MINIMAL), "--by", "colour"],
+            "--by 'colour' is not a metadata field",
+        ),
+        (
+            ["tag", str(FIXTURES / "codebooks" / "minimal.yaml"), "--codebook", str(MINIMAL), "--format", "xml"],
+            "--format must be csv or json",
+        ),
+    ],
+)
 def test_errors_are_one_line(args, message, tmp_path):
     result = qualcode(*args, "--out", str(tmp_path)) if args[0] == "run" else qualcode(*args)
     assert result.returncode == 1

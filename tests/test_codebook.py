@@ -6,14 +6,26 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.codebook import MatchAttr, check_codebook, lint, load_codebook, span_ruler_patterns
-from pipeline.errors import CodebookError
+from pipeline.codebook.load import check_codebook, lint, load_codebook
+from pipeline.codebook.model import MatchAttr
+from pipeline.codebook.patterns import span_ruler_patterns
+from pipeline.core.errors import CodebookError
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXED_IDS = [
-    "language_barrier", "generic_tasks", "staff_rotation", "room_for_innovation", "age_limit",
-    "external_recruitment", "management_anchoring", "reciprocity", "long_term_exchange", "cultural_brokers",
-    "knowledge_sharing", "relevant_tasks", "lack_of_resources",
+    "language_barrier",
+    "generic_tasks",
+    "staff_rotation",
+    "room_for_innovation",
+    "age_limit",
+    "external_recruitment",
+    "management_anchoring",
+    "reciprocity",
+    "long_term_exchange",
+    "cultural_brokers",
+    "knowledge_sharing",
+    "relevant_tasks",
+    "lack_of_resources",
 ]
 VALID = (Path(__file__).parent / "fixtures" / "codebooks" / "minimal.yaml").read_text()
 
@@ -28,7 +40,11 @@ def test_bundled_codebook_is_complete(study_codebook):
         assert theme.rules and theme.tor, theme.id
     assert lint(study_codebook) == []
     assert {r.category.value for r in study_codebook.context.rules} >= {
-        "NEGATED_EXISTENCE", "HYPOTHETICAL", "PSEUDO", "TERMINATE"}
+        "NEGATED_EXISTENCE",
+        "HYPOTHETICAL",
+        "PSEUDO",
+        "TERMINATE",
+    }
 
 
 def test_hash_changes_with_content(tmp_path):
@@ -50,21 +66,47 @@ def test_patterns_split_by_attribute(minimal_codebook):
 
 BROKEN = [
     # (description, text edit, expected line, words the message must contain)
-    ("yaml syntax", lambda t: t.replace('label: Barriers', 'label: [Barriers'), 6,
-     ["YAML syntax error", "flow sequence starting at line 5"]),
-    ("unknown key", lambda t: t.replace("    label: Language barrier", "    label: Language barrier\n    colour: red"),
-     13, ["language_barrier", "colour", "Extra inputs"]),
+    (
+        "yaml syntax",
+        lambda t: t.replace("label: Barriers", "label: [Barriers"),
+        6,
+        ["YAML syntax error", "flow sequence starting at line 5"],
+    ),
+    (
+        "unknown key",
+        lambda t: t.replace("    label: Language barrier", "    label: Language barrier\n    colour: red"),
+        13,
+        ["language_barrier", "colour", "Extra inputs"],
+    ),
     ("unknown tor id", lambda t: t.replace("tor: [Q1]", "tor: [Q9]"), 15, ["language_barrier", "unknown ToR", "Q9"]),
-    ("unknown group", lambda t: t.replace("    group: barriers", "    group: obstacles"), 13,
-     ["language_barrier", "unknown group", "obstacles"]),
-    ("bad token pattern", lambda t: t.replace("{LEMMA: speak}", "{LEMA: speak}"), 23,
-     ["language_barrier", "lb.speak", "bad spaCy token pattern"]),
-    ("bad theme id", lambda t: t.replace("- id: language_barrier", "- id: Language Barrier"), 11,
-     ["id", "pattern"]),
-    ("rule with phrases and pattern", lambda t: t.replace("        pattern: [{LEMMA: speak}, {LOWER: norwegian}]",
-     "        pattern: [{LEMMA: speak}]\n        phrases: [speak]"), 22, ["language_barrier", "rules.1", "not both"]),
-    ("missing definition", lambda t: t.replace("    definition: Not speaking the host language limits learning.\n", ""),
-     11, ["language_barrier", "definition", "Field required"]),
+    (
+        "unknown group",
+        lambda t: t.replace("    group: barriers", "    group: obstacles"),
+        13,
+        ["language_barrier", "unknown group", "obstacles"],
+    ),
+    (
+        "bad token pattern",
+        lambda t: t.replace("{LEMMA: speak}", "{LEMA: speak}"),
+        23,
+        ["language_barrier", "lb.speak", "bad spaCy token pattern"],
+    ),
+    ("bad theme id", lambda t: t.replace("- id: language_barrier", "- id: Language Barrier"), 11, ["id", "pattern"]),
+    (
+        "rule with phrases and pattern",
+        lambda t: t.replace(
+            "        pattern: [{LEMMA: speak}, {LOWER: norwegian}]",
+            "        pattern: [{LEMMA: speak}]\n        phrases: [speak]",
+        ),
+        22,
+        ["language_barrier", "rules.1", "not both"],
+    ),
+    (
+        "missing definition",
+        lambda t: t.replace("    definition: Not speaking the host language limits learning.\n", ""),
+        11,
+        ["language_barrier", "definition", "Field required"],
+    ),
     ("context direction", lambda t: t.replace("direction: FORWARD}", "direction: TERMINATE}"), 27, ["TERMINATE"]),
 ]
 
@@ -95,11 +137,14 @@ def test_duplicate_theme_and_rule_ids(tmp_path):
         load_codebook(path)
 
 
-@pytest.mark.parametrize("content,message", [
-    (b"", "must be a YAML mapping"),
-    (b"- a\n- b\n", "must be a YAML mapping"),
-    (b"name: x\xff\n", "not valid UTF-8"),
-])
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        (b"", "must be a YAML mapping"),
+        (b"- a\n- b\n", "must be a YAML mapping"),
+        (b"name: x\xff\n", "not valid UTF-8"),
+    ],
+)
 def test_not_a_codebook(tmp_path, content, message):
     path = tmp_path / "codebook.yaml"
     path.write_bytes(content)
@@ -124,8 +169,10 @@ def test_codebook_without_rules_is_valid(tmp_path):
 def test_definitions_only_codebook_is_valid(tmp_path):
     """A codebook written from another study's code definitions: no groups, ToR questions, rules or examples."""
     path = tmp_path / "codebook.yaml"
-    path.write_text("name: Other study\nversion: '1'\nthemes:\n  - id: trust\n    label: Trust\n"
-                    "    definition: Trust between partners.\n")
+    path.write_text(
+        "name: Other study\nversion: '1'\nthemes:\n  - id: trust\n    label: Trust\n"
+        "    definition: Trust between partners.\n"
+    )
     codebook = load_codebook(path)
     assert (codebook.themes[0].group, codebook.themes[0].tor, codebook.themes[0].rules) == ("", [], [])
     with_groups = tmp_path / "grouped.yaml"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.codebook import load_codebook
-from pipeline.coding import build_nlp
-from pipeline.rules import SPANS_KEY
+from pipeline.codebook.load import load_codebook
+from pipeline.coding.corpus import build_nlp
+from pipeline.coding.rules import SPANS_KEY
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +21,12 @@ CASES = [
     ("I didn't speak Norwegian at all.", "language_barrier", True, False),
     ("The language barrier was not an issue for us.", "language_barrier", True, False),
     ("If there had been a language problem we would have left.", "language_barrier", False, True),
-    ("We never went to the market on Sundays, and the language problem was real.", "language_barrier", False, False),  # beyond scope 5
+    (
+        "We never went to the market on Sundays, and the language problem was real.",
+        "language_barrier",
+        False,
+        False,
+    ),  # beyond scope 5
     ("I never complained but the language barrier was real.", "language_barrier", False, False),  # terminated
     ("It was not only a language problem, it was culture.", "language_barrier", False, False),  # pseudo
     ("There was no budget to buy the monitors.", "lack_of_resources", False, False),  # trigger inside the span
@@ -45,8 +50,10 @@ def test_context(context_nlp, text, theme, negated, hypothetical):
 def test_rule_ids_and_matched_words(context_nlp):
     doc = context_nlp("I could not speak Norwegian and the budget cuts came.")
     found = {(s.label_, s.id_, s.text) for s in doc.spans[SPANS_KEY]}
-    assert found == {("language_barrier", "lb.speak", "speak Norwegian"),
-                     ("lack_of_resources", "lr.lemma", "budget cuts")}
+    assert found == {
+        ("language_barrier", "lb.speak", "speak Norwegian"),
+        ("lack_of_resources", "lr.lemma", "budget cuts"),
+    }
 
 
 def test_component_is_serialisable_config(context_nlp):

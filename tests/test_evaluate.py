@@ -15,13 +15,20 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-import pipeline.evaluate as evaluate_module
+import pipeline.measure.evaluate as evaluate_module
 from pipeline.cli import app
-from pipeline.codebook import load_codebook
-from pipeline.errors import QualcodeError
-from pipeline.evaluate import (
-    METHODS, EvaluationOptions, Fold, check_no_leakage, evaluate_project, keyword_matches, keyword_terms,
-    render_html, transcript_folds,
+from pipeline.codebook.load import load_codebook
+from pipeline.core.errors import QualcodeError
+from pipeline.measure.evaluate import (
+    METHODS,
+    EvaluationOptions,
+    Fold,
+    check_no_leakage,
+    evaluate_project,
+    keyword_matches,
+    keyword_terms,
+    render_html,
+    transcript_folds,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,8 +37,9 @@ CODEBOOK = FIXTURE / "codebook.yaml"
 TRANSCRIPTS = FIXTURE / "transcripts"
 CODED = FIXTURE / "coded"
 PROCTORING = ROOT.parent / "shared" / "data" / "proctoring"
-needs_proctoring = pytest.mark.skipif(not PROCTORING.is_dir(),
-                                      reason=f"real coded data not present at {PROCTORING} (see ../shared/data)")
+needs_proctoring = pytest.mark.skipif(
+    not PROCTORING.is_dir(), reason=f"real coded data not present at {PROCTORING} (see ../shared/data)"
+)
 OPTIONS = EvaluationOptions(folds=3, seed=0, resamples=200, coders=("anna",), min_positive=2)
 
 
@@ -81,14 +89,17 @@ def test_keyword_terms_are_label_words_and_rule_phrases():
     assert terms["funding_cuts"] == ["funding", "cuts"]
 
 
-@pytest.mark.parametrize(("text", "theme", "found"), [
-    ("We had a LANGUAGE problem.", "language_barrier", True),         # case-insensitive
-    ("We never had a language problem.", "language_barrier", True),   # no negation
-    ("Our languages differed.", "language_barrier", True),            # substring, no word boundary or lemma
-    ("My mentors were kind.", "mentor_support", True),
-    ("Nobody guided me.", "mentor_support", False),                   # no meaning, only strings
-    ("They gave me generic work.", "generic_tasks", True),            # the label word "generic"
-])
+@pytest.mark.parametrize(
+    ("text", "theme", "found"),
+    [
+        ("We had a LANGUAGE problem.", "language_barrier", True),  # case-insensitive
+        ("We never had a language problem.", "language_barrier", True),  # no negation
+        ("Our languages differed.", "language_barrier", True),  # substring, no word boundary or lemma
+        ("My mentors were kind.", "mentor_support", True),
+        ("Nobody guided me.", "mentor_support", False),  # no meaning, only strings
+        ("They gave me generic work.", "generic_tasks", True),  # the label word "generic"
+    ],
+)
 def test_keyword_baseline_is_a_plain_text_search(text, theme, found):
     segments = pd.DataFrame({"segment_id": ["s1"], "text": [text]})
     assert bool(keyword_matches(segments, load_codebook(CODEBOOK)).at["s1", theme]) is found
@@ -109,8 +120,9 @@ def evaluation_and_training_calls():
 
     evaluate_module.train_classifier = recording
     try:
-        evaluation = evaluate_project(transcripts_dir=TRANSCRIPTS, codebook_path=CODEBOOK, gold_dir=CODED,
-                                      options=OPTIONS)
+        evaluation = evaluate_project(
+            transcripts_dir=TRANSCRIPTS, codebook_path=CODEBOOK, gold_dir=CODED, options=OPTIONS
+        )
     finally:
         evaluate_module.train_classifier = real
     return evaluation, calls
@@ -130,8 +142,12 @@ def test_evaluation_compares_every_method_on_every_segment(evaluation_and_traini
     assert list(evaluation.methods) == list(METHODS)
     rules = evaluation.methods["rules"].per_theme
     # the gold (anna): 5 language, 5 generic, 4 mentor segments of 24; nobody coded funding cuts
-    assert rules["support"].to_dict() == {"language_barrier": 5, "generic_tasks": 5, "mentor_support": 4,
-                                          "funding_cuts": 0}
+    assert rules["support"].to_dict() == {
+        "language_barrier": 5,
+        "generic_tasks": 5,
+        "mentor_support": 4,
+        "funding_cuts": 0,
+    }
     assert set(rules["segments"]) == {24}
     # rules tag t2's "language barrier" and not the negated "never had a language problem": 1 TP, 0 FP of 5
     assert rules.at["language_barrier", "precision"] == 1.0
@@ -159,9 +175,27 @@ def test_html_report_is_self_contained_and_escaped(evaluation_and_training_calls
 @pytest.fixture(scope="module")
 def evaluate_cli(tmp_path_factory):
     out = tmp_path_factory.mktemp("evaluate")
-    result = invoke("evaluate", "--gold", CODED, "--coder", "anna", "--transcripts", TRANSCRIPTS, "--codebook",
-                    CODEBOOK, "--folds", "3", "--min-positive", "2", "--resamples", "200", "--out", out,
-                    "--json", out / "evaluation.json")
+    result = invoke(
+        "evaluate",
+        "--gold",
+        CODED,
+        "--coder",
+        "anna",
+        "--transcripts",
+        TRANSCRIPTS,
+        "--codebook",
+        CODEBOOK,
+        "--folds",
+        "3",
+        "--min-positive",
+        "2",
+        "--resamples",
+        "200",
+        "--out",
+        out,
+        "--json",
+        out / "evaluation.json",
+    )
     return result, out
 
 
@@ -189,8 +223,22 @@ def test_evaluate_command_prints_a_table_and_writes_the_report(evaluate_cli):
 
 
 def test_evaluate_names_an_unknown_coder(tmp_path):
-    result = CliRunner().invoke(app, ["evaluate", "--gold", str(CODED), "--coder", "zoe", "--transcripts",
-                                      str(TRANSCRIPTS), "--codebook", str(CODEBOOK), "--out", str(tmp_path)])
+    result = CliRunner().invoke(
+        app,
+        [
+            "evaluate",
+            "--gold",
+            str(CODED),
+            "--coder",
+            "zoe",
+            "--transcripts",
+            str(TRANSCRIPTS),
+            "--codebook",
+            str(CODEBOOK),
+            "--out",
+            str(tmp_path),
+        ],
+    )
     assert result.exit_code != 0
     assert isinstance(result.exception, QualcodeError) and "zoe" in str(result.exception)
 
@@ -200,8 +248,20 @@ def test_evaluate_names_an_unknown_coder(tmp_path):
 
 def test_agree_with_three_coders(tmp_path):
     out = tmp_path / "agree.json"
-    result = invoke("agree", CODED / "anna.csv", CODED / "ben.csv", CODED / "cara.csv", "--transcripts",
-                    TRANSCRIPTS, "--codebook", CODEBOOK, "--json", out, "--resamples", "200")
+    result = invoke(
+        "agree",
+        CODED / "anna.csv",
+        CODED / "ben.csv",
+        CODED / "cara.csv",
+        "--transcripts",
+        TRANSCRIPTS,
+        "--codebook",
+        CODEBOOK,
+        "--json",
+        out,
+        "--resamples",
+        "200",
+    )
     figures = json.loads(out.read_text())
     assert figures["coders"] == ["anna", "ben", "cara"]
     pairs = {(p["theme"], p["coder_a"], p["coder_b"]): p for p in figures["pairs"]}
@@ -214,8 +274,9 @@ def test_agree_with_three_coders(tmp_path):
     # alpha across the three coders, by the krippendorff package on the 3 x 24 matrix
     language = np.zeros((3, 24))
     segment = {"t1": 0, "t2": 4, "t3": 8, "t4": 12, "t5": 16, "t6": 20}  # first respondent segment of each
-    for row, transcripts in enumerate([["t1", "t2", "t4", "t5", "t6"], ["t1", "t2", "t4", "t6"],
-                                       ["t1", "t2", "t3", "t4", "t5", "t6"]]):
+    for row, transcripts in enumerate(
+        [["t1", "t2", "t4", "t5", "t6"], ["t1", "t2", "t4", "t6"], ["t1", "t2", "t3", "t4", "t5", "t6"]]
+    ):
         for transcript in transcripts:
             language[row, segment[transcript]] = 1
     expected = krippendorff.alpha(reliability_data=language, level_of_measurement="nominal")
@@ -228,8 +289,19 @@ def test_agree_accepts_a_qualcode_tags_table_as_a_machine_coder(tmp_path):
     reports = tmp_path / "reports"
     invoke("run", "--transcripts", TRANSCRIPTS, "--codebook", CODEBOOK, "--out", reports)
     out = tmp_path / "agree.json"
-    invoke("agree", CODED / "anna.csv", reports / "tags.csv", "--transcripts", TRANSCRIPTS, "--codebook", CODEBOOK,
-           "--json", out, "--resamples", "0")
+    invoke(
+        "agree",
+        CODED / "anna.csv",
+        reports / "tags.csv",
+        "--transcripts",
+        TRANSCRIPTS,
+        "--codebook",
+        CODEBOOK,
+        "--json",
+        out,
+        "--resamples",
+        "0",
+    )
     figures = json.loads(out.read_text())
     assert figures["machine_coders"] == ["tags"]
     pairs = {(p["theme"], p["coder_a"], p["coder_b"]): p for p in figures["pairs"]}
@@ -239,8 +311,9 @@ def test_agree_accepts_a_qualcode_tags_table_as_a_machine_coder(tmp_path):
 
 
 def test_agree_needs_two_files():
-    result = CliRunner().invoke(app, ["agree", str(CODED / "anna.csv"), "--transcripts", str(TRANSCRIPTS),
-                                      "--codebook", str(CODEBOOK)])
+    result = CliRunner().invoke(
+        app, ["agree", str(CODED / "anna.csv"), "--transcripts", str(TRANSCRIPTS), "--codebook", str(CODEBOOK)]
+    )
     assert result.exit_code != 0 and "two coder files" in str(result.exception)
 
 
@@ -287,13 +360,27 @@ def test_agree_reproduces_the_coders_per_code_counts_on_q8(tmp_path):
     files = datasets.find_questions(PROCTORING)["Q8"]
     project = datasets.build_project(files, out=tmp_path)
     out = tmp_path / "agree.json"
-    invoke("agree", project.coded / "primary.csv", project.coded / "secondary.csv", "--transcripts",
-           project.transcripts, "--codebook", project.codebook, "--unit", "turn", "--json", out, "--resamples", "0")
+    invoke(
+        "agree",
+        project.coded / "primary.csv",
+        project.coded / "secondary.csv",
+        "--transcripts",
+        project.transcripts,
+        "--codebook",
+        project.codebook,
+        "--unit",
+        "turn",
+        "--json",
+        out,
+        "--resamples",
+        "0",
+    )
     figures = json.loads(out.read_text())
     for coder, path in (("primary", files.primary), ("secondary", files.secondary)):
         expected = counts_from_csv(path, datasets)
-        used = {theme: row[f"used_by_{coder}"] for theme, row in figures["per_theme"].items()
-                if row[f"used_by_{coder}"]}
+        used = {
+            theme: row[f"used_by_{coder}"] for theme, row in figures["per_theme"].items() if row[f"used_by_{coder}"]
+        }
         assert used == expected
     pooled = next(p for p in figures["pairs"] if p["theme"] == "(all themes pooled)")
     assert pooled["segments"] == 26 * len(figures["per_theme"])

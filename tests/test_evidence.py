@@ -7,14 +7,24 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline.codebook import load_codebook
-from pipeline.evidence import (
-    MODERATE, NONE, STRONG, WEAK, EvidenceCounts, GroupCount, counts_text, draft_statement, evidence_counts,
-    evidence_strength, interview_groups, representative_quotes,
+from pipeline.codebook.load import load_codebook
+from pipeline.coding.table import EVIDENCE, SEGMENT_ID, THEME, TRANSCRIPT_ID, metadata_frame, read_tags
+from pipeline.ingest.read import discover
+from pipeline.outputs.annex.evidence import (
+    MODERATE,
+    NONE,
+    STRONG,
+    WEAK,
+    EvidenceCounts,
+    GroupCount,
+    counts_text,
+    draft_statement,
+    evidence_counts,
+    evidence_strength,
+    interview_groups,
+    representative_quotes,
 )
-from pipeline.ingest import discover
-from pipeline.matrix import build_matrix
-from pipeline.table import EVIDENCE, SEGMENT_ID, THEME, TRANSCRIPT_ID, metadata_frame, read_tags
+from pipeline.outputs.matrix import build_matrix
 
 ANNEX = Path(__file__).resolve().parent / "fixtures" / "annex"
 
@@ -52,15 +62,25 @@ HAND_COMPUTED = [
 ]
 
 
-@pytest.mark.parametrize("themes, level, contested, interviews, institutions, per_group, dissent", HAND_COMPUTED,
-                         ids=["+".join(case[0]) for case in HAND_COMPUTED])
-def test_strength_on_hand_computed_fixture(tags, metadata, themes, level, contested, interviews, institutions,
-                                           per_group, dissent):
+@pytest.mark.parametrize(
+    "themes, level, contested, interviews, institutions, per_group, dissent",
+    HAND_COMPUTED,
+    ids=["+".join(case[0]) for case in HAND_COMPUTED],
+)
+def test_strength_on_hand_computed_fixture(
+    tags, metadata, themes, level, contested, interviews, institutions, per_group, dissent
+):
     counts = evidence_counts(tags, metadata, themes=themes, by="side")
     assert (counts.n_interviews, counts.n_total, counts.n_institutions, counts.dissent) == (
-        interviews, 6, institutions, dissent)
+        interviews,
+        6,
+        institutions,
+        dissent,
+    )
     assert [(g.group, g.n_interviews, g.group_size) for g in counts.groups] == [
-        ("north", per_group[0], 4), ("south", per_group[1], 2)]
+        ("north", per_group[0], 4),
+        ("south", per_group[1], 2),
+    ]
     strength = evidence_strength(counts)
     assert (strength.level, strength.contested) == (level, contested)
 
@@ -77,23 +97,32 @@ def test_single_theme_counts_agree_with_the_findings_matrix(tags, metadata, them
 
 
 def _counts(n: int, institutions: int | None, groups: list[tuple[str, int, int]], dissent: int = 0) -> EvidenceCounts:
-    return EvidenceCounts(themes=("t",), n_interviews=n, n_total=sum(g[2] for g in groups),
-                          n_institutions=institutions, groups=tuple(GroupCount(*g) for g in groups),
-                          dissent=dissent, n_segments=n)
+    return EvidenceCounts(
+        themes=("t",),
+        n_interviews=n,
+        n_total=sum(g[2] for g in groups),
+        n_institutions=institutions,
+        groups=tuple(GroupCount(*g) for g in groups),
+        dissent=dissent,
+        n_segments=n,
+    )
 
 
-@pytest.mark.parametrize("counts, level, contested", [
-    (_counts(3, 1, [("north", 3, 4), ("south", 0, 2)]), WEAK, False),  # 3 interviews, one institution
-    (_counts(3, 1, [("north", 2, 4), ("south", 1, 2)]), STRONG, False),  # the group rule needs no institutions
-    (_counts(2, 2, [("north", 1, 2), ("south", 1, 2)]), WEAK, False),  # half of both groups, but only 2
-    (_counts(4, None, [("unknown", 4, 8)]), STRONG, False),  # one group only: half of it is enough
-    (_counts(3, None, [("unknown", 3, 8)]), MODERATE, False),  # no institution metadata: interviews count
-    (_counts(4, 4, [("north", 2, 4), ("south", 2, 4), ("unknown", 0, 6)]), STRONG, False),  # unknown not a group
-    (_counts(6, 6, [("north", 3, 4), ("south", 3, 4)], dissent=3), MODERATE, True),
-    (_counts(4, 4, [("north", 4, 10), ("south", 0, 10)], dissent=4), WEAK, True),
-    (_counts(2, 2, [("north", 2, 4)], dissent=5), WEAK, False),  # weak cannot drop further
-    (_counts(0, 0, [("north", 0, 4)], dissent=2), NONE, False),
-])
+@pytest.mark.parametrize(
+    "counts, level, contested",
+    [
+        (_counts(3, 1, [("north", 3, 4), ("south", 0, 2)]), WEAK, False),  # 3 interviews, one institution
+        (_counts(3, 1, [("north", 2, 4), ("south", 1, 2)]), STRONG, False),  # the group rule needs no institutions
+        (_counts(2, 2, [("north", 1, 2), ("south", 1, 2)]), WEAK, False),  # half of both groups, but only 2
+        (_counts(4, None, [("unknown", 4, 8)]), STRONG, False),  # one group only: half of it is enough
+        (_counts(3, None, [("unknown", 3, 8)]), MODERATE, False),  # no institution metadata: interviews count
+        (_counts(4, 4, [("north", 2, 4), ("south", 2, 4), ("unknown", 0, 6)]), STRONG, False),  # unknown not a group
+        (_counts(6, 6, [("north", 3, 4), ("south", 3, 4)], dissent=3), MODERATE, True),
+        (_counts(4, 4, [("north", 4, 10), ("south", 0, 10)], dissent=4), WEAK, True),
+        (_counts(2, 2, [("north", 2, 4)], dissent=5), WEAK, False),  # weak cannot drop further
+        (_counts(0, 0, [("north", 0, 4)], dissent=2), NONE, False),
+    ],
+)
 def test_scale_branches(counts, level, contested):
     strength = evidence_strength(counts)
     assert (strength.level, strength.contested) == (level, contested)
@@ -102,8 +131,9 @@ def test_scale_branches(counts, level, contested):
 
 def test_counts_text_and_draft(tags, metadata):
     counts = evidence_counts(tags, metadata, themes=["long_term_exchange"], by="side")
-    assert counts_text(counts) == ("raised in 3 of 6 interviews (North 2 of 4, South 1 of 2), 3 institutions; "
-                                   "negated in 2 interviews")
+    assert counts_text(counts) == (
+        "raised in 3 of 6 interviews (North 2 of 4, South 1 of 2), 3 institutions; negated in 2 interviews"
+    )
     assert counts_text(counts, groups=False) == "raised in 3 of 6 interviews, 3 institutions; negated in 2 interviews"
     evidence = tags[(tags[THEME] == "long_term_exchange") & tags[EVIDENCE]]
     quotes = representative_quotes(evidence, groups_of=interview_groups(metadata, "side"), limit=2)
@@ -114,23 +144,34 @@ def test_counts_text_and_draft(tags, metadata):
 
 def _evidence(rows: list[tuple[str, str]]) -> pd.DataFrame:
     """An evidence table of (transcript, text) rows for one theme."""
-    return pd.DataFrame([
-        {SEGMENT_ID: f"{tid}:{i}", TRANSCRIPT_ID: tid, "start_char": i, "end_char": i + len(text), "text": text,
-         THEME: "language_barrier", EVIDENCE: True}
-        for i, (tid, text) in enumerate(rows)
-    ])
+    return pd.DataFrame(
+        [
+            {
+                SEGMENT_ID: f"{tid}:{i}",
+                TRANSCRIPT_ID: tid,
+                "start_char": i,
+                "end_char": i + len(text),
+                "text": text,
+                THEME: "language_barrier",
+                EVIDENCE: True,
+            }
+            for i, (tid, text) in enumerate(rows)
+        ]
+    )
 
 
 GROUPS = {"n1": "north", "n2": "north", "n3": "north", "s1": "south", "s2": "south"}
 
 
 def test_the_most_central_quotable_segment_comes_first():
-    evidence = _evidence([
-        ("n1", "The weather in Bergen was mostly rain, and the buses ran late every single morning."),
-        ("n2", "The language barrier with patients was hard, the language of the ward was Swahili."),
-        ("n3", "The language on the ward was Swahili, so the language barrier with patients was real."),
-        ("s1", "Language."),  # central but not quotable: too short
-    ])
+    evidence = _evidence(
+        [
+            ("n1", "The weather in Bergen was mostly rain, and the buses ran late every single morning."),
+            ("n2", "The language barrier with patients was hard, the language of the ward was Swahili."),
+            ("n3", "The language on the ward was Swahili, so the language barrier with patients was real."),
+            ("s1", "Language."),  # central but not quotable: too short
+        ]
+    )
     quotes = representative_quotes(evidence, groups_of=GROUPS, limit=4)
     assert quotes[0].transcript_id in ("n2", "n3")
     assert quotes[-1].transcript_id == "s1"
@@ -138,13 +179,15 @@ def test_the_most_central_quotable_segment_comes_first():
 
 
 def test_one_quote_per_interview_and_groups_in_rounds():
-    evidence = _evidence([
-        ("n1", "The language barrier on the ward meant I missed what the night staff said to patients."),
-        ("n1", "The language barrier on the ward was the first thing I noticed about the night shift."),
-        ("n2", "The language barrier on the ward made handovers slow, every handover took twice as long."),
-        ("s1", "Our guests had a language barrier at first, but they learned the ward words quickly."),
-        ("s2", "Language barrier? Some, but the doctors all speak English, so it was not a big problem."),
-    ])
+    evidence = _evidence(
+        [
+            ("n1", "The language barrier on the ward meant I missed what the night staff said to patients."),
+            ("n1", "The language barrier on the ward was the first thing I noticed about the night shift."),
+            ("n2", "The language barrier on the ward made handovers slow, every handover took twice as long."),
+            ("s1", "Our guests had a language barrier at first, but they learned the ward words quickly."),
+            ("s2", "Language barrier? Some, but the doctors all speak English, so it was not a big problem."),
+        ]
+    )
     quotes = representative_quotes(evidence, groups_of=GROUPS, limit=3)
     assert len({q.transcript_id for q in quotes}) == 3
     assert [q.group for q in quotes[:2]].count("south") == 1  # the first round hears both groups

@@ -8,14 +8,16 @@ from pathlib import Path
 import pytest
 import spacy
 
-from pipeline.codebook import MatchAttr, span_ruler_patterns
-from pipeline.factories import required_constraints
-from pipeline.ingest import discover
-from pipeline.rules import SPANS_KEY
-from pipeline.segment import make_nlp, parse_transcript
+from pipeline.codebook.model import MatchAttr
+from pipeline.codebook.patterns import span_ruler_patterns
+from pipeline.coding.rules import SPANS_KEY
+from pipeline.coding.segment import parse_transcript
+from pipeline.ingest.read import discover
+from pipeline.nlp.language import make_nlp
+from pipeline.nlp.span_ruler import required_constraints
 
 ROOT = Path(__file__).resolve().parent.parent
-EDGE_TEXTS = ["Hello world!! What? \"Yes.\" (Maybe...) ok", "", "a", "Tasks were rotated. Staff", "...", "Dr. Banda."]
+EDGE_TEXTS = ['Hello world!! What? "Yes." (Maybe...) ok', "", "a", "Tasks were rotated. Staff", "...", "Dr. Banda."]
 
 
 @pytest.fixture(scope="module")
@@ -46,9 +48,17 @@ def test_anchored_ruler_finds_the_same_spans_as_spacys(corpus, study_codebook):
     def build(factory: str):
         nlp = make_nlp()
         for attr in MatchAttr:
-            ruler = nlp.add_pipe(factory, name=f"r_{attr.value}", **({"first": True} if attr is MatchAttr.LOWER else {"last": True}),
-                                 config={"spans_key": SPANS_KEY, "phrase_matcher_attr": attr.value, "validate": True,
-                                         "overwrite": False})
+            ruler = nlp.add_pipe(
+                factory,
+                name=f"r_{attr.value}",
+                **({"first": True} if attr is MatchAttr.LOWER else {"last": True}),
+                config={
+                    "spans_key": SPANS_KEY,
+                    "phrase_matcher_attr": attr.value,
+                    "validate": True,
+                    "overwrite": False,
+                },
+            )
             ruler.add_patterns(span_ruler_patterns(study_codebook, match=attr))
         return nlp
 
@@ -57,9 +67,14 @@ def test_anchored_ruler_finds_the_same_spans_as_spacys(corpus, study_codebook):
         for transcript in corpus:
             doc = parse_transcript(transcript, nlp).doc
             starts = [s.start for s in doc.sents]
-            sentence = lambda i: bisect_right(starts, i)  # noqa: E731
-            found.append(sorted((s.start, s.end, s.label_, s.id_) for s in doc.spans[SPANS_KEY]
-                                if sentence(s.start) == sentence(s.end - 1)))
+            sentence = lambda i, starts=starts: bisect_right(starts, i)  # noqa: E731
+            found.append(
+                sorted(
+                    (s.start, s.end, s.label_, s.id_)
+                    for s in doc.spans[SPANS_KEY]
+                    if sentence(s.start) == sentence(s.end - 1)
+                )
+            )
         return found
 
     ours, theirs = spans(build("qualcode_span_ruler")), spans(build("span_ruler"))
@@ -67,10 +82,13 @@ def test_anchored_ruler_finds_the_same_spans_as_spacys(corpus, study_codebook):
     assert ours == theirs
 
 
-@pytest.mark.parametrize("pattern,expected", [
-    ([{"LOWER": "no"}, {"LEMMA": {"IN": ["budget", "fund"]}}], [("LOWER", {"no"}), ("LEMMA", {"budget", "fund"})]),
-    ([{"LOWER": "a", "OP": "?"}, {"LEMMA": "speak", "OP": "+"}, {}], [("LEMMA", {"speak"})]),
-    ([{"IS_PUNCT": True}, {"LOWER": {"NOT_IN": ["x"]}}], []),
-])
+@pytest.mark.parametrize(
+    "pattern,expected",
+    [
+        ([{"LOWER": "no"}, {"LEMMA": {"IN": ["budget", "fund"]}}], [("LOWER", {"no"}), ("LEMMA", {"budget", "fund"})]),
+        ([{"LOWER": "a", "OP": "?"}, {"LEMMA": "speak", "OP": "+"}, {}], [("LEMMA", {"speak"})]),
+        ([{"IS_PUNCT": True}, {"LOWER": {"NOT_IN": ["x"]}}], []),
+    ],
+)
 def test_required_constraints(pattern, expected):
     assert [(attr, set(values)) for attr, values in required_constraints(pattern)] == expected

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.codebook import load_codebook
-from pipeline.errors import FindingsError
-from pipeline.findings import load_findings
+from pipeline.codebook.load import load_codebook
+from pipeline.core.errors import FindingsError
+from pipeline.outputs.annex.findings import load_findings
 
 ROOT = Path(__file__).resolve().parent.parent
 ANNEX = Path(__file__).resolve().parent / "fixtures" / "annex"
@@ -25,7 +25,9 @@ def test_bundled_findings_fit_the_bundled_codebook(study_codebook):
     assert set(findings.findings) <= {q.id for q in study_codebook.tor_questions}
     assert sum(len(s) for s in findings.findings.values()) >= 5
     uncovered = [
-        theme.id for q in study_codebook.tor_questions for theme in study_codebook.themes_for(q.id)
+        theme.id
+        for q in study_codebook.tor_questions
+        for theme in study_codebook.themes_for(q.id)
         if theme.id not in {t for s in findings.statements(q.id) for t in s.themes}
     ]
     assert uncovered, "some themes must be left without a statement so that drafts appear"
@@ -41,25 +43,43 @@ def test_statements_keep_order_ids_and_normalised_text(codebook):
 
 def test_folded_text_is_one_line(codebook, tmp_path):
     path = tmp_path / "findings.yaml"
-    path.write_text("findings:\n  Q1:\n    - text: >-\n        Language   limits\n        learning.\n"
-                    "      themes: [language_barrier]\n")
+    path.write_text(
+        "findings:\n  Q1:\n    - text: >-\n        Language   limits\n        learning.\n"
+        "      themes: [language_barrier]\n"
+    )
     assert load_findings(path, codebook=codebook).statements("Q1")[0].text == "Language limits learning."
 
 
 BROKEN = [
     # (description, edit of the valid fixture, expected line, words the message must contain)
-    ("unknown theme", lambda t: t.replace("themes: [language_barrier]", "themes: [languag_barrier]"), 8,
-     ["unknown theme id", "languag_barrier"]),
+    (
+        "unknown theme",
+        lambda t: t.replace("themes: [language_barrier]", "themes: [languag_barrier]"),
+        8,
+        ["unknown theme id", "languag_barrier"],
+    ),
     ("unknown ToR question", lambda t: t.replace("  Q2:", "  Q9:"), 9, ["unknown ToR question id", "Q9"]),
-    ("theme of another question", lambda t: t.replace("[reciprocity, cultural_brokers]", "[reciprocity, age_limit]"),
-     12, ["age_limit", "does not inform Q2"]),
-    ("unknown key", lambda t: t.replace("      text: Language", "      colour: red\n      text: Language"), 7,
-     ["colour", "Extra inputs"]),
+    (
+        "theme of another question",
+        lambda t: t.replace("[reciprocity, cultural_brokers]", "[reciprocity, age_limit]"),
+        12,
+        ["age_limit", "does not inform Q2"],
+    ),
+    (
+        "unknown key",
+        lambda t: t.replace("      text: Language", "      colour: red\n      text: Language"),
+        7,
+        ["colour", "Extra inputs"],
+    ),
     ("no themes", lambda t: t.replace("      themes: [language_barrier]\n", ""), 6, ["themes", "Field required"]),
     ("empty theme list", lambda t: t.replace("themes: [language_barrier]", "themes: []"), 8, ["themes", "at least 1"]),
     ("repeated id", lambda t: t.replace("id: q2.reciprocity", "id: q1.language"), 10, ["q1.language", "twice"]),
-    ("yaml syntax", lambda t: t.replace("themes: [language_barrier]", "themes: [language_barrier"), 9,
-     ["YAML syntax error"]),
+    (
+        "yaml syntax",
+        lambda t: t.replace("themes: [language_barrier]", "themes: [language_barrier"),
+        9,
+        ["YAML syntax error"],
+    ),
     ("not a mapping", lambda t: "- just\n- a list\n", 1, ["mapping"]),
 ]
 

@@ -7,12 +7,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline.codebook import load_codebook
-from pipeline.coding import code_corpus
-from pipeline.errors import QualcodeError
-from pipeline.gold import GOLD_COLUMNS, load_coder_file, load_gold, segment_labels, unknown_themes
-from pipeline.ingest import discover
-from pipeline.table import segments_frame, tags_frame, write_csv
+from pipeline.codebook.load import load_codebook
+from pipeline.coding.corpus import code_corpus
+from pipeline.coding.table import segments_frame, tags_frame, write_csv
+from pipeline.core.errors import QualcodeError
+from pipeline.ingest.read import discover
+from pipeline.measure.coder_files import GOLD_COLUMNS, load_coder_file, load_gold, segment_labels, unknown_themes
 
 CLASSIFY = Path(__file__).resolve().parent / "fixtures" / "classify"
 
@@ -23,8 +23,12 @@ def test_offsets_file_is_read_with_the_coder_named_by_the_file():
     assert set(gold["coder"]) == {"alice"}
     assert len(gold) == 15
     first = gold.iloc[0]
-    assert (first.transcript_id, first.start_char, first.end_char, first.theme) == ("a_nurse", 98, 169,
-                                                                                    "language_barrier")
+    assert (first.transcript_id, first.start_char, first.end_char, first.theme) == (
+        "a_nurse",
+        98,
+        169,
+        "language_barrier",
+    )
     assert gold["start_char"].dtype == "int64"
 
 
@@ -32,7 +36,12 @@ def test_segment_ids_give_offsets_and_the_text_column_is_ignored():
     gold = load_coder_file(CLASSIFY / "coded" / "bob.csv")
     row = gold[gold["segment_id"] == "c_engineer:58-116"].iloc[0]
     assert (row.coder, row.transcript_id, row.start_char, row.end_char, row.theme) == (
-        "bob", "c_engineer", 58, 116, "language_barrier")
+        "bob",
+        "c_engineer",
+        58,
+        116,
+        "language_barrier",
+    )
     assert "text" not in gold.columns
 
 
@@ -46,24 +55,29 @@ def test_a_qualcode_tags_table_counts_its_evidence_rows(tmp_path: Path):
     evidence = tags[tags["evidence"]]
     assert set(gold["coder"]) == {"machine"}
     assert sorted(gold["segment_id"]) == sorted(evidence["segment_id"])
-    assert gold[["start_char", "end_char"]].to_numpy().tolist() == evidence[["start_char", "end_char"]].to_numpy().tolist()
+    assert (
+        gold[["start_char", "end_char"]].to_numpy().tolist() == evidence[["start_char", "end_char"]].to_numpy().tolist()
+    )
 
 
-@pytest.mark.parametrize(("content", "line", "message"), [
-    ("transcript_id,start_char,end_char,theme,coder_note\na,1,2,x\n", 1, "unknown column"),
-    ("transcript_id,start_char,theme\na,1,x\n", 1, "missing column"),
-    ("theme,note\nx,hi\n", 1, "missing column"),
-    ("transcript_id,start_char,end_char,theme\na,1,5,x\na,one,9,x\n", 3, "start_char must be a whole number"),
-    ("transcript_id,start_char,end_char,theme\na,-3,5,x\n", 2, "must not be negative"),
-    ("transcript_id,start_char,end_char,theme\na,9,5,x\n", 2, "not before end_char"),
-    ("transcript_id,start_char,end_char,theme\na,1,5,\n", 2, "empty theme"),
-    ("transcript_id,start_char,end_char,theme\n,1,5,x\n", 2, "empty transcript_id"),
-    ("transcript_id,start_char,end_char,theme\na,1,5\n", 2, "expected 4 cells"),
-    ("segment_id,theme\n\nnot-an-id,x\n", 3, "is not <transcript_id>:<start>-<end>"),
-    ("segment_id,transcript_id,start_char,end_char,theme\na:1-5,a,1,6,x\n", 2, "disagrees"),
-    ("transcript_id,start_char,end_char,theme,theme\na,1,5,x,y\n", 1, "duplicate column"),
-    ("", 1, "empty coder file"),
-])
+@pytest.mark.parametrize(
+    ("content", "line", "message"),
+    [
+        ("transcript_id,start_char,end_char,theme,coder_note\na,1,2,x\n", 1, "unknown column"),
+        ("transcript_id,start_char,theme\na,1,x\n", 1, "missing column"),
+        ("theme,note\nx,hi\n", 1, "missing column"),
+        ("transcript_id,start_char,end_char,theme\na,1,5,x\na,one,9,x\n", 3, "start_char must be a whole number"),
+        ("transcript_id,start_char,end_char,theme\na,-3,5,x\n", 2, "must not be negative"),
+        ("transcript_id,start_char,end_char,theme\na,9,5,x\n", 2, "not before end_char"),
+        ("transcript_id,start_char,end_char,theme\na,1,5,\n", 2, "empty theme"),
+        ("transcript_id,start_char,end_char,theme\n,1,5,x\n", 2, "empty transcript_id"),
+        ("transcript_id,start_char,end_char,theme\na,1,5\n", 2, "expected 4 cells"),
+        ("segment_id,theme\n\nnot-an-id,x\n", 3, "is not <transcript_id>:<start>-<end>"),
+        ("segment_id,transcript_id,start_char,end_char,theme\na:1-5,a,1,6,x\n", 2, "disagrees"),
+        ("transcript_id,start_char,end_char,theme,theme\na,1,5,x,y\n", 1, "duplicate column"),
+        ("", 1, "empty coder file"),
+    ],
+)
 def test_bad_coder_files_name_file_and_line(tmp_path: Path, content: str, line: int, message: str):
     path = tmp_path / "carol.csv"
     path.write_text(content, encoding="utf-8")
@@ -97,8 +111,9 @@ def test_load_gold_needs_a_folder_with_coder_files(tmp_path: Path, make):
 
 
 def _segments(*spans: tuple[str, int, int]) -> pd.DataFrame:
-    return pd.DataFrame([{"segment_id": f"{t}:{s}-{e}", "transcript_id": t, "start_char": s, "end_char": e}
-                         for t, s, e in spans])
+    return pd.DataFrame(
+        [{"segment_id": f"{t}:{s}-{e}", "transcript_id": t, "start_char": s, "end_char": e} for t, s, e in spans]
+    )
 
 
 def _gold(*rows: tuple[str, str, int, int, str]) -> pd.DataFrame:
@@ -108,11 +123,11 @@ def _gold(*rows: tuple[str, str, int, int, str]) -> pd.DataFrame:
 def test_overlap_labels_half_open_spans_per_transcript():
     segments = _segments(("a", 0, 10), ("a", 10, 20), ("a", 20, 30), ("b", 0, 10))
     gold = _gold(
-        ("ann", "a", 5, 10, "x"),    # inside the first segment, ends where the second starts
-        ("ann", "a", 19, 21, "y"),   # straddles the second and third
-        ("ann", "b", 30, 40, "x"),   # same transcript b, but after its segment
-        ("ann", "c", 0, 100, "x"),   # another transcript entirely
-        ("ann", "a", 0, 30, "z"),    # not a theme asked for
+        ("ann", "a", 5, 10, "x"),  # inside the first segment, ends where the second starts
+        ("ann", "a", 19, 21, "y"),  # straddles the second and third
+        ("ann", "b", 30, 40, "x"),  # same transcript b, but after its segment
+        ("ann", "c", 0, 100, "x"),  # another transcript entirely
+        ("ann", "a", 0, 30, "z"),  # not a theme asked for
     )
     labels = segment_labels(segments, gold, themes=["x", "y"])
     assert labels.index.tolist() == segments["segment_id"].tolist()
@@ -145,4 +160,5 @@ def test_common_column_names_are_understood(tmp_path):
     path.write_text("Document,Start,End,Code\nt1,0,10,language_barrier\n")
     frame = load_coder_file(path)
     assert frame[["coder", "transcript_id", "start_char", "end_char", "theme"]].values.tolist() == [
-        ["maria", "t1", 0, 10, "language_barrier"]]
+        ["maria", "t1", 0, 10, "language_barrier"]
+    ]

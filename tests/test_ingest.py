@@ -8,109 +8,157 @@ from pathlib import Path
 import docx
 import pytest
 
-from pipeline.errors import TranscriptError
-from pipeline.ingest import (
-    NO_LABELS_WARNING,
-    TRANSCRIPT_SUFFIXES,
-    Transcript,
-    discover,
-    load_metadata,
-    read_transcript,
-)
+from pipeline.core.errors import TranscriptError
+from pipeline.ingest.metadata import load_metadata
+from pipeline.ingest.read import NO_LABELS_WARNING, TRANSCRIPT_SUFFIXES, discover, read_transcript
+from pipeline.ingest.records import Transcript
 
 FIXTURES = Path(__file__).parent / "fixtures" / "transcripts"
-I, R = "interviewer", "respondent"
+I, R = "interviewer", "respondent"  # noqa: E741  (the case tables read as I/R, like the transcripts)
 
 # fixture -> (warnings, [(speaker, role, content), ...])
 EXPECTED: dict[str, tuple[list[str], list[tuple[str, str, str]]]] = {
-    "plain.txt": ([], [
-        ("Interviewer", I, "How did the exchange start?"),
-        ("Respondent", R, "Through a partner university.\nWe applied in spring."),
-        ("Interviewer", I, "What changed afterwards?"),
-        ("Respondent", R, "The lab adopted new methods."),
-    ]),
-    "qa.txt": ([], [
-        ("Q", I, "What did you teach?"),
-        ("A", R, "Statistics for the master's programme."),
-        ("Q", I, "Would you go again?"),
-        ("A", R, "Yes, without hesitation."),
-    ]),
-    "two_interviewers.txt": ([], [
-        ("Interviewer 1", I, "Welcome. Could you introduce yourself?"),
-        ("Respondent", R, "I coordinate the nursing programme."),
-        ("Interviewer 2", I, "How long was your stay?"),
-        ("Respondent", R, "Six months in Bergen."),
-    ]),
-    "names_front_matter.md": ([], [
-        ("Kari Nilsen", I, "What was the main outcome?"),
-        ("Dr. Mwale", R, "A joint curriculum in public health."),
-        ("Kari Nilsen", I, "Is it still running?"),
-        ("Dr. Mwale", R, "Yes, with twenty students a year."),
-    ]),
-    "initials_timestamps.txt": (["speaker roles guessed from question marks: AB=interviewer"], [
-        ("AB", I, "Can you describe the partnership?"),
-        ("KN", R, "It began with a shared grant."),
-        ("AB", I, "Who led it?"),
-        ("KN", R, "The dean in Lilongwe."),
-        ("KN", R, "And later the department."),
-    ]),
-    "otter.txt": (["speaker roles guessed from question marks: Kari Nilsen=interviewer"], [
-        ("Kari Nilsen", I, "So what did the students gain from the exchange?"),
-        ("Speaker 1", R, "Confidence, mostly. And a network."),
-        ("Kari Nilsen", I, "Did that last?"),
-        ("Speaker 1", R, "Yes."),
-    ]),
-    "rev.txt": (["speaker roles guessed from question marks: Speaker 1=interviewer"], [
-        ("Speaker 1", I, "Thanks for joining. What is your role?"),
-        ("Speaker 2", R, "I am a lecturer in engineering."),
-        ("Speaker 1", I, "And before the exchange?"),
-        ("Speaker 2", R, "A PhD student."),
-    ]),
-    "markdown_bold.md": ([], [
-        ("Interviewer", I, "What surprised you most?"),
-        ("Respondent", R, "The informal supervision style."),
-        ("Interviewer", I, "Anything else?"),
-        ("Respondent", R, "The winters."),
-    ]),
-    "teams.vtt": (["speaker roles guessed from question marks: Kari Nilsen=interviewer"], [
-        ("Kari Nilsen", I, "What did you learn during the stay?"),
-        ("Chikondi Mwale", R, "Mostly how to run a lab\non a small budget."),
-        ("Chikondi Mwale", R, "And how to write grants."),
-    ]),
-    "zoom.vtt": (["speaker roles guessed from question marks: Kari Nilsen=interviewer"], [
-        ("Kari Nilsen", I, "Can you hear me?"),
-        ("Chikondi Mwale", R, "Yes, clearly."),
-        ("Kari Nilsen", I, "Tell me about the project."),
-        ("Chikondi Mwale", R, "It trained thirty nurses."),
-    ]),
-    "subtitles.srt": ([], [
-        ("Interviewer", I, "What was the hardest part?"),
-        ("Respondent", R, "Finding housing\nfor the visiting staff."),
-        ("Respondent", R, "Visas, too."),
-    ]),
-    "no_labels.txt": ([NO_LABELS_WARNING], [
-        ("", R, "Field note, visit to the teaching hospital."),
-        ("", R, "The ward runs two shifts. Nurses trained in the exchange lead the morning handover."),
-        ("", R, "Equipment from the partner is still in use: the monitors work."),
-    ]),
-    "crlf.txt": ([], [
-        ("Interviewer", I, "How many staff travelled?"),
-        ("Respondent", R, "Four in total.\r\nTwo were technicians."),
-        ("Interviewer", I, "Thank you."),
-    ]),
-    "continuation.txt": ([], [
-        ("Interviewer", I, "Could you walk me through the first year?"),
-        ("Respondent", R, "The first months were about logistics.\n\nThen teaching started, and we co-wrote a course."),
-        ("Respondent", R, "After that we published together."),  # split around the [00:12:40] line
-        ("Interviewer", I, "Thank you."),
-    ]),
-    "false_positive.txt": ([], [
-        ("Interviewer", I, "What was the main obstacle?"),
-        ("Respondent", R, "Money. The problem was this: we had no budget.\n"
-                          "Honestly: nobody expected the costs.\nNote: the partner covered travel later."),
-        ("Interviewer", I, "And at 10:30 the meeting ended?"),
-        ("Respondent", R, "Yes. See http://example.org for the report."),
-    ]),
+    "plain.txt": (
+        [],
+        [
+            ("Interviewer", I, "How did the exchange start?"),
+            ("Respondent", R, "Through a partner university.\nWe applied in spring."),
+            ("Interviewer", I, "What changed afterwards?"),
+            ("Respondent", R, "The lab adopted new methods."),
+        ],
+    ),
+    "qa.txt": (
+        [],
+        [
+            ("Q", I, "What did you teach?"),
+            ("A", R, "Statistics for the master's programme."),
+            ("Q", I, "Would you go again?"),
+            ("A", R, "Yes, without hesitation."),
+        ],
+    ),
+    "two_interviewers.txt": (
+        [],
+        [
+            ("Interviewer 1", I, "Welcome. Could you introduce yourself?"),
+            ("Respondent", R, "I coordinate the nursing programme."),
+            ("Interviewer 2", I, "How long was your stay?"),
+            ("Respondent", R, "Six months in Bergen."),
+        ],
+    ),
+    "names_front_matter.md": (
+        [],
+        [
+            ("Kari Nilsen", I, "What was the main outcome?"),
+            ("Dr. Mwale", R, "A joint curriculum in public health."),
+            ("Kari Nilsen", I, "Is it still running?"),
+            ("Dr. Mwale", R, "Yes, with twenty students a year."),
+        ],
+    ),
+    "initials_timestamps.txt": (
+        ["speaker roles guessed from question marks: AB=interviewer"],
+        [
+            ("AB", I, "Can you describe the partnership?"),
+            ("KN", R, "It began with a shared grant."),
+            ("AB", I, "Who led it?"),
+            ("KN", R, "The dean in Lilongwe."),
+            ("KN", R, "And later the department."),
+        ],
+    ),
+    "otter.txt": (
+        ["speaker roles guessed from question marks: Kari Nilsen=interviewer"],
+        [
+            ("Kari Nilsen", I, "So what did the students gain from the exchange?"),
+            ("Speaker 1", R, "Confidence, mostly. And a network."),
+            ("Kari Nilsen", I, "Did that last?"),
+            ("Speaker 1", R, "Yes."),
+        ],
+    ),
+    "rev.txt": (
+        ["speaker roles guessed from question marks: Speaker 1=interviewer"],
+        [
+            ("Speaker 1", I, "Thanks for joining. What is your role?"),
+            ("Speaker 2", R, "I am a lecturer in engineering."),
+            ("Speaker 1", I, "And before the exchange?"),
+            ("Speaker 2", R, "A PhD student."),
+        ],
+    ),
+    "markdown_bold.md": (
+        [],
+        [
+            ("Interviewer", I, "What surprised you most?"),
+            ("Respondent", R, "The informal supervision style."),
+            ("Interviewer", I, "Anything else?"),
+            ("Respondent", R, "The winters."),
+        ],
+    ),
+    "teams.vtt": (
+        ["speaker roles guessed from question marks: Kari Nilsen=interviewer"],
+        [
+            ("Kari Nilsen", I, "What did you learn during the stay?"),
+            ("Chikondi Mwale", R, "Mostly how to run a lab\non a small budget."),
+            ("Chikondi Mwale", R, "And how to write grants."),
+        ],
+    ),
+    "zoom.vtt": (
+        ["speaker roles guessed from question marks: Kari Nilsen=interviewer"],
+        [
+            ("Kari Nilsen", I, "Can you hear me?"),
+            ("Chikondi Mwale", R, "Yes, clearly."),
+            ("Kari Nilsen", I, "Tell me about the project."),
+            ("Chikondi Mwale", R, "It trained thirty nurses."),
+        ],
+    ),
+    "subtitles.srt": (
+        [],
+        [
+            ("Interviewer", I, "What was the hardest part?"),
+            ("Respondent", R, "Finding housing\nfor the visiting staff."),
+            ("Respondent", R, "Visas, too."),
+        ],
+    ),
+    "no_labels.txt": (
+        [NO_LABELS_WARNING],
+        [
+            ("", R, "Field note, visit to the teaching hospital."),
+            ("", R, "The ward runs two shifts. Nurses trained in the exchange lead the morning handover."),
+            ("", R, "Equipment from the partner is still in use: the monitors work."),
+        ],
+    ),
+    "crlf.txt": (
+        [],
+        [
+            ("Interviewer", I, "How many staff travelled?"),
+            ("Respondent", R, "Four in total.\r\nTwo were technicians."),
+            ("Interviewer", I, "Thank you."),
+        ],
+    ),
+    "continuation.txt": (
+        [],
+        [
+            ("Interviewer", I, "Could you walk me through the first year?"),
+            (
+                "Respondent",
+                R,
+                "The first months were about logistics.\n\nThen teaching started, and we co-wrote a course.",
+            ),
+            ("Respondent", R, "After that we published together."),  # split around the [00:12:40] line
+            ("Interviewer", I, "Thank you."),
+        ],
+    ),
+    "false_positive.txt": (
+        [],
+        [
+            ("Interviewer", I, "What was the main obstacle?"),
+            (
+                "Respondent",
+                R,
+                "Money. The problem was this: we had no budget.\n"
+                "Honestly: nobody expected the costs.\nNote: the partner covered travel later.",
+            ),
+            ("Interviewer", I, "And at 10:30 the meeting ended?"),
+            ("Respondent", R, "Yes. See http://example.org for the report."),
+        ],
+    ),
 }
 
 
@@ -138,17 +186,18 @@ def write_docx(path: Path, paragraphs: list[str], table: list[list[str]] | None 
 def check_offsets(transcript: Transcript) -> None:
     """Each turn's span is stripped content; for text formats `text` is exactly the file decoded."""
     for turn in transcript.turns:
-        content = transcript.text[turn.start_char:turn.end_char]
+        content = transcript.text[turn.start_char : turn.end_char]
         assert content and content == content.strip(), turn
     if transcript.format != "docx":
         assert transcript.text == transcript.path.read_bytes().decode(transcript.encoding)
 
 
 def turns_of(transcript: Transcript) -> list[tuple[str, str, str]]:
-    return [(t.speaker, t.role, transcript.text[t.start_char:t.end_char]) for t in transcript.turns]
+    return [(t.speaker, t.role, transcript.text[t.start_char : t.end_char]) for t in transcript.turns]
 
 
 # --- fixtures: every layout -------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_fixture_turns_roles_and_offsets(name: str) -> None:
@@ -181,29 +230,38 @@ def test_offsets_slice_the_original_file() -> None:
     path = FIXTURES / "names_front_matter.md"
     original = path.read_text(encoding="utf-8")
     transcript = read_transcript(path)
-    assert [original[t.start_char:t.end_char] for t in transcript.turns][1] == "A joint curriculum in public health."
+    assert [original[t.start_char : t.end_char] for t in transcript.turns][1] == "A joint curriculum in public health."
 
 
 # --- front matter and metadata ----------------------------------------------------------------
+
 
 def test_front_matter_parsed_and_typed() -> None:
     transcript = read_transcript(FIXTURES / "names_front_matter.md")
     assert transcript.id == "mw-07"
     assert transcript.metadata == {
-        "id": "mw-07", "institution": "University of Malawi", "country": "Malawi", "exchange_months": 6,
-        "synthetic": True, "names": ["Kari Nilsen", "Chikondi Mwale"], "interviewer": "Kari Nilsen",
+        "id": "mw-07",
+        "institution": "University of Malawi",
+        "country": "Malawi",
+        "exchange_months": 6,
+        "synthetic": True,
+        "names": ["Kari Nilsen", "Chikondi Mwale"],
+        "interviewer": "Kari Nilsen",
     }
     assert transcript.text.startswith("---\nid: mw-07\n")
 
 
-@pytest.mark.parametrize(("front", "line", "message"), [
-    ("---\nid: a\ncountry: [Kenya\n---\n", 4, "malformed YAML front matter"),
-    ("---\nid: a\n  bad: indent\n---\n", 3, "malformed YAML front matter"),
-    ("---\nid: a\nnote: x: y\n---\n", 3, "malformed YAML front matter"),
-    ("---\nid: a\n", 1, "never closed"),
-    ("---\nsynthetic: maybe\n---\n", None, "synthetic must be true or false"),
-    ("---\nspeakers: [AB, KN]\n---\n", None, "'speakers' must map"),
-])
+@pytest.mark.parametrize(
+    ("front", "line", "message"),
+    [
+        ("---\nid: a\ncountry: [Kenya\n---\n", 4, "malformed YAML front matter"),
+        ("---\nid: a\n  bad: indent\n---\n", 3, "malformed YAML front matter"),
+        ("---\nid: a\nnote: x: y\n---\n", 3, "malformed YAML front matter"),
+        ("---\nid: a\n", 1, "never closed"),
+        ("---\nsynthetic: maybe\n---\n", None, "synthetic must be true or false"),
+        ("---\nspeakers: [AB, KN]\n---\n", None, "'speakers' must map"),
+    ],
+)
 def test_malformed_front_matter(tmp_path: Path, front: str, line: int | None, message: str) -> None:
     path = write(tmp_path, "a.md", front + "Interviewer: Hello?\nRespondent: Hi.\n")
     with pytest.raises(TranscriptError) as caught:
@@ -227,13 +285,20 @@ def test_front_matter_with_crlf_reports_the_right_line(tmp_path: Path) -> None:
 
 
 def test_speakers_mapping_sets_roles_and_warns_on_unknown_labels(tmp_path: Path) -> None:
-    path = write(tmp_path, "a.txt", (
-        "---\nspeakers:\n  AB: interviewer\n  KN: Respondent\n  Tolk: interpreter\n  Ghost: respondent\n---\n"
-        "AB: Welcome, thanks for coming.\nKN: Shall we start?\nTolk: She asks if we start.\nAB: Yes.\n"
-    ))
+    path = write(
+        tmp_path,
+        "a.txt",
+        (
+            "---\nspeakers:\n  AB: interviewer\n  KN: Respondent\n  Tolk: interpreter\n  Ghost: respondent\n---\n"
+            "AB: Welcome, thanks for coming.\nKN: Shall we start?\nTolk: She asks if we start.\nAB: Yes.\n"
+        ),
+    )
     transcript = read_transcript(path)
     assert [(t.speaker, t.role) for t in transcript.turns] == [
-        ("AB", "interviewer"), ("KN", "respondent"), ("Tolk", "other"), ("AB", "interviewer"),
+        ("AB", "interviewer"),
+        ("KN", "respondent"),
+        ("Tolk", "other"),
+        ("AB", "interviewer"),
     ]
     assert transcript.warnings == ["metadata speakers with no turns in this transcript: Ghost"]
 
@@ -265,9 +330,17 @@ def test_load_metadata_coerces_and_keeps_extra_columns(tmp_path: Path) -> None:
     rows = load_metadata(tmp_path)
     assert set(rows) == {"a.txt", "sub/b.txt", "c.txt"}
     assert rows["a.txt"] == {
-        "file": "a.txt", "id": "A1", "institution": "Haukeland", "country": "Norway", "side": "north",
-        "sector": "health", "role": "nurse", "exchange_months": 12, "synthetic": True,
-        "names": ["Silje", "Ingrid"], "extra": "x",
+        "file": "a.txt",
+        "id": "A1",
+        "institution": "Haukeland",
+        "country": "Norway",
+        "side": "north",
+        "sector": "health",
+        "role": "nurse",
+        "exchange_months": 12,
+        "synthetic": True,
+        "names": ["Silje", "Ingrid"],
+        "extra": "x",
     }
     assert rows["sub/b.txt"]["id"] is None
     assert rows["sub/b.txt"]["exchange_months"] == "6-12"
@@ -278,11 +351,15 @@ def test_load_metadata_coerces_and_keeps_extra_columns(tmp_path: Path) -> None:
 
 
 def test_csv_speakers_and_interviewer_columns_set_roles(tmp_path: Path) -> None:
-    write(tmp_path, "metadata.csv", (
-        "file,speakers,interviewer\n"
-        "zoom.vtt,Kari Nilsen=interviewer; Chikondi Mwale = respondent,\n"
-        "two.txt,,AB; CD\n"
-    ))
+    write(
+        tmp_path,
+        "metadata.csv",
+        (
+            "file,speakers,interviewer\n"
+            "zoom.vtt,Kari Nilsen=interviewer; Chikondi Mwale = respondent,\n"
+            "two.txt,,AB; CD\n"
+        ),
+    )
     write(tmp_path, "zoom.vtt", (FIXTURES / "zoom.vtt").read_bytes())
     write(tmp_path, "two.txt", "AB: Hello.\nCD: Welcome.\nKN: Thanks?\nAB: Right.\nCD: Yes.\nKN: Sure?\n")
     transcripts, skipped = discover(tmp_path)
@@ -290,7 +367,9 @@ def test_csv_speakers_and_interviewer_columns_set_roles(tmp_path: Path) -> None:
     two, zoom = transcripts
     assert zoom.metadata["speakers"] == {"Kari Nilsen": "interviewer", "Chikondi Mwale": "respondent"}
     assert ({(t.speaker, t.role) for t in zoom.turns}, zoom.warnings) == (
-        {("Kari Nilsen", I), ("Chikondi Mwale", R)}, [])
+        {("Kari Nilsen", I), ("Chikondi Mwale", R)},
+        [],
+    )
     assert two.metadata["interviewer"] == ["AB", "CD"]
     assert {(t.speaker, t.role) for t in two.turns} == {("AB", I), ("CD", I), ("KN", R)}
 
@@ -301,15 +380,18 @@ def test_load_metadata_absent_or_empty(tmp_path: Path) -> None:
     assert load_metadata(tmp_path) == {}
 
 
-@pytest.mark.parametrize(("csv_text", "line", "message"), [
-    ("id,country\nA,Kenya\n", 1, "needs a 'file' column"),
-    ("file,id\na.txt,A\nb.txt,B,extra\n", 3, "row has 3 fields but the header has 2"),
-    ("file,id\na.txt,A\na.txt,B\n", 3, "listed twice"),
-    ("file,id\n,A\n", 2, "empty 'file' value"),
-    ('file,id\na.txt,"A\nb.txt,"B\n', 3, "malformed CSV"),
-    ("file,synthetic\na.txt,true\nb.txt,perhaps\n", 3, "synthetic must be true or false"),
-    ("file,speakers\na.txt,KN interviewer\n", 2, "speakers must be 'label=role; label=role'"),
-])
+@pytest.mark.parametrize(
+    ("csv_text", "line", "message"),
+    [
+        ("id,country\nA,Kenya\n", 1, "needs a 'file' column"),
+        ("file,id\na.txt,A\nb.txt,B,extra\n", 3, "row has 3 fields but the header has 2"),
+        ("file,id\na.txt,A\na.txt,B\n", 3, "listed twice"),
+        ("file,id\n,A\n", 2, "empty 'file' value"),
+        ('file,id\na.txt,"A\nb.txt,"B\n', 3, "malformed CSV"),
+        ("file,synthetic\na.txt,true\nb.txt,perhaps\n", 3, "synthetic must be true or false"),
+        ("file,speakers\na.txt,KN interviewer\n", 2, "speakers must be 'label=role; label=role'"),
+    ],
+)
 def test_malformed_metadata_csv(tmp_path: Path, csv_text: str, line: int, message: str) -> None:
     write(tmp_path, "metadata.csv", csv_text)
     with pytest.raises(TranscriptError) as caught:
@@ -323,28 +405,38 @@ def test_malformed_metadata_csv(tmp_path: Path, csv_text: str, line: int, messag
 DIALOGUE = "Interviewer: Was the café open?\nRespondent: It’s closed now.\n"
 
 
-@pytest.mark.parametrize(("data", "encoding", "warnings"), [
-    (DIALOGUE.encode("utf-8"), "utf-8", []),
-    (codecs.BOM_UTF8 + DIALOGUE.encode("utf-8"), "utf-8-sig", []),
-    (DIALOGUE.encode("utf-16"), "utf-16", []),
-    (codecs.BOM_UTF16_BE + DIALOGUE.encode("utf-16-be"), "utf-16", []),
-    (DIALOGUE.encode("utf-32"), "utf-32", []),
-    (DIALOGUE.encode("utf-16-le"), "utf-16-le", ["no byte-order mark: decoded as UTF-16-LE"]),
-    (DIALOGUE.encode("utf-16-be"), "utf-16-be", ["no byte-order mark: decoded as UTF-16-BE"]),
-    (("Interviewer: Hello?\n" + DIALOGUE).encode("cp1252"), "cp1252", ["not valid UTF-8 (line 2); decoded as cp1252"]),
-], ids=["utf8", "utf8-bom", "utf16-bom", "utf16be-bom", "utf32-bom", "utf16le-nobom", "utf16be-nobom", "cp1252"])
+@pytest.mark.parametrize(
+    ("data", "encoding", "warnings"),
+    [
+        (DIALOGUE.encode("utf-8"), "utf-8", []),
+        (codecs.BOM_UTF8 + DIALOGUE.encode("utf-8"), "utf-8-sig", []),
+        (DIALOGUE.encode("utf-16"), "utf-16", []),
+        (codecs.BOM_UTF16_BE + DIALOGUE.encode("utf-16-be"), "utf-16", []),
+        (DIALOGUE.encode("utf-32"), "utf-32", []),
+        (DIALOGUE.encode("utf-16-le"), "utf-16-le", ["no byte-order mark: decoded as UTF-16-LE"]),
+        (DIALOGUE.encode("utf-16-be"), "utf-16-be", ["no byte-order mark: decoded as UTF-16-BE"]),
+        (
+            ("Interviewer: Hello?\n" + DIALOGUE).encode("cp1252"),
+            "cp1252",
+            ["not valid UTF-8 (line 2); decoded as cp1252"],
+        ),
+    ],
+    ids=["utf8", "utf8-bom", "utf16-bom", "utf16be-bom", "utf32-bom", "utf16le-nobom", "utf16be-nobom", "cp1252"],
+)
 def test_encodings(tmp_path: Path, data: bytes, encoding: str, warnings: list[str]) -> None:
     transcript = read_transcript(write(tmp_path, "a.txt", data))
     assert transcript.encoding == encoding
     assert transcript.warnings == warnings
     assert not transcript.text.startswith("\ufeff")
     assert turns_of(transcript)[-2:] == [
-        ("Interviewer", I, "Was the café open?"), ("Respondent", R, "It’s closed now."),
+        ("Interviewer", I, "Was the café open?"),
+        ("Respondent", R, "It’s closed now."),
     ]
     check_offsets(transcript)
 
 
 # --- bad files -----------------------------------------------------------------------------------
+
 
 def corrupt_docx(path: Path) -> None:
     write_docx(path, ["Interviewer: Hi?"])
@@ -366,8 +458,12 @@ BAD_FILES = [
     ("zero.docx", b"", "empty file", None),
     ("noheader.vtt", b"00:00:01.000 --> 00:00:02.000\nHi\n", "first line must be WEBVTT", 1),
     ("headeronly.vtt", b"WEBVTT\n\nNOTE nothing here\n", "empty file", None),
-    ("badtiming.vtt", b"WEBVTT\n\n1\n00:00:01.000 --> 00:00:02.000\nHi\n\n2\n00:00:03 --> later\nYo\n",
-     "malformed cue timing", 8),
+    (
+        "badtiming.vtt",
+        b"WEBVTT\n\n1\n00:00:01.000 --> 00:00:02.000\nHi\n\n2\n00:00:03 --> later\nYo\n",
+        "malformed cue timing",
+        8,
+    ),
     ("notiming.srt", b"1\n00:00:01,000 --> 00:00:02,000\nHi\n\n2\nno timing here\nYo\n", "cue has no timing line", 5),
     ("slides.pdf", b"%PDF-1.7\n", "not a transcript file type", None),
 ]
@@ -394,11 +490,19 @@ def test_missing_file_raises(tmp_path: Path) -> None:
 
 # --- docx ------------------------------------------------------------------------------------------
 
+
 def test_docx_paragraphs_and_table_rows(tmp_path: Path) -> None:
-    path = write_docx(tmp_path / "a.docx", [
-        "Interview 3, Lilongwe", "Interviewer: What changed?", "Respondent: The curriculum.", "",
-        "It took two years.",
-    ], table=[["Interviewer", "And the staff?"], ["Respondent", "They stayed."]])
+    path = write_docx(
+        tmp_path / "a.docx",
+        [
+            "Interview 3, Lilongwe",
+            "Interviewer: What changed?",
+            "Respondent: The curriculum.",
+            "",
+            "It took two years.",
+        ],
+        table=[["Interviewer", "And the staff?"], ["Respondent", "They stayed."]],
+    )
     transcript = read_transcript(path)
     assert transcript.text == (
         "Interview 3, Lilongwe\nInterviewer: What changed?\nRespondent: The curriculum.\n\nIt took two years.\n"
@@ -422,34 +526,38 @@ def test_docx_without_labels_is_one_turn_per_paragraph(tmp_path: Path) -> None:
 
 # --- labels, roles and warnings ---------------------------------------------------------------------
 
-@pytest.mark.parametrize(("body", "speakers"), [
-    ("Interviewer: Hi?\nInterviewee: Hello.\n", [("Interviewer", I), ("Interviewee", R)]),
-    ("I: Hi?\nR: Hello.\n", [("I", I), ("R", R)]),
-    ("Moderator: Hi?\nP1: Hello.\nParticipant 2: Hey.\n", [("Moderator", I), ("P1", R), ("Participant 2", R)]),
-    ("Facilitator: Hi?\nInformant: Hello.\n", [("Facilitator", I), ("Informant", R)]),
-    ("**Interviewer:** Hi?\n**Respondent**: Hello.\n", [("Interviewer", I), ("Respondent", R)]),
-    ("Interviewer (00:01:15): Hi?\nRespondent [00:01:20]: Hello.\n", [("Interviewer", I), ("Respondent", R)]),
-    ("Interviewer:\nHi?\nRespondent:\nHello.\n", [("Interviewer", I), ("Respondent", R)]),
-    ("interviewer: Hi?\nRESPONDENT: Hello.\n", [("interviewer", I), ("RESPONDENT", R)]),
-    ("Interviewer\tHi?\nRespondent\tHello.\n", [("Interviewer", I), ("Respondent", R)]),
-    # speaker lines over the speech: Zoom's text export, Descript, Teams' text export
-    ("[Kari Nilsen] 10:02:15\nHi?\n\n[Amina Juma] 10:02:20\nHello.\n", [("Kari Nilsen", I), ("Amina Juma", R)]),
-    ("00:00:03 Kari Nilsen\nHi?\n\n00:00:09 Amina Juma\nHello.\n", [("Kari Nilsen", I), ("Amina Juma", R)]),
-    ("Kari Nilsen 00:00:03\nHi?\nAmina Juma 00:00:09\nHello.\n", [("Kari Nilsen", I), ("Amina Juma", R)]),
-    # a name in brackets after the role; a timestamp opening (Sonix) or closing (f4/MAXQDA) the speech
-    ("Interviewer (Kari): Hi?\nParticipant (P03): Hello.\n", [("Interviewer (Kari)", I), ("Participant (P03)", R)]),
-    ("Speaker 1: [00:00:05] Hi?\nSpeaker 2: [00:00:09] Hello.\n", [("Speaker 1", I), ("Speaker 2", R)]),
-    ("I: Hi? #00:00:12-5#\n\nB: Hello. #00:00:20-1#\n", [("I", I), ("B", R)]),
-    ("Int: Hi?\nResp: Hello.\n", [("Int", I), ("Resp", R)]),
-    # R is the researcher beside P1 (and the respondent beside I): decided by who asks
-    ("R: Hi?\nP1: Hello.\nR: And then?\nP1: Fine.\n", [("R", I), ("P1", R), ("R", I), ("P1", R)]),
-    ("Q. Hi?\nA. Hello.\nQ. And then?\nA. Fine.\n", [("Q", I), ("A", R), ("Q", I), ("A", R)]),
-    ("Kari Nilsen - 00:00:03\nHi?\n\nAmina Juma - 00:00:09\nHello.\n", [("Kari Nilsen", I), ("Amina Juma", R)]),
-])
+
+@pytest.mark.parametrize(
+    ("body", "speakers"),
+    [
+        ("Interviewer: Hi?\nInterviewee: Hello.\n", [("Interviewer", I), ("Interviewee", R)]),
+        ("I: Hi?\nR: Hello.\n", [("I", I), ("R", R)]),
+        ("Moderator: Hi?\nP1: Hello.\nParticipant 2: Hey.\n", [("Moderator", I), ("P1", R), ("Participant 2", R)]),
+        ("Facilitator: Hi?\nInformant: Hello.\n", [("Facilitator", I), ("Informant", R)]),
+        ("**Interviewer:** Hi?\n**Respondent**: Hello.\n", [("Interviewer", I), ("Respondent", R)]),
+        ("Interviewer (00:01:15): Hi?\nRespondent [00:01:20]: Hello.\n", [("Interviewer", I), ("Respondent", R)]),
+        ("Interviewer:\nHi?\nRespondent:\nHello.\n", [("Interviewer", I), ("Respondent", R)]),
+        ("interviewer: Hi?\nRESPONDENT: Hello.\n", [("interviewer", I), ("RESPONDENT", R)]),
+        ("Interviewer\tHi?\nRespondent\tHello.\n", [("Interviewer", I), ("Respondent", R)]),
+        # speaker lines over the speech: Zoom's text export, Descript, Teams' text export
+        ("[Kari Nilsen] 10:02:15\nHi?\n\n[Amina Juma] 10:02:20\nHello.\n", [("Kari Nilsen", I), ("Amina Juma", R)]),
+        ("00:00:03 Kari Nilsen\nHi?\n\n00:00:09 Amina Juma\nHello.\n", [("Kari Nilsen", I), ("Amina Juma", R)]),
+        ("Kari Nilsen 00:00:03\nHi?\nAmina Juma 00:00:09\nHello.\n", [("Kari Nilsen", I), ("Amina Juma", R)]),
+        # a name in brackets after the role; a timestamp opening (Sonix) or closing (f4/MAXQDA) the speech
+        ("Interviewer (Kari): Hi?\nParticipant (P03): Hello.\n", [("Interviewer (Kari)", I), ("Participant (P03)", R)]),
+        ("Speaker 1: [00:00:05] Hi?\nSpeaker 2: [00:00:09] Hello.\n", [("Speaker 1", I), ("Speaker 2", R)]),
+        ("I: Hi? #00:00:12-5#\n\nB: Hello. #00:00:20-1#\n", [("I", I), ("B", R)]),
+        ("Int: Hi?\nResp: Hello.\n", [("Int", I), ("Resp", R)]),
+        # R is the researcher beside P1 (and the respondent beside I): decided by who asks
+        ("R: Hi?\nP1: Hello.\nR: And then?\nP1: Fine.\n", [("R", I), ("P1", R), ("R", I), ("P1", R)]),
+        ("Q. Hi?\nA. Hello.\nQ. And then?\nA. Fine.\n", [("Q", I), ("A", R), ("Q", I), ("A", R)]),
+        ("Kari Nilsen - 00:00:03\nHi?\n\nAmina Juma - 00:00:09\nHello.\n", [("Kari Nilsen", I), ("Amina Juma", R)]),
+    ],
+)
 def test_label_variants(tmp_path: Path, body: str, speakers: list[tuple[str, str]]) -> None:
     transcript = read_transcript(write(tmp_path, "a.txt", body))
     assert [(t.speaker, t.role) for t in transcript.turns] == speakers
-    assert [transcript.text[t.start_char:t.end_char] for t in transcript.turns][:2] == ["Hi?", "Hello."]
+    assert [transcript.text[t.start_char : t.end_char] for t in transcript.turns][:2] == ["Hi?", "Hello."]
     check_offsets(transcript)
 
 
@@ -461,13 +569,18 @@ def test_speaker_spelling_is_unified_to_first_use(tmp_path: Path) -> None:
 def test_initials_in_speech_are_not_speakers(tmp_path: Path) -> None:
     body = "Respondent: A. Smith was our coordinator.\nInterviewer: Who else?\nRespondent: B. Jones, mostly.\n"
     transcript = read_transcript(write(tmp_path, "a.txt", body))
-    assert [(t.speaker, transcript.text[t.start_char:t.end_char]) for t in transcript.turns] == [
-        ("Respondent", "A. Smith was our coordinator."), ("Interviewer", "Who else?"), ("Respondent", "B. Jones, mostly.")]
+    assert [(t.speaker, transcript.text[t.start_char : t.end_char]) for t in transcript.turns] == [
+        ("Respondent", "A. Smith was our coordinator."),
+        ("Interviewer", "Who else?"),
+        ("Respondent", "B. Jones, mostly."),
+    ]
 
 
 def test_prose_colons_are_not_speakers(tmp_path: Path) -> None:
-    body = ("We visited the ward on Monday.\nThe problem was this: we had no budget.\n"
-            "Note: the partner paid later.\nNote: check the invoices.\nAt 10:30 the meeting ended.\n")
+    body = (
+        "We visited the ward on Monday.\nThe problem was this: we had no budget.\n"
+        "Note: the partner paid later.\nNote: check the invoices.\nAt 10:30 the meeting ended.\n"
+    )
     transcript = read_transcript(write(tmp_path, "a.txt", body))
     assert {t.speaker for t in transcript.turns} == {""}
     assert transcript.warnings == [NO_LABELS_WARNING]
@@ -482,21 +595,28 @@ def test_repeated_name_labels_are_speakers_but_single_ones_are_not(tmp_path: Pat
 
 
 def test_header_lines_declare_roles_and_are_not_turns(tmp_path: Path) -> None:
-    body = ("Date: 12 March 2024\nInterviewer: AB\nRespondent: KN\n\n"
-            "AB: Thanks for coming.\nKN: Happy to help?\nAB: Let us begin.\nKN: Sure.\n")
+    body = (
+        "Date: 12 March 2024\nInterviewer: AB\nRespondent: KN\n\n"
+        "AB: Thanks for coming.\nKN: Happy to help?\nAB: Let us begin.\nKN: Sure.\n"
+    )
     transcript = read_transcript(write(tmp_path, "a.txt", body))
     assert [(t.speaker, t.role) for t in transcript.turns] == [("AB", I), ("KN", R), ("AB", I), ("KN", R)]
     assert transcript.warnings == []
 
 
 def test_caption_speaker_named_once_still_counts(tmp_path: Path) -> None:
-    body = ("WEBVTT\n\n1\n00:00:01.000 --> 00:00:02.000\nKari Nilsen: Ready?\n\n"
-            "2\n00:00:02.000 --> 00:00:03.000\nAnna Berg: Sorry, I must leave.\n\n"
-            "3\n00:00:03.000 --> 00:00:04.000\nKari Nilsen: Then we begin?\n\n"
-            "4\n00:00:04.000 --> 00:00:05.000\nChikondi Mwale: Yes.\n")
+    body = (
+        "WEBVTT\n\n1\n00:00:01.000 --> 00:00:02.000\nKari Nilsen: Ready?\n\n"
+        "2\n00:00:02.000 --> 00:00:03.000\nAnna Berg: Sorry, I must leave.\n\n"
+        "3\n00:00:03.000 --> 00:00:04.000\nKari Nilsen: Then we begin?\n\n"
+        "4\n00:00:04.000 --> 00:00:05.000\nChikondi Mwale: Yes.\n"
+    )
     transcript = read_transcript(write(tmp_path, "a.vtt", body))
     assert [(t.speaker, t.role) for t in transcript.turns] == [
-        ("Kari Nilsen", I), ("Anna Berg", R), ("Kari Nilsen", I), ("Chikondi Mwale", R),
+        ("Kari Nilsen", I),
+        ("Anna Berg", R),
+        ("Kari Nilsen", I),
+        ("Chikondi Mwale", R),
     ]
     assert transcript.warnings == ["speaker roles guessed from question marks: Kari Nilsen=interviewer"]
 
@@ -529,6 +649,7 @@ def test_vtt_with_unlabelled_cues(tmp_path: Path) -> None:
 
 
 # --- discover ------------------------------------------------------------------------------------------
+
 
 def test_discover_reads_good_files_and_skips_bad_ones(tmp_path: Path) -> None:
     write(tmp_path, "metadata.csv", "file,id,country,exchange_months\nb.txt,B-7,Kenya,6\nsub/c.md,C,Nepal,x\n")

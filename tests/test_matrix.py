@@ -5,37 +5,52 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from pipeline.matrix import ALL_GROUPS, build_matrix, matrix_frame, select_quotes
-from pipeline.records import Segment, Tag
-from pipeline.table import tags_frame
+from pipeline.coding.records import Segment, Tag
+from pipeline.coding.table import tags_frame
+from pipeline.outputs.matrix import ALL_GROUPS, build_matrix, matrix_frame, select_quotes
 
 
-def _tag(tid: str, start: int, text: str, *, theme="language_barrier", negated=False, role="respondent",
-         rule_id="lb.lower", score=None, method="rule") -> Tag:
-    segment = Segment(f"{tid}:{start}-{start + len(text)}", tid, f"{tid}.txt", "R", role, 0, start,
-                      start + len(text), text)
+def _tag(
+    tid: str,
+    start: int,
+    text: str,
+    *,
+    theme="language_barrier",
+    negated=False,
+    role="respondent",
+    rule_id="lb.lower",
+    score=None,
+    method="rule",
+) -> Tag:
+    segment = Segment(
+        f"{tid}:{start}-{start + len(text)}", tid, f"{tid}.txt", "R", role, 0, start, start + len(text), text
+    )
     return Tag(segment, theme, method, "0.1", "hash", rule_id=rule_id, negated=negated, score=score)
 
 
 @pytest.fixture()
 def metadata():
-    return pd.DataFrame({
-        "transcript_id": ["a", "b", "c", "d"],
-        "side": ["north", "south", "south", None],
-        "institution": ["Haukeland", "Mnazi Mmoja", "Mnazi Mmoja", "Taveta"],
-    })
+    return pd.DataFrame(
+        {
+            "transcript_id": ["a", "b", "c", "d"],
+            "side": ["north", "south", "south", None],
+            "institution": ["Haukeland", "Mnazi Mmoja", "Mnazi Mmoja", "Taveta"],
+        }
+    )
 
 
 @pytest.fixture()
 def tags():
-    return tags_frame([
-        _tag("a", 0, "We had a real language barrier in the ward for months."),
-        _tag("a", 60, "The language barrier again, same as before, every day."),
-        _tag("b", 0, "I could not speak Norwegian, so the language barrier hurt my learning."),
-        _tag("c", 0, "We never had a language problem.", negated=True),
-        _tag("c", 40, "Did you have a language barrier?", role="interviewer"),
-        _tag("d", 0, "Language barrier, of course, was the first thing we noticed there.", rule_id="lb.a;lb.b"),
-    ])
+    return tags_frame(
+        [
+            _tag("a", 0, "We had a real language barrier in the ward for months."),
+            _tag("a", 60, "The language barrier again, same as before, every day."),
+            _tag("b", 0, "I could not speak Norwegian, so the language barrier hurt my learning."),
+            _tag("c", 0, "We never had a language problem.", negated=True),
+            _tag("c", 40, "Did you have a language barrier?", role="interviewer"),
+            _tag("d", 0, "Language barrier, of course, was the first thing we noticed there.", rule_id="lb.a;lb.b"),
+        ]
+    )
 
 
 def test_counts_only_evidence(tags, metadata, minimal_codebook):
@@ -45,7 +60,11 @@ def test_counts_only_evidence(tags, metadata, minimal_codebook):
     row = matrix.rows[0].themes[0]
     assert (row.cells["north"].n_interviews, row.cells["north"].n_tags) == (1, 2)
     # c's mentions are negated and an interviewer question: not evidence; b is the only south interview.
-    assert (row.cells["south"].n_interviews, row.cells["south"].n_institutions, row.cells["south"].group_size) == (1, 1, 2)
+    assert (row.cells["south"].n_interviews, row.cells["south"].n_institutions, row.cells["south"].group_size) == (
+        1,
+        1,
+        2,
+    )
     assert row.total.n_interviews == 3 and row.total.n_institutions == 3
     assert row.negated_interviews == 1
     assert row.cells["south"].share == 0.5
@@ -62,15 +81,38 @@ def test_quotes_one_per_interview_strongest_first(tags, metadata, minimal_codebo
 
 
 def test_quote_prefers_quotable_length():
-    frame = tags_frame([_tag("a", 0, "Language barrier."), _tag("a", 20, "It was a language barrier that made every ward round slow for me.")])
+    frame = tags_frame(
+        [
+            _tag("a", 0, "Language barrier."),
+            _tag("a", 20, "It was a language barrier that made every ward round slow for me."),
+        ]
+    )
     assert [q.start_char for q in select_quotes(frame, limit=1)] == [20]
 
 
 def test_classifier_score_ranks_quotes():
-    frame = tags_frame([
-        _tag("a", 0, "We were put to filing papers nobody needed for months.", theme="t", rule_id="", score=0.6, method="classifier"),
-        _tag("b", 0, "I spent my days laminating cards while the nurses worked.", theme="t", rule_id="", score=0.9, method="classifier"),
-    ])
+    frame = tags_frame(
+        [
+            _tag(
+                "a",
+                0,
+                "We were put to filing papers nobody needed for months.",
+                theme="t",
+                rule_id="",
+                score=0.6,
+                method="classifier",
+            ),
+            _tag(
+                "b",
+                0,
+                "I spent my days laminating cards while the nurses worked.",
+                theme="t",
+                rule_id="",
+                score=0.9,
+                method="classifier",
+            ),
+        ]
+    )
     assert [q.transcript_id for q in select_quotes(frame, limit=2)] == ["b", "a"]
 
 
@@ -88,15 +130,20 @@ def test_tidy_frame(tags, metadata, minimal_codebook):
 
 
 def test_themes_without_a_tor_question_still_appear(tags, metadata, tmp_path):
-    from pipeline.codebook import load_codebook
-    from pipeline.report import heatmap_sections
+    from pipeline.codebook.load import load_codebook
+    from pipeline.outputs.report import heatmap_sections
 
     path = tmp_path / "codebook.yaml"
-    path.write_text("name: Other study\nversion: '1'\nthemes:\n  - id: language_barrier\n    label: Language\n"
-                    "    definition: Language problems.\n")
+    path.write_text(
+        "name: Other study\nversion: '1'\nthemes:\n  - id: language_barrier\n    label: Language\n"
+        "    definition: Language problems.\n"
+    )
     codebook = load_codebook(path)
     matrix = build_matrix(tags, metadata, codebook)
-    assert [(row.question.id, [t.theme.id for t in row.themes]) for row in matrix.rows] == [("other", ["language_barrier"])]
+    assert [(row.question.id, [t.theme.id for t in row.themes]) for row in matrix.rows] == [
+        ("other", ["language_barrier"])
+    ]
     assert matrix.rows[0].themes[0].total.n_interviews == 3
     assert [(label, [t.theme.id for t in rows]) for label, rows in heatmap_sections(matrix, codebook)] == [
-        ("Other themes", ["language_barrier"])]
+        ("Other themes", ["language_barrier"])
+    ]

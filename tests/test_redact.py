@@ -9,13 +9,23 @@ import pandas as pd
 import pytest
 import spacy
 
-from pipeline.errors import QualcodeError
-from pipeline.ingest import discover
-from pipeline.redact import (
-    SOURCE_LIST, SOURCE_METADATA, SOURCE_SPEAKER, KnownName, Redactor, is_personal_label, names_from_metadata,
-    names_from_tags, names_from_transcripts, read_names_list, redact_tags, redactions_frame,
+from pipeline.coding.table import TEXT, metadata_frame, read_tags
+from pipeline.core.errors import QualcodeError
+from pipeline.ingest.read import discover
+from pipeline.outputs.annex.redact import (
+    SOURCE_LIST,
+    SOURCE_METADATA,
+    SOURCE_SPEAKER,
+    KnownName,
+    Redactor,
+    is_personal_label,
+    names_from_metadata,
+    names_from_tags,
+    names_from_transcripts,
+    read_names_list,
+    redact_tags,
+    redactions_frame,
 )
-from pipeline.table import TEXT, metadata_frame, read_tags
 
 ANNEX = Path(__file__).resolve().parent / "fixtures" / "annex"
 
@@ -30,16 +40,34 @@ def transcripts():
 @pytest.fixture(scope="module")
 def fixture_redactor(transcripts):
     tags = read_tags(ANNEX / "tags.csv")
-    known = [*names_from_metadata(metadata_frame(transcripts)), *names_from_tags(tags),
-             *names_from_transcripts(transcripts), *read_names_list(ANNEX / "names.txt")]
+    known = [
+        *names_from_metadata(metadata_frame(transcripts)),
+        *names_from_tags(tags),
+        *names_from_transcripts(transcripts),
+        *read_names_list(ANNEX / "names.txt"),
+    ]
     return Redactor(known, nlp=spacy.blank("en"))
 
 
-@pytest.mark.parametrize("label, personal", [
-    ("Kari Nilsen", True), ("Dr. Mwale", True), ("Sindre Aune", True), ("GM", True),
-    ("Interviewer", False), ("Interviewer 2", False), ("Respondent", False), ("Speaker 1", False),
-    ("Unknown Speaker", False), ("Q", False), ("A", False), ("P3", False), ("Moderator", False), ("", False),
-])
+@pytest.mark.parametrize(
+    "label, personal",
+    [
+        ("Kari Nilsen", True),
+        ("Dr. Mwale", True),
+        ("Sindre Aune", True),
+        ("GM", True),
+        ("Interviewer", False),
+        ("Interviewer 2", False),
+        ("Respondent", False),
+        ("Speaker 1", False),
+        ("Unknown Speaker", False),
+        ("Q", False),
+        ("A", False),
+        ("P3", False),
+        ("Moderator", False),
+        ("", False),
+    ],
+)
 def test_personal_labels(label, personal):
     assert is_personal_label(label) is personal
 
@@ -58,19 +86,22 @@ def names_redactor():
     return Redactor(NAMES)
 
 
-@pytest.mark.parametrize("text, transcript_id, expected", [
-    ("Asha Suleiman is a nurse there.", "t1", "[colleague] is a nurse there."),
-    ("Ask Asha, she knows.", "t1", "Ask [colleague], she knows."),  # first name alone when the full name is listed
-    ("Then Suleiman said no.", "t1", "Then [colleague] said no."),
-    ("you must go through Dr. Khamis first", "t1", "you must go through [colleague] first"),  # title goes with it
-    ("ASHA SULEIMAN and asha suleiman", "t1", "[colleague] and [colleague]"),  # full names in any case
-    ("Thank you, Kari.", "t1", "Thank you, [interviewer]."),  # the transcript's own speaker: a role tag
-    ("Kari Nilsen visited us.", "t9", "[colleague] visited us."),  # elsewhere the same person is a colleague
-    ("Even so, even Even came.", "t2", "[colleague] so, even [colleague] came."),  # exact case only
-    ("Grace helped, by the grace of the matron.", "t1", "[colleague] helped, by the grace of the matron."),
-    ("Khamis's ward and Asha's team", "t1", "[colleague]'s ward and [colleague]'s team"),
-    ("No names here at all.", "t1", "No names here at all."),
-])
+@pytest.mark.parametrize(
+    "text, transcript_id, expected",
+    [
+        ("Asha Suleiman is a nurse there.", "t1", "[colleague] is a nurse there."),
+        ("Ask Asha, she knows.", "t1", "Ask [colleague], she knows."),  # first name alone when the full name is listed
+        ("Then Suleiman said no.", "t1", "Then [colleague] said no."),
+        ("you must go through Dr. Khamis first", "t1", "you must go through [colleague] first"),  # title goes with it
+        ("ASHA SULEIMAN and asha suleiman", "t1", "[colleague] and [colleague]"),  # full names in any case
+        ("Thank you, Kari.", "t1", "Thank you, [interviewer]."),  # the transcript's own speaker: a role tag
+        ("Kari Nilsen visited us.", "t9", "[colleague] visited us."),  # elsewhere the same person is a colleague
+        ("Even so, even Even came.", "t2", "[colleague] so, even [colleague] came."),  # exact case only
+        ("Grace helped, by the grace of the matron.", "t1", "[colleague] helped, by the grace of the matron."),
+        ("Khamis's ward and Asha's team", "t1", "[colleague]'s ward and [colleague]'s team"),
+        ("No names here at all.", "t1", "No names here at all."),
+    ],
+)
 def test_known_names_become_role_tags(names_redactor, text, transcript_id, expected):
     redacted, log = names_redactor.redact(text, transcript_id=transcript_id)
     assert redacted == expected
@@ -81,7 +112,9 @@ def test_log_has_offsets_original_and_source(names_redactor):
     text = "Later Dr. Khamis met Asha Suleiman."
     _, log = names_redactor.redact(text, transcript_id="t1", segment_id="t1:100-135", offset=100)
     assert [(r.original, r.replacement, r.source) for r in log] == [
-        ("Dr. Khamis", "[colleague]", SOURCE_METADATA), ("Asha Suleiman", "[colleague]", SOURCE_METADATA)]
+        ("Dr. Khamis", "[colleague]", SOURCE_METADATA),
+        ("Asha Suleiman", "[colleague]", SOURCE_METADATA),
+    ]
     assert [(r.start_char, r.end_char) for r in log] == [(106, 116), (121, 134)]
     assert all(text[r.start_char - 100 : r.end_char - 100] == r.original for r in log)
 
@@ -103,8 +136,15 @@ def test_fixture_corpus_offsets_point_into_the_original_files(transcripts, fixtu
         assert name not in every_text
     assert "Sindre Aune" not in set(redacted["speaker"]) and "Kari Nilsen" not in set(redacted["speaker"])
     frame = redactions_frame(log)
-    assert list(frame.columns) == ["transcript_id", "segment_id", "start_char", "end_char", "original",
-                                   "replacement", "source"]
+    assert list(frame.columns) == [
+        "transcript_id",
+        "segment_id",
+        "start_char",
+        "end_char",
+        "original",
+        "replacement",
+        "source",
+    ]
     assert len(frame) == len(log)
 
 

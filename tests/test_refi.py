@@ -14,16 +14,16 @@ import pytest
 import xmlschema
 import yaml
 
-from pipeline.codebook import load_codebook
-from pipeline.errors import ExchangeError, QualcodeError
-from pipeline.gold import load_gold
-from pipeline.ingest import discover
-from pipeline.refi_codebook import import_qdc, parse_description, qdc_bytes, read_refi_codebook, snake_id
-from pipeline.refi_export import export_qdpx
-from pipeline.refi_import import import_qdpx
-from pipeline.refi_offsets import OffsetMap, RawSelection, detect_convention
-from pipeline.run import run_project
-from pipeline.table import read_tags, write_csv
+from pipeline.codebook.load import load_codebook
+from pipeline.coding.table import read_tags, write_csv
+from pipeline.core.errors import ExchangeError, QualcodeError
+from pipeline.ingest.read import discover
+from pipeline.measure.coder_files import load_gold
+from pipeline.refi.codebook import import_qdc, parse_description, qdc_bytes, read_refi_codebook, snake_id
+from pipeline.refi.offsets import OffsetMap, RawSelection, detect_convention
+from pipeline.refi.reader import import_qdpx
+from pipeline.refi.writer import export_qdpx
+from pipeline.workflows.run import run_project
 
 HERE = Path(__file__).resolve().parent
 FIXTURES = HERE / "fixtures"
@@ -67,7 +67,9 @@ def project(tmp_path_factory) -> Path:
         "file,id,side,exchange_months,synthetic,names\n"
         "crlf_emoji.txt,int_07,north,12,true,Kari;Ola\n"
         "plain.txt,001,south,6,false,\n"
-        "teams.vtt,teams,north,3,true,Kari Nilsen;Chikondi Mwale\n", encoding="utf-8")
+        "teams.vtt,teams,north,3,true,Kari Nilsen;Chikondi Mwale\n",
+        encoding="utf-8",
+    )
     run_project(transcripts_dir=transcripts, codebook_path=MINIMAL, out=root / "reports")
     return root
 
@@ -75,7 +77,9 @@ def project(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def exported(project: Path) -> Path:
     out = project / "out" / "project.qdpx"
-    export_qdpx(transcripts_dir=project / "transcripts", codebook_path=MINIMAL, reports_dir=project / "reports", out=out)
+    export_qdpx(
+        transcripts_dir=project / "transcripts", codebook_path=MINIMAL, reports_dir=project / "reports", out=out
+    )
     return out
 
 
@@ -92,6 +96,7 @@ def qde_of(path: Path) -> str:
 
 
 # --- schemas ------------------------------------------------------------------------------------
+
 
 def test_exported_project_is_valid_against_the_official_schema(exported: Path, project_schema):
     project_schema.validate(qde_of(exported))
@@ -110,8 +115,10 @@ def test_exported_codebook_is_valid_against_the_codebook_schema(codebook: Path, 
 
 def test_ungrouped_themes_export_as_top_level_codes(tmp_path: Path, codebook_schema):
     path = tmp_path / "codebook.yaml"
-    path.write_text("name: Other study\nversion: '1'\nthemes:\n  - id: trust\n    label: Trust\n"
-                    "    definition: Trust between partners.\n")
+    path.write_text(
+        "name: Other study\nversion: '1'\nthemes:\n  - id: trust\n    label: Trust\n"
+        "    definition: Trust between partners.\n"
+    )
     content = qdc_bytes(load_codebook(path))
     codebook_schema.validate(io.BytesIO(content))
     assert b'name="Trust" isCodable="true"' in content and b'isCodable="false"' not in content
@@ -120,13 +127,16 @@ def test_ungrouped_themes_export_as_top_level_codes(tmp_path: Path, codebook_sch
 def test_the_schemas_reject_what_the_standard_forbids(codebook_schema, project_schema):
     broken = qdc_bytes(load_codebook(MINIMAL)).decode("utf-8").replace('isCodable="true"', "")
     assert not codebook_schema.is_valid(broken)
-    assert not project_schema.is_valid(f'<Project xmlns="{NS}" name="x"><Sources><TextSource guid="not-a-guid"/>'
-                                       "</Sources></Project>")
+    assert not project_schema.is_valid(
+        f'<Project xmlns="{NS}" name="x"><Sources><TextSource guid="not-a-guid"/></Sources></Project>'
+    )
 
 
 def test_export_is_deterministic(project: Path, exported: Path, tmp_path: Path):
     again = tmp_path / "again.qdpx"
-    export_qdpx(transcripts_dir=project / "transcripts", codebook_path=MINIMAL, reports_dir=project / "reports", out=again)
+    export_qdpx(
+        transcripts_dir=project / "transcripts", codebook_path=MINIMAL, reports_dir=project / "reports", out=again
+    )
     assert again.read_bytes() == exported.read_bytes()
 
 
@@ -142,6 +152,7 @@ def test_export_codes_evidence_only_with_provenance_notes(project: Path, exporte
 
 
 # --- round trip ---------------------------------------------------------------------------------
+
 
 def test_round_trip_gives_the_same_transcripts(project: Path, imported: Path):
     before, _ = discover(project / "transcripts")
@@ -178,7 +189,8 @@ def test_round_trip_gives_the_same_codings_and_provenance(project: Path, importe
     assert sorted(zip(coded.transcript_id, coded.start_char, coded.end_char, coded.theme)) == expected
     provenance = pd.read_csv(imported / "provenance.csv", dtype=str, keep_default_na=False)
     assert sorted(zip(provenance.segment_id, provenance.rule_id, provenance.method)) == sorted(
-        zip(evidence.segment_id, evidence.rule_id, evidence.method))
+        zip(evidence.segment_id, evidence.rule_id, evidence.method)
+    )
     assert set(provenance.codebook_version) == {"0.1"}
 
 
@@ -187,7 +199,7 @@ def test_crlf_and_emoji_offsets_round_trip_exactly(project: Path, imported: Path
     assert text == CRLF_EMOJI
     coded = pd.read_csv(imported / "coded" / "qualcode.csv", dtype=str, keep_default_na=False)
     mine = coded[coded.transcript_id == "int_07"]
-    quotes = [text[int(a):int(b)] for a, b in zip(mine.start_char, mine.end_char)]
+    quotes = [text[int(a) : int(b)] for a, b in zip(mine.start_char, mine.end_char)]
     assert "The language barrier was hard 🎉 for me, 🇳🇴 is hard." in quotes
     assert "I could not speak Norwegian at first 😅." in quotes
     assert list(mine.text) == quotes  # the coder file's text column is the text at the offsets
@@ -215,9 +227,19 @@ def test_reviewed_tags_are_coded_by_their_reviewer_and_rejected_ones_left_out(pr
 
 # --- offset conventions -------------------------------------------------------------------------
 
-def foreign_qdpx(path: Path, *, text: str, spans: list[tuple[int, int, str]], origin: str, bom: bool = False,
-                 folder: str = "Sources", qde: str = "Project.qde", codes: tuple[str, ...] = ("Barrier",),
-                 memo: str = "") -> Path:
+
+def foreign_qdpx(
+    path: Path,
+    *,
+    text: str,
+    spans: list[tuple[int, int, str]],
+    origin: str,
+    bom: bool = False,
+    folder: str = "Sources",
+    qde: str = "Project.qde",
+    codes: tuple[str, ...] = ("Barrier",),
+    memo: str = "",
+) -> Path:
     """A minimal project as another tool writes it: Project.qde, Sources/<guid>.txt, selections with codings."""
     source = "11e0d4d7-4de8-4501-a82f-653d3e5d1c15"
     user = "AD68FBE7-E1EE-4A82-A279-23CC698C89EB"
@@ -225,13 +247,17 @@ def foreign_qdpx(path: Path, *, text: str, spans: list[tuple[int, int, str]], or
     code_xml = "".join(f'<Code guid="{g}" name="{name}" isCodable="true"/>' for g, name in zip(code_guids, codes))
     selections = "".join(
         f'<PlainTextSelection guid="4191294A-E287-4510-95B0-69BCE4638E{index:02d}" name="{name}" startPosition="{a}" '
-        f'endPosition="{b}" creatingUser="{user}">{f"<Description>{memo}</Description>" if memo else ""}<Coding guid="445A6AEC-1400-4502-919D-0867832FF2{index:02d}" '
+        f'endPosition="{b}" creatingUser="{user}">{f"<Description>{memo}</Description>" if memo else ""}'
+        f'<Coding guid="445A6AEC-1400-4502-919D-0867832FF2{index:02d}" '
         f'creatingUser="{user}"><CodeRef targetGUID="{code_guids[index % len(codes)]}"/></Coding></PlainTextSelection>'
-        for index, (a, b, name) in enumerate(spans))
-    project = (f'<?xml version="1.0" encoding="utf-8"?><Project xmlns="{NS}" name="Foreign" origin="{origin}">'
-               f'<Users><User guid="{user}" name="Sebastian P"/></Users><CodeBook><Codes>{code_xml}</Codes></CodeBook>'
-               f'<Sources><TextSource guid="{source}" name="Interview 1.docx" plainTextPath="internal://{source}.txt">'
-               f"{selections}</TextSource></Sources></Project>")
+        for index, (a, b, name) in enumerate(spans)
+    )
+    project = (
+        f'<?xml version="1.0" encoding="utf-8"?><Project xmlns="{NS}" name="Foreign" origin="{origin}">'
+        f'<Users><User guid="{user}" name="Sebastian P"/></Users><CodeBook><Codes>{code_xml}</Codes></CodeBook>'
+        f'<Sources><TextSource guid="{source}" name="Interview 1.docx" plainTextPath="internal://{source}.txt">'
+        f"{selections}</TextSource></Sources></Project>"
+    )
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr(qde, project)
         archive.writestr(f"{folder}/{source}.txt", (b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8"))
@@ -254,8 +280,13 @@ def test_each_convention_is_detected_and_converted(convention: str, named: bool,
     spans = []
     for quote in wanted:
         start = text.index(quote, len(CRLF_EMOJI) * 2)  # late in the text, after many emoji and line endings
-        spans.append((_units(text, start, convention), _units(text, start + len(quote), convention),
-                      quote[:20] + "…" if named else ""))
+        spans.append(
+            (
+                _units(text, start, convention),
+                _units(text, start + len(quote), convention),
+                quote[:20] + "…" if named else "",
+            )
+        )
     origin = "MAXQDA 2022" if convention != "utf16" else "NVivo 14"
     if named and convention == "utf16":
         origin = "ATLAS.ti 23"  # names, not the origin, must decide
@@ -265,8 +296,9 @@ def test_each_convention_is_detected_and_converted(convention: str, named: bool,
     assert written == text  # BOM dropped, CRLF kept
     coded = pd.read_csv(tmp_path / "out" / "coded" / "Sebastian P.csv", keep_default_na=False)
     assert [written[a:b] for a, b in zip(coded.start_char, coded.end_char)] == wanted
-    assert result.sources[0].offsets.startswith({"codepoints": "Unicode code points", "utf16": "UTF-16",
-                                                 "codepoints-lf": "code points with CRLF"}[convention])
+    assert result.sources[0].offsets.startswith(
+        {"codepoints": "Unicode code points", "utf16": "UTF-16", "codepoints-lf": "code points with CRLF"}[convention]
+    )
 
 
 def test_offset_map_refuses_offsets_inside_a_character():
@@ -301,8 +333,8 @@ def test_nvivo_utf16_offsets_land_on_whole_comments(nvivo):
     coded = pd.read_csv(out / "coded" / "floriansipos.csv", keep_default_na=False)
     assert len(coded) == 97 and coded[["start_char", "end_char"]].drop_duplicates().shape[0] == 20
     for start, end in zip(coded.start_char, coded.end_char):  # each selection is one or more whole lines
-        assert text[start - 2:start] == "\r\n", (start, end)
-        assert text[end:end + 2] == "\r\n" or text[end - 2:end] == "\r\n", (start, end)
+        assert text[start - 2 : start] == "\r\n", (start, end)
+        assert text[end : end + 2] == "\r\n" or text[end - 2 : end] == "\r\n", (start, end)
     quotes = {text[a:b] for a, b in zip(coded.start_char, coded.end_char)}
     assert "Mi az a fityesznek? Akkor írják át amikor akarják 🤣🤣🤣" in quotes
     assert "Nem tehetik kötelezővé! 😡😡" in quotes
@@ -333,10 +365,18 @@ def test_atlas_projects_without_sources_import_and_say_so(name: str, tmp_path: P
 
 # --- mapping onto a codebook --------------------------------------------------------------------
 
+
 def test_codes_are_mapped_onto_a_given_codebook_and_unknown_ones_kept(tmp_path: Path):
     text = "Respondent: The language barrier was hard. Budgets were tight.\n"
-    path = foreign_qdpx(tmp_path / "f.qdpx", text=text, spans=[(12, 42, ""), (43, 62, "")], origin="MAXQDA 2022",
-                        folder="sources", qde="project.qde", codes=("Language barrier", "Lack of resources"))
+    path = foreign_qdpx(
+        tmp_path / "f.qdpx",
+        text=text,
+        spans=[(12, 42, ""), (43, 62, "")],
+        origin="MAXQDA 2022",
+        folder="sources",
+        qde="project.qde",
+        codes=("Language barrier", "Lack of resources"),
+    )
     result = import_qdpx(path, out=tmp_path / "out", codebook_path=MINIMAL)
     coded = pd.read_csv(tmp_path / "out" / "coded" / "Sebastian P.csv", keep_default_na=False)
     assert list(coded.theme) == ["language_barrier", "lack_of_resources"]
@@ -345,8 +385,13 @@ def test_codes_are_mapped_onto_a_given_codebook_and_unknown_ones_kept(tmp_path: 
 
 def test_selections_that_do_not_fit_are_listed_and_memos_kept_as_notes(tmp_path: Path):
     text = "Respondent: The language barrier was hard.\n"
-    path = foreign_qdpx(tmp_path / "f.qdpx", text=text, spans=[(12, 42, ""), (12, 4000, "")], origin="QualCoder 3.5",
-                        memo="check with the team")
+    path = foreign_qdpx(
+        tmp_path / "f.qdpx",
+        text=text,
+        spans=[(12, 42, ""), (12, 4000, "")],
+        origin="QualCoder 3.5",
+        memo="check with the team",
+    )
     result = import_qdpx(path, out=tmp_path / "out")
     coded = pd.read_csv(tmp_path / "out" / "coded" / "Sebastian P.csv", keep_default_na=False)
     assert list(zip(coded.start_char, coded.end_char, coded.note)) == [(12, 42, "check with the team")]
@@ -362,6 +407,7 @@ def test_import_refuses_to_write_into_a_folder_with_files(exported: Path, tmp_pa
 
 
 # --- codebooks from other tools -----------------------------------------------------------------
+
 
 def test_import_qdc_of_another_tools_codebook_gives_a_valid_codebook_with_empty_rules(tmp_path: Path):
     result = import_qdc(REFI / "spec-example.qdc", out=tmp_path / "codebook.yaml")
@@ -383,16 +429,21 @@ def test_descriptions_carry_definitions_and_notes_both_ways(tmp_path: Path):
     assert (free, fields) == ("Free text", {"include": "a\nsecond line", "exclude": "b"})
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("Language barrier", "language_barrier"), ("1. Perceived Susceptibility – Észlelt fogékonyság",
-                                                "code_1_perceived_susceptibility_eszlelt_fogekonysag"),
-    ("Språk og kultur (Ø)", "sprak_og_kultur_o"), ("Coke::diet Coke", "coke_diet_coke"),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("Language barrier", "language_barrier"),
+        ("1. Perceived Susceptibility – Észlelt fogékonyság", "code_1_perceived_susceptibility_eszlelt_fogekonysag"),
+        ("Språk og kultur (Ø)", "sprak_og_kultur_o"),
+        ("Coke::diet Coke", "coke_diet_coke"),
+    ],
+)
 def test_snake_ids(name: str, expected: str):
     assert snake_id(name) == expected
 
 
 # --- hostile input ------------------------------------------------------------------------------
+
 
 def _zip(path: Path, members: dict[str, bytes]) -> Path:
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -408,15 +459,19 @@ BILLION_LAUGHS = b"""<?xml version="1.0"?>
 GOOD_QDE = b'<Project xmlns="urn:QDA-XML:project:1.0" name="x"/>'
 
 
-@pytest.mark.parametrize("members, message", [
-    ({"project.qde": GOOD_QDE, "../evil.txt": b"x"}, "unsafe member name '../evil.txt'"),
-    ({"project.qde": GOOD_QDE, "/etc/evil.txt": b"x"}, "absolute path"),
-    ({"project.qde": GOOD_QDE, "sources/bomb.txt": b"\0" * (3 * 2**20)}, "zip bomb"),
-    ({"notes.txt": b"hello"}, "no project.qde"),
-    ({"project.qde": BILLION_LAUGHS}, "unsafe XML"),
-    ({"project.qde": b"<Project><unclosed></Project>"}, "not well-formed XML"),
-    ({"project.qde": b'<CodeBook xmlns="urn:QDA-XML:codebook:1.0"/>'}, "not a REFI-QDA project"),
-], ids=["parent-dir", "absolute", "zip-bomb", "no-project", "billion-laughs", "malformed", "wrong-root"])
+@pytest.mark.parametrize(
+    "members, message",
+    [
+        ({"project.qde": GOOD_QDE, "../evil.txt": b"x"}, "unsafe member name '../evil.txt'"),
+        ({"project.qde": GOOD_QDE, "/etc/evil.txt": b"x"}, "absolute path"),
+        ({"project.qde": GOOD_QDE, "sources/bomb.txt": b"\0" * (3 * 2**20)}, "zip bomb"),
+        ({"notes.txt": b"hello"}, "no project.qde"),
+        ({"project.qde": BILLION_LAUGHS}, "unsafe XML"),
+        ({"project.qde": b"<Project><unclosed></Project>"}, "not well-formed XML"),
+        ({"project.qde": b'<CodeBook xmlns="urn:QDA-XML:codebook:1.0"/>'}, "not a REFI-QDA project"),
+    ],
+    ids=["parent-dir", "absolute", "zip-bomb", "no-project", "billion-laughs", "malformed", "wrong-root"],
+)
 def test_hostile_archives_fail_with_one_clear_line(members, message, tmp_path: Path):
     path = _zip(tmp_path / "hostile.qdpx", members)
     with pytest.raises(ExchangeError, match=message) as caught:
@@ -446,6 +501,7 @@ def test_a_zip_bomb_is_refused_before_it_is_decompressed(tmp_path: Path):
 
 # --- the commands -------------------------------------------------------------------------------
 
+
 def qualcode(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     command = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "pipeline"]
     return subprocess.run([*command, *args], capture_output=True, text=True, cwd=cwd, timeout=300)
@@ -453,8 +509,17 @@ def qualcode(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess
 
 def test_commands_export_and_import_through_the_entry_point(project: Path, tmp_path: Path):
     qdpx, qdc = tmp_path / "p.qdpx", tmp_path / "c.qdc"
-    done = qualcode("export-qdpx", "--out", str(qdpx), "--transcripts", str(project / "transcripts"),
-                    "--codebook", str(MINIMAL), "--reports", str(project / "reports"))
+    done = qualcode(
+        "export-qdpx",
+        "--out",
+        str(qdpx),
+        "--transcripts",
+        str(project / "transcripts"),
+        "--codebook",
+        str(MINIMAL),
+        "--reports",
+        str(project / "reports"),
+    )
     assert done.returncode == 0, done.stderr
     assert "4 transcripts" in done.stderr and "users: qualcode" in done.stderr
     done = qualcode("import-qdpx", str(qdpx), "--codebook", str(MINIMAL), cwd=tmp_path)
@@ -478,11 +543,19 @@ def test_command_errors_are_one_line(tmp_path: Path):
 
 def test_export_needs_a_run_and_matching_transcripts(project: Path, tmp_path: Path):
     with pytest.raises(ExchangeError, match="run `qualcode run` first"):
-        export_qdpx(transcripts_dir=project / "transcripts", codebook_path=MINIMAL, reports_dir=tmp_path,
-                    out=tmp_path / "x.qdpx")
+        export_qdpx(
+            transcripts_dir=project / "transcripts",
+            codebook_path=MINIMAL,
+            reports_dir=tmp_path,
+            out=tmp_path / "x.qdpx",
+        )
     (tmp_path / "transcripts").mkdir()
     (tmp_path / "transcripts" / "plain.txt").write_text(LF_PLAIN.replace("everywhere", "somewhere"))
     with pytest.raises(ExchangeError, match="is not in the transcripts folder") as caught:
-        export_qdpx(transcripts_dir=tmp_path / "transcripts", codebook_path=MINIMAL, reports_dir=project / "reports",
-                    out=tmp_path / "x.qdpx")
+        export_qdpx(
+            transcripts_dir=tmp_path / "transcripts",
+            codebook_path=MINIMAL,
+            reports_dir=project / "reports",
+            out=tmp_path / "x.qdpx",
+        )
     assert "tags.csv: row " in str(caught.value)  # located by file and row

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.report import anchor, markdown_text
-from pipeline.run import run_project
+from pipeline.outputs.jinja import markdown_text
+from pipeline.outputs.report import anchor
+from pipeline.workflows.run import run_project
 
 HOSTILE = 'Respondent: We had a language barrier <script>alert("x")</script> | all the time.\n'
 
@@ -22,10 +23,12 @@ def result(tmp_path_factory, fixtures):
     (transcripts / "a.txt").write_text("Interviewer: Any language problem?\n" + HOSTILE)
     (transcripts / "b.txt").write_text(
         "Interviewer: And you?\nRespondent: I could not speak Norwegian at first.\n"
-        "Respondent: We never had a language problem later.\n")
+        "Respondent: We never had a language problem later.\n"
+    )
     (transcripts / "metadata.csv").write_text("file,id,side,institution\na.txt,a,north,X\nb.txt,b,south,Y\n")
-    return run_project(transcripts_dir=transcripts, codebook_path=fixtures / "codebooks" / "minimal.yaml",
-                       out=folder / "reports")
+    return run_project(
+        transcripts_dir=transcripts, codebook_path=fixtures / "codebooks" / "minimal.yaml", out=folder / "reports"
+    )
 
 
 class _Scripts(HTMLParser):

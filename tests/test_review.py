@@ -10,20 +10,22 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline.errors import QualcodeError
-from pipeline.gold import load_coder_file
-from pipeline.review import (apply_decisions, export_coder_file, load_corpus, machine_tags, regenerate_reports,
-                             review_labels)
-from pipeline.review_log import Decision, ReviewLog, derive_state, text_sha
-from pipeline.run import run_project
-from pipeline.table import read_tags
+from pipeline.coding.table import read_tags
+from pipeline.core.errors import QualcodeError
+from pipeline.measure.coder_files import load_coder_file
+from pipeline.review.apply import apply_decisions, machine_tags, review_labels
+from pipeline.review.corpus import load_corpus
+from pipeline.review.export import export_coder_file
+from pipeline.review.log import Decision, ReviewLog, derive_state, text_sha
+from pipeline.workflows.regenerate import regenerate_reports
+from pipeline.workflows.run import run_project
 
 FIXTURE = Path(__file__).parent / "fixtures" / "review"
-NEGATED = ("t1_north", 273, 322)      # "We never had a language problem with the doctors."
-BARRIER = ("t1_north", 48, 103)       # "There was a real language barrier with the night staff."
-SWAHILI = ("t1_north", 104, 137)      # "I could not speak Swahili at all."
-CARDS = ("t1_north", 323, 361)        # "The cards were printed in month seven." (no tag)
-SHORT = ("t2_south", 110, 156)        # "Only six weeks is too short to learn anything."
+NEGATED = ("t1_north", 273, 322)  # "We never had a language problem with the doctors."
+BARRIER = ("t1_north", 48, 103)  # "There was a real language barrier with the night staff."
+SWAHILI = ("t1_north", 104, 137)  # "I could not speak Swahili at all."
+CARDS = ("t1_north", 323, 361)  # "The cards were printed in month seven." (no tag)
+SHORT = ("t2_south", 110, 156)  # "Only six weeks is too short to learn anything."
 
 
 @pytest.fixture(scope="module")
@@ -42,23 +44,48 @@ def project(first_run: Path, tmp_path: Path) -> Path:
     return tmp_path / "p"
 
 
-def decide(project: Path, span: tuple[str, int, int], action: str, *, before: str = "", after: str = "",
-           reviewer: str = "ana", memo: str = "") -> int:
-    text = (project / "transcripts" / f"{span[0]}.txt").read_text(encoding="utf-8")[span[1]:span[2]]
+def decide(
+    project: Path,
+    span: tuple[str, int, int],
+    action: str,
+    *,
+    before: str = "",
+    after: str = "",
+    reviewer: str = "ana",
+    memo: str = "",
+) -> int:
+    text = (project / "transcripts" / f"{span[0]}.txt").read_text(encoding="utf-8")[span[1] : span[2]]
     log = ReviewLog.open(project / "reports" / "review.sqlite")
-    return log.append(Decision(reviewer=reviewer, transcript_id=span[0], start_char=span[1], end_char=span[2],
-                               text_sha=text_sha(text), action=action, theme_before=before,  # type: ignore[arg-type]
-                               theme_after=after, memo=memo))
+    return log.append(
+        Decision(
+            reviewer=reviewer,
+            transcript_id=span[0],
+            start_char=span[1],
+            end_char=span[2],
+            text_sha=text_sha(text),
+            action=action,
+            theme_before=before,  # type: ignore[arg-type]
+            theme_after=after,
+            memo=memo,
+        )
+    )
 
 
 def rerun(project: Path, codebook: Path | None = None):
-    return run_project(transcripts_dir=project / "transcripts", codebook_path=codebook or project / "codebook.yaml",
-                       out=project / "reports")
+    return run_project(
+        transcripts_dir=project / "transcripts",
+        codebook_path=codebook or project / "codebook.yaml",
+        out=project / "reports",
+    )
 
 
 def row(tags: pd.DataFrame, span: tuple[str, int, int], theme: str) -> pd.Series:
-    match = tags[(tags.transcript_id == span[0]) & (tags.start_char == span[1]) & (tags.end_char == span[2])
-                 & (tags.theme == theme)]
+    match = tags[
+        (tags.transcript_id == span[0])
+        & (tags.start_char == span[1])
+        & (tags.end_char == span[2])
+        & (tags.theme == theme)
+    ]
     assert len(match) == 1, f"expected one {theme} tag on {span}, found {len(match)}"
     return match.iloc[0]
 
@@ -91,20 +118,27 @@ def test_decisions_set_evidence_status_and_reviewer(project: Path) -> None:
     tags = result.tags
     rejected = row(tags, BARRIER, "language_barrier")
     assert (rejected.review_status, rejected.reviewer, rejected.evidence, rejected.machine_evidence) == (
-        "rejected", "ben", False, True)
+        "rejected",
+        "ben",
+        False,
+        True,
+    )
     accepted = row(tags, NEGATED, "language_barrier")
     assert (accepted.review_status, accepted.evidence, accepted.machine_evidence) == ("accepted", True, False)
     added = row(tags, CARDS, "short_stay")
     assert (added.method, added.review_status, added.evidence, added.text) == (
-        "human", "added", True, "The cards were printed in month seven.")
+        "human",
+        "added",
+        True,
+        "The cards were printed in month seven.",
+    )
     assert row(tags, SWAHILI, "language_barrier").review_status == "changed"
     assert not row(tags, SWAHILI, "language_barrier").evidence
     assert (row(tags, SWAHILI, "mentor").method, row(tags, SWAHILI, "mentor").evidence) == ("human", True)
     assert row(tags, SHORT, "short_stay").review_status == "unreviewed"
     review = result.record["review"]
     assert review["decisions"] == 4 and review["reviewers"] == ["ana", "ben"]
-    assert review["by_status"] == {"accepted": 1, "rejected": 1, "changed": 1, "added": 2, "stale": 0,
-                                   "unreviewed": 6}
+    assert review["by_status"] == {"accepted": 1, "rejected": 1, "changed": 1, "added": 2, "stale": 0, "unreviewed": 6}
     assert review["reviewed_tags"] == 5
     written = read_tags(project / "reports" / "tags.csv")
     assert written["review_status"].tolist() == tags["review_status"].tolist()
@@ -128,8 +162,9 @@ def test_rerun_after_codebook_edit_keeps_decisions_by_offsets(project: Path) -> 
     decide(project, BARRIER, "reject", before="language_barrier")
     edited = project / "codebook.yaml"
     text = edited.read_text()
-    text = text.replace('"speak swahili"', '"speak amharic"').replace("label: Language barrier",
-                                                                       "label: Language difficulties")
+    text = text.replace('"speak swahili"', '"speak amharic"').replace(
+        "label: Language barrier", "label: Language difficulties"
+    )
     edited.write_text(text)
     tags = rerun(project).tags
     swahili = row(tags, SWAHILI, "language_barrier")  # the rule no longer finds it; the reviewer's accept stays
@@ -144,7 +179,7 @@ def test_decision_on_a_theme_removed_from_the_codebook_is_stale_not_dropped(proj
     codebook = project / "codebook.yaml"
     text = codebook.read_text()
     start = text.index("  - id: short_stay")
-    codebook.write_text(text[:start] + text[text.index("  - id: mentor"):])
+    codebook.write_text(text[:start] + text[text.index("  - id: mentor") :])
     result = rerun(project)
     assert result.record["review"]["stale_decisions"] == 1
     assert result.record["review"]["by_status"]["rejected"] == 1
@@ -161,26 +196,43 @@ def test_decision_on_changed_text_is_flagged_stale_and_the_rest_still_apply(proj
     result = rerun(project)
     assert result.record["review"]["stale_decisions"] == 1
     assert row(result.tags, SHORT, "short_stay").review_status == "rejected"
-    corpus = load_corpus(reports_dir=project / "reports", transcripts_dir=project / "transcripts",
-                         codebook_path=project / "codebook.yaml")
-    state = derive_state(ReviewLog(project / "reports" / "review.sqlite").frame(), segments=corpus.segments,
-                         texts=corpus.texts, theme_ids=corpus.codebook.theme_ids)
+    corpus = load_corpus(
+        reports_dir=project / "reports",
+        transcripts_dir=project / "transcripts",
+        codebook_path=project / "codebook.yaml",
+    )
+    state = derive_state(
+        ReviewLog(project / "reports" / "review.sqlite").frame(),
+        segments=corpus.segments,
+        texts=corpus.texts,
+        theme_ids=corpus.codebook.theme_ids,
+    )
     assert state.stale[["transcript_id", "start_char", "action", "reason"]].values.tolist() == [
-        ["t1_north", 48, "reject", "the text at these offsets changed"]]
+        ["t1_north", 48, "reject", "the text at these offsets changed"]
+    ]
 
 
 def test_applying_twice_gives_the_same_table(project: Path) -> None:
     decide(project, CARDS, "add", after="mentor")
     decide(project, BARRIER, "reject", before="language_barrier")
     tags = rerun(project).tags
-    corpus = load_corpus(reports_dir=project / "reports", transcripts_dir=project / "transcripts",
-                         codebook_path=project / "codebook.yaml")
-    state = derive_state(ReviewLog(project / "reports" / "review.sqlite").frame(), segments=corpus.segments,
-                         texts=corpus.texts, theme_ids=corpus.codebook.theme_ids)
-    again = apply_decisions(read_tags(project / "reports" / "tags.csv"), state, segments=corpus.segments,
-                            codebook=corpus.codebook)
+    corpus = load_corpus(
+        reports_dir=project / "reports",
+        transcripts_dir=project / "transcripts",
+        codebook_path=project / "codebook.yaml",
+    )
+    state = derive_state(
+        ReviewLog(project / "reports" / "review.sqlite").frame(),
+        segments=corpus.segments,
+        texts=corpus.texts,
+        theme_ids=corpus.codebook.theme_ids,
+    )
+    again = apply_decisions(
+        read_tags(project / "reports" / "tags.csv"), state, segments=corpus.segments, codebook=corpus.codebook
+    )
     assert again[["segment_id", "theme", "evidence", "review_status"]].equals(
-        tags[["segment_id", "theme", "evidence", "review_status"]])
+        tags[["segment_id", "theme", "evidence", "review_status"]]
+    )
     assert len(machine_tags(again)) == len(tags) - 1
 
 
@@ -191,18 +243,30 @@ def test_export_coder_file_per_reviewer_reads_back_as_gold(project: Path) -> Non
     decide(project, SHORT, "change", before="short_stay", after="mentor")
     decide(project, NEGATED, "accept", before="language_barrier", reviewer="ben")
     out = project / "coded" / "ana.csv"
-    path, n_codes, n_stale = export_coder_file(reviewer="ana", out=out, reports_dir=project / "reports",
-                                               transcripts_dir=project / "transcripts",
-                                               codebook_path=project / "codebook.yaml")
+    path, n_codes, n_stale = export_coder_file(
+        reviewer="ana",
+        out=out,
+        reports_dir=project / "reports",
+        transcripts_dir=project / "transcripts",
+        codebook_path=project / "codebook.yaml",
+    )
     assert (path, n_codes, n_stale) == (out, 3, 0)
     assert out.read_text().splitlines() == [
         "transcript_id,start_char,end_char,theme",
-        "t1_north,104,137,language_barrier", "t1_north,323,361,short_stay", "t2_south,110,156,mentor"]
+        "t1_north,104,137,language_barrier",
+        "t1_north,323,361,short_stay",
+        "t2_south,110,156,mentor",
+    ]
     gold = load_coder_file(out)
     assert set(gold["coder"]) == {"ana"} and len(gold) == 3
     with pytest.raises(QualcodeError, match="no decisions by reviewer 'cy'"):
-        export_coder_file(reviewer="cy", out=out, reports_dir=project / "reports",
-                          transcripts_dir=project / "transcripts", codebook_path=project / "codebook.yaml")
+        export_coder_file(
+            reviewer="cy",
+            out=out,
+            reports_dir=project / "reports",
+            transcripts_dir=project / "transcripts",
+            codebook_path=project / "codebook.yaml",
+        )
 
 
 def test_review_labels_give_positives_and_negatives(project: Path) -> None:
@@ -210,10 +274,17 @@ def test_review_labels_give_positives_and_negatives(project: Path) -> None:
     decide(project, BARRIER, "reject", before="language_barrier")
     decide(project, SHORT, "change", before="short_stay", after="mentor")
     decide(project, CARDS, "memo", before="mentor", memo="maybe")
-    corpus = load_corpus(reports_dir=project / "reports", transcripts_dir=project / "transcripts",
-                         codebook_path=project / "codebook.yaml")
-    state = derive_state(ReviewLog(project / "reports" / "review.sqlite").frame(), segments=corpus.segments,
-                         texts=corpus.texts, theme_ids=corpus.codebook.theme_ids)
+    corpus = load_corpus(
+        reports_dir=project / "reports",
+        transcripts_dir=project / "transcripts",
+        codebook_path=project / "codebook.yaml",
+    )
+    state = derive_state(
+        ReviewLog(project / "reports" / "review.sqlite").frame(),
+        segments=corpus.segments,
+        texts=corpus.texts,
+        theme_ids=corpus.codebook.theme_ids,
+    )
     labels = review_labels(state, segments=corpus.segments)
     assert labels[["segment_id", "theme", "label"]].values.tolist() == [
         ["t1_north:104-137", "language_barrier", True],
@@ -227,8 +298,11 @@ def test_review_labels_give_positives_and_negatives(project: Path) -> None:
 def test_regenerate_rewrites_the_matrix_without_recoding(project: Path) -> None:
     before = matrix_count(project, "short_stay")
     decide(project, SHORT, "reject", before="short_stay")
-    matrix, run = regenerate_reports(reports_dir=project / "reports", transcripts_dir=project / "transcripts",
-                                     codebook_path=project / "codebook.yaml")
+    matrix, run = regenerate_reports(
+        reports_dir=project / "reports",
+        transcripts_dir=project / "transcripts",
+        codebook_path=project / "codebook.yaml",
+    )
     assert matrix_count(project, "short_stay") == before - 1
     assert run["review"]["by_status"]["rejected"] == 1
     assert json.loads((project / "reports" / "run.json").read_text())["review"]["decisions"] == 1
@@ -242,41 +316,63 @@ def test_regenerate_refuses_when_the_codebook_changed(project: Path) -> None:
     codebook = project / "codebook.yaml"
     codebook.write_text(codebook.read_text().replace('version: "1"', 'version: "2"'))
     with pytest.raises(QualcodeError, match="codebook changed since the last run"):
-        regenerate_reports(reports_dir=project / "reports", transcripts_dir=project / "transcripts",
-                           codebook_path=codebook)
+        regenerate_reports(
+            reports_dir=project / "reports", transcripts_dir=project / "transcripts", codebook_path=codebook
+        )
 
 
 def test_regenerate_refuses_when_a_transcript_changed(project: Path) -> None:
     transcript = project / "transcripts" / "t2_south.txt"
     transcript.write_text(transcript.read_text().replace("My mentor", "Our mentor"))
     with pytest.raises(QualcodeError, match="t2_south.txt: the transcript changed since the last run"):
-        regenerate_reports(reports_dir=project / "reports", transcripts_dir=project / "transcripts",
-                           codebook_path=project / "codebook.yaml")
+        regenerate_reports(
+            reports_dir=project / "reports",
+            transcripts_dir=project / "transcripts",
+            codebook_path=project / "codebook.yaml",
+        )
 
 
 def test_load_corpus_needs_a_finished_run(tmp_path: Path) -> None:
     with pytest.raises(QualcodeError, match="run `qualcode run` first"):
-        load_corpus(reports_dir=tmp_path, transcripts_dir=FIXTURE / "transcripts",
-                    codebook_path=FIXTURE / "codebook.yaml")
+        load_corpus(
+            reports_dir=tmp_path, transcripts_dir=FIXTURE / "transcripts", codebook_path=FIXTURE / "codebook.yaml"
+        )
 
 
 def test_decisions_merge_into_training_codes_and_win(project: Path) -> None:
-    from pipeline.review import with_review_decisions
+    from pipeline.review.training import with_review_decisions
 
-    corpus = load_corpus(reports_dir=project / "reports", transcripts_dir=project / "transcripts",
-                         codebook_path=project / "codebook.yaml")
+    corpus = load_corpus(
+        reports_dir=project / "reports",
+        transcripts_dir=project / "transcripts",
+        codebook_path=project / "codebook.yaml",
+    )
     segments = corpus.segments[corpus.segments.role != "interviewer"].reset_index(drop=True)
     # a coder coded t1_north with one span over two sentences; t2_south has no coder file
-    gold = pd.DataFrame({"coder": ["cy"], "transcript_id": ["t1_north"], "start_char": [48], "end_char": [137],
-                         "theme": ["language_barrier"], "segment_id": [""]})
-    decide(project, BARRIER, "reject", before="language_barrier")     # cut out of cy's span
-    decide(project, CARDS, "add", after="mentor")                     # a new positive in a coded transcript
+    gold = pd.DataFrame(
+        {
+            "coder": ["cy"],
+            "transcript_id": ["t1_north"],
+            "start_char": [48],
+            "end_char": [137],
+            "theme": ["language_barrier"],
+            "segment_id": [""],
+        }
+    )
+    decide(project, BARRIER, "reject", before="language_barrier")  # cut out of cy's span
+    decide(project, CARDS, "add", after="mentor")  # a new positive in a coded transcript
     decide(project, SHORT, "change", before="short_stay", after="language_barrier")  # review-only transcript
-    merged = with_review_decisions(segments, corpus.tags, gold, log_path=project / "reports" / "review.sqlite",
-                                   transcripts_dir=project / "transcripts", theme_ids=corpus.codebook.theme_ids)
+    merged = with_review_decisions(
+        segments,
+        corpus.tags,
+        gold,
+        log_path=project / "reports" / "review.sqlite",
+        transcripts_dir=project / "transcripts",
+        theme_ids=corpus.codebook.theme_ids,
+    )
     codes = merged.gold.sort_values(["transcript_id", "start_char", "theme"])
     assert codes[["coder", "transcript_id", "start_char", "end_char", "theme"]].values.tolist() == [
-        ["cy", "t1_north", 103, 137, "language_barrier"],       # what is left of cy's span
+        ["cy", "t1_north", 103, 137, "language_barrier"],  # what is left of cy's span
         ["review", "t1_north", 323, 361, "mentor"],
         ["review", "t2_south", 110, 156, "language_barrier"],
     ]
@@ -285,15 +381,30 @@ def test_decisions_merge_into_training_codes_and_win(project: Path) -> None:
     kept = merged.segments
     assert set(kept[kept.transcript_id == "t2_south"].segment_id) == {"t2_south:110-156"}
     assert set(kept[kept.transcript_id == "t1_north"].segment_id) == set(
-        segments[segments.transcript_id == "t1_north"].segment_id)
+        segments[segments.transcript_id == "t1_north"].segment_id
+    )
 
 
 def test_without_a_log_training_codes_are_unchanged(project: Path) -> None:
-    from pipeline.review import with_review_decisions
+    from pipeline.review.training import with_review_decisions
 
-    gold = pd.DataFrame({"coder": ["cy"], "transcript_id": ["t1_north"], "start_char": [48], "end_char": [137],
-                         "theme": ["language_barrier"], "segment_id": [""]})
+    gold = pd.DataFrame(
+        {
+            "coder": ["cy"],
+            "transcript_id": ["t1_north"],
+            "start_char": [48],
+            "end_char": [137],
+            "theme": ["language_barrier"],
+            "segment_id": [""],
+        }
+    )
     segments = pd.read_csv(project / "reports" / "segments.csv")
-    merged = with_review_decisions(segments, pd.DataFrame(), gold, log_path=project / "reports" / "none.sqlite",
-                                   transcripts_dir=project / "transcripts", theme_ids=["language_barrier"])
+    merged = with_review_decisions(
+        segments,
+        pd.DataFrame(),
+        gold,
+        log_path=project / "reports" / "none.sqlite",
+        transcripts_dir=project / "transcripts",
+        theme_ids=["language_barrier"],
+    )
     assert merged.gold.equals(gold) and merged.segments.equals(segments)

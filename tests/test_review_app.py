@@ -14,9 +14,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from pipeline.review_app import create_app
-from pipeline.review_log import Decision, ReviewLog
-from pipeline.run import run_project
+from pipeline.review.log import Decision, ReviewLog
+from pipeline.workflows.review import review_app as create_app
+from pipeline.workflows.run import run_project
 
 FIXTURE = Path(__file__).parent / "fixtures" / "review"
 HOSTILE = "Respondent: The <script>alert('owned')</script> language barrier was real & <b>loud</b>.\n"
@@ -40,8 +40,12 @@ def project(first_run: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def app(project: Path):
-    return create_app(reports_dir=project / "reports", transcripts_dir=project / "transcripts",
-                      codebook_path=project / "codebook.yaml", reviewer="ana")
+    return create_app(
+        reports_dir=project / "reports",
+        transcripts_dir=project / "transcripts",
+        codebook_path=project / "codebook.yaml",
+        reviewer="ana",
+    )
 
 
 def token(client, url: str = "/queue") -> str:
@@ -50,8 +54,15 @@ def token(client, url: str = "/queue") -> str:
 
 
 def decision_form(csrf: str, **fields: str) -> dict[str, str]:
-    return {"csrf_token": csrf, "t": "t1_north", "s": "48", "e": "103", "theme": "language_barrier",
-            "action": "reject", **fields}
+    return {
+        "csrf_token": csrf,
+        "t": "t1_north",
+        "s": "48",
+        "e": "103",
+        "theme": "language_barrier",
+        "action": "reject",
+        **fields,
+    }
 
 
 def log_of(project: Path) -> ReviewLog:
@@ -63,7 +74,11 @@ def test_queue_lists_tags_least_certain_first(app) -> None:
     assert "<strong>10</strong> tags match" in page
     first = re.search(r'id="next" href="([^"]+)"', page).group(1)
     assert dict(parse_qsl(urlsplit(html.unescape(first)).query)) == {
-        "t": "t1_north", "s": "273", "e": "322", "focus": "language_barrier"}
+        "t": "t1_north",
+        "s": "273",
+        "e": "322",
+        "focus": "language_barrier",
+    }
 
 
 @pytest.mark.parametrize("url", ["/queue", "/tag?t=t3_script&s=12&e=88&focus=language_barrier", "/queue?status=all"])
@@ -88,8 +103,11 @@ def test_tag_page_shows_context_definition_and_why(app) -> None:
 def test_posts_without_the_sessions_csrf_token_are_refused(app, project: Path, csrf: str) -> None:
     client = app.test_client()
     token(client)
-    for url, data in [("/decide", decision_form(csrf)), ("/reviewer", {"csrf_token": csrf, "reviewer": "eve"}),
-                      ("/regenerate", {"csrf_token": csrf})]:
+    for url, data in [
+        ("/decide", decision_form(csrf)),
+        ("/reviewer", {"csrf_token": csrf, "reviewer": "eve"}),
+        ("/regenerate", {"csrf_token": csrf}),
+    ]:
         response = client.post(url, data=data)
         assert response.status_code == 400, url
         assert "CSRF" in response.get_data(as_text=True)
@@ -111,7 +129,13 @@ def test_a_decision_is_logged_with_its_tag_and_redirects_to_next(app, project: P
     assert response.status_code == 303 and response.headers["Location"] == "/tag?t=x&s=1&e=2"
     row = log_of(project).frame().iloc[0]
     assert (row.reviewer, row.action, row.theme_before, row.memo, row.tag_method, row.tag_rule_id) == (
-        "ana", "reject", "language_barrier", "staff, not language", "rule", "lb.phrase")
+        "ana",
+        "reject",
+        "language_barrier",
+        "staff, not language",
+        "rule",
+        "lb.phrase",
+    )
     assert row.codebook_hash == app.extensions["qualcode_review"].corpus().codebook.hash
     page = client.get("/tag?t=t1_north&s=48&e=103&focus=language_barrier").get_data(as_text=True)
     assert '<span class="status rejected" id="status">rejected</span>' in page
@@ -121,19 +145,25 @@ def test_a_decision_is_logged_with_its_tag_and_redirects_to_next(app, project: P
 def test_json_clients_get_the_decision_id(app, project: Path) -> None:
     client = app.test_client()
     csrf = token(client)
-    response = client.post("/decide", data=decision_form(csrf, action="add", theme="", new_theme="mentor",
-                                                          s="323", e="361"), headers={"Accept": "application/json"})
+    response = client.post(
+        "/decide",
+        data=decision_form(csrf, action="add", theme="", new_theme="mentor", s="323", e="361"),
+        headers={"Accept": "application/json"},
+    )
     assert response.status_code == 200
     assert response.json["id"] == log_of(project).last_id() and response.json["action"] == "add"
 
 
-@pytest.mark.parametrize("fields, message", [
-    ({"theme": "nonsense"}, "not in the codebook"),
-    ({"action": "approve"}, "unknown action"),
-    ({"s": "49"}, "no segment"),
-    ({"s": "x"}, "integer"),
-    ({"action": "change", "new_theme": ""}, "needs theme_after"),
-])
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"theme": "nonsense"}, "not in the codebook"),
+        ({"action": "approve"}, "unknown action"),
+        ({"s": "49"}, "no segment"),
+        ({"s": "x"}, "integer"),
+        ({"action": "change", "new_theme": ""}, "needs theme_after"),
+    ],
+)
 def test_bad_decisions_are_refused(app, project: Path, fields: dict, message: str) -> None:
     client = app.test_client()
     response = client.post("/decide", data=decision_form(token(client), **fields))
@@ -155,7 +185,7 @@ def test_foreign_host_headers_are_refused(app) -> None:
 def test_pages_send_a_content_security_policy(app) -> None:
     response = app.test_client().get("/queue")
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
-    assert "<script src=\"/static/review.v1.js\"" in response.get_data(as_text=True)
+    assert '<script src="/static/review.v1.js"' in response.get_data(as_text=True)
 
 
 def test_each_session_names_its_reviewer(app, project: Path) -> None:
@@ -169,8 +199,17 @@ def test_each_session_names_its_reviewer(app, project: Path) -> None:
 
 
 def test_stale_and_agreement_pages(app, project: Path) -> None:
-    log_of(project).append(Decision(reviewer="ana", transcript_id="t1_north", start_char=48, end_char=103,
-                                    text_sha="0" * 64, action="accept", theme_before="language_barrier"))
+    log_of(project).append(
+        Decision(
+            reviewer="ana",
+            transcript_id="t1_north",
+            start_char=48,
+            end_char=103,
+            text_sha="0" * 64,
+            action="accept",
+            theme_before="language_barrier",
+        )
+    )
     client = app.test_client()
     stale = client.get("/stale").get_data(as_text=True)
     assert "the text at these offsets changed" in stale
@@ -189,11 +228,15 @@ def test_regenerate_from_the_app(app, project: Path) -> None:
 
 
 def test_the_app_needs_a_finished_run(tmp_path: Path) -> None:
-    from pipeline.errors import QualcodeError
+    from pipeline.core.errors import QualcodeError
 
     with pytest.raises(QualcodeError, match="run `qualcode run` first"):
-        create_app(reports_dir=tmp_path, transcripts_dir=FIXTURE / "transcripts",
-                   codebook_path=FIXTURE / "codebook.yaml", reviewer="ana")
+        create_app(
+            reports_dir=tmp_path,
+            transcripts_dir=FIXTURE / "transcripts",
+            codebook_path=FIXTURE / "codebook.yaml",
+            reviewer="ana",
+        )
 
 
 def _listening(port: int) -> set[str]:
@@ -212,9 +255,22 @@ def _listening(port: int) -> set[str]:
 
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc/net/tcp to see listening sockets")
 def test_cli_serves_on_127_0_0_1_only_and_prints_the_address(project: Path) -> None:
-    command = [sys.executable, "-m", "pipeline", "review", "--port", "0", "--reviewer", "ana",
-               "--reports", str(project / "reports"), "--transcripts", str(project / "transcripts"),
-               "--codebook", str(project / "codebook.yaml")]
+    command = [
+        sys.executable,
+        "-m",
+        "pipeline",
+        "review",
+        "--port",
+        "0",
+        "--reviewer",
+        "ana",
+        "--reports",
+        str(project / "reports"),
+        "--transcripts",
+        str(project / "transcripts"),
+        "--codebook",
+        str(project / "codebook.yaml"),
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = process.stdout.readline().strip()
@@ -231,8 +287,9 @@ def test_cli_serves_on_127_0_0_1_only_and_prints_the_address(project: Path) -> N
 
 
 def test_cli_has_no_host_option(project: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "pipeline", "review", "--host", "0.0.0.0"],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline", "review", "--host", "0.0.0.0"], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 2 and "No such option" in result.stderr
 
 
@@ -240,12 +297,30 @@ def test_cli_review_export(project: Path, app) -> None:
     client = app.test_client()
     client.post("/decide", data=decision_form(token(client), action="accept"))
     out = project / "coded" / "ana.csv"
-    result = subprocess.run([sys.executable, "-m", "pipeline", "review-export", "--reviewer", "ana",
-                             "--out", str(out), "--reports", str(project / "reports"),
-                             "--transcripts", str(project / "transcripts"),
-                             "--codebook", str(project / "codebook.yaml")],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "review-export",
+            "--reviewer",
+            "ana",
+            "--out",
+            str(out),
+            "--reports",
+            str(project / "reports"),
+            "--transcripts",
+            str(project / "transcripts"),
+            "--codebook",
+            str(project / "codebook.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert "wrote 1 codes by ana" in result.stderr
-    assert out.read_text().splitlines() == ["transcript_id,start_char,end_char,theme",
-                                            "t1_north,48,103,language_barrier"]
+    assert out.read_text().splitlines() == [
+        "transcript_id,start_char,end_char,theme",
+        "t1_north,48,103,language_barrier",
+    ]

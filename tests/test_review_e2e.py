@@ -5,32 +5,41 @@ from __future__ import annotations
 
 import shutil
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pandas as pd
 import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
-                                reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)"
+)
 sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright Python package")
 
-from pipeline.review_app import HOST, create_app  # noqa: E402
-from pipeline.review_log import ReviewLog  # noqa: E402
-from pipeline.run import run_project  # noqa: E402
+from pipeline.review.app import HOST  # noqa: E402
+from pipeline.review.log import ReviewLog  # noqa: E402
+from pipeline.workflows.review import review_app as create_app  # noqa: E402
+from pipeline.workflows.run import run_project  # noqa: E402
 
 FIXTURE = Path(__file__).parent / "fixtures" / "review"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     shutil.copytree(FIXTURE / "transcripts", tmp_path / "transcripts")
     shutil.copy(FIXTURE / "codebook.yaml", tmp_path / "codebook.yaml")
-    run_project(transcripts_dir=tmp_path / "transcripts", codebook_path=tmp_path / "codebook.yaml",
-                out=tmp_path / "reports")
+    run_project(
+        transcripts_dir=tmp_path / "transcripts", codebook_path=tmp_path / "codebook.yaml", out=tmp_path / "reports"
+    )
     return tmp_path
 
 
@@ -39,8 +48,12 @@ def base_url(project: Path) -> Iterator[str]:
     """The app served by werkzeug on a free port of 127.0.0.1, in a thread."""
     from werkzeug.serving import make_server
 
-    app = create_app(reports_dir=project / "reports", transcripts_dir=project / "transcripts",
-                     codebook_path=project / "codebook.yaml", reviewer="ana")
+    app = create_app(
+        reports_dir=project / "reports",
+        transcripts_dir=project / "transcripts",
+        codebook_path=project / "codebook.yaml",
+        reviewer="ana",
+    )
     server = make_server(HOST, 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -81,23 +94,23 @@ def test_review_by_click_and_keyboard_then_regenerate(browser, base_url: str, pr
     assert page.locator("mark#current strong.match").inner_text() == "language problem"
 
     with page.expect_navigation():
-        page.click("#accept")                                   # by click: the negated mention is evidence
+        page.click("#accept")  # by click: the negated mention is evidence
     assert focus_of(page) == ("t2_south", "157", "214", "language_barrier")
     page.fill("textarea[name=memo]", "a hypothetical, not a report")
     assert focus_of(page) == ("t2_south", "157", "214", "language_barrier")  # typing 'a' and 'r' does nothing
     page.locator("textarea[name=memo]").blur()
     with page.expect_navigation():
-        page.keyboard.press("r")                                # by keyboard, with the memo
-    rejected = focus_of(page)                                   # the queue now favours themes with no reviews
+        page.keyboard.press("r")  # by keyboard, with the memo
+    rejected = focus_of(page)  # the queue now favours themes with no reviews
     assert rejected[3] != "language_barrier"
     with page.expect_navigation():
         page.keyboard.press("r")
     skipped = focus_of(page)
     with page.expect_navigation():
-        page.keyboard.press("j")                                # next without deciding
+        page.keyboard.press("j")  # next without deciding
     assert focus_of(page) != skipped
     with page.expect_navigation():
-        page.keyboard.press("k")                                # and back
+        page.keyboard.press("k")  # and back
     assert focus_of(page) == skipped
     new_theme = next(t for t in ("mentor", "short_stay", "language_barrier") if t != skipped[3])
     page.select_option("#new-theme", new_theme)
@@ -126,8 +139,13 @@ def test_review_by_click_and_keyboard_then_regenerate(browser, base_url: str, pr
     ]
     assert set(log["reviewer"]) == {"ana"} and log.loc[1, "memo"] == "a hypothetical, not a report"
     expected = dict(before)
-    for theme, change in (("language_barrier", +1), (rejected[3], -1), (skipped[3], -1), (new_theme, +1),
-                          ("mentor", +1)):
+    for theme, change in (
+        ("language_barrier", +1),
+        (rejected[3], -1),
+        (skipped[3], -1),
+        (new_theme, +1),
+        ("mentor", +1),
+    ):
         expected[theme] += change
     assert all_themes(project) == expected
     reviewed = {"language_barrier": 0, "short_stay": 0, "mentor": 0}
@@ -162,7 +180,7 @@ def test_two_reviewers_in_two_sessions_and_the_agreement_page(browser, base_url:
         pages["ana"].goto(base_url + "/agreement")
         row = pages["ana"].locator("#theme-language_barrier td").all_inner_texts()
         assert row[1:4] == ["2", "1", "5"]  # decisions, reviewed tags, tags (negated ones too)
-        assert row[5] == "1"               # machine only: evidence the reviewers rejected
+        assert row[5] == "1"  # machine only: evidence the reviewers rejected
     finally:
         ana.close()
         ben.close()

@@ -17,9 +17,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline.review_app import HOST, create_app
-from pipeline.review_log import ReviewLog
-from pipeline.run import run_project
+from pipeline.review.app import HOST
+from pipeline.review.log import ReviewLog
+from pipeline.workflows.review import review_app as create_app
+from pipeline.workflows.run import run_project
 
 FIXTURE = Path(__file__).parent / "fixtures" / "review"
 CLIENTS = 8
@@ -32,12 +33,17 @@ ACTIONS = ("accept", "reject", "memo", "change", "add")
 def served(tmp_path: Path):
     shutil.copytree(FIXTURE / "transcripts", tmp_path / "transcripts")
     shutil.copy(FIXTURE / "codebook.yaml", tmp_path / "codebook.yaml")
-    run_project(transcripts_dir=tmp_path / "transcripts", codebook_path=tmp_path / "codebook.yaml",
-                out=tmp_path / "reports")
+    run_project(
+        transcripts_dir=tmp_path / "transcripts", codebook_path=tmp_path / "codebook.yaml", out=tmp_path / "reports"
+    )
     from werkzeug.serving import make_server
 
-    app = create_app(reports_dir=tmp_path / "reports", transcripts_dir=tmp_path / "transcripts",
-                     codebook_path=tmp_path / "codebook.yaml", reviewer="load")
+    app = create_app(
+        reports_dir=tmp_path / "reports",
+        transcripts_dir=tmp_path / "transcripts",
+        codebook_path=tmp_path / "codebook.yaml",
+        reviewer="load",
+    )
     server = make_server(HOST, 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -59,8 +65,9 @@ class Client:
 
     def post(self, path: str, fields: dict[str, str], *, json_reply: bool = True) -> tuple[int, dict]:
         body = urllib.parse.urlencode({"csrf_token": self.token, **fields}).encode()
-        request = urllib.request.Request(self.base + path, data=body,
-                                         headers={"Accept": "application/json" if json_reply else "text/html"})
+        request = urllib.request.Request(
+            self.base + path, data=body, headers={"Accept": "application/json" if json_reply else "text/html"}
+        )
         with self.opener.open(request, timeout=30) as response:
             payload = response.read()
             return response.status, json.loads(payload) if json_reply else {}
@@ -80,9 +87,15 @@ def test_eight_clients_post_2000_decisions_and_all_are_kept(served) -> None:
             t, s, e = spans[(index * 7 + n) % len(spans)]
             theme = themes[n % len(themes)]
             action = ACTIONS[n % len(ACTIONS)]
-            fields = {"t": t, "s": str(s), "e": str(e), "theme": theme, "action": action,
-                      "memo": f"client {index} decision {n}",
-                      "new_theme": themes[(n + 1) % len(themes)]}
+            fields = {
+                "t": t,
+                "s": str(s),
+                "e": str(e),
+                "theme": theme,
+                "action": action,
+                "memo": f"client {index} decision {n}",
+                "new_theme": themes[(n + 1) % len(themes)],
+            }
             status, reply = client.post("/decide", fields)
             results.append((status, reply.get("id", -1)))
         return results

@@ -9,22 +9,42 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline.errors import QualcodeError
-from pipeline.review_log import COLUMNS, Decision, ReviewLog, derive_state, read_log, text_sha
+from pipeline.core.errors import QualcodeError
+from pipeline.review.log import COLUMNS, Decision, ReviewLog, derive_state, read_log, text_sha
 
 TEXT = "Interviewer: Hi.\nRespondent: There was a language barrier. My mentor helped me.\n"
-FIRST = (29, 58)   # "There was a language barrier."
+FIRST = (29, 58)  # "There was a language barrier."
 SECOND = (59, 79)  # "My mentor helped me."
-SEGMENTS = pd.DataFrame({"transcript_id": ["t1", "t1"], "start_char": [FIRST[0], SECOND[0]],
-                         "end_char": [FIRST[1], SECOND[1]]})
+SEGMENTS = pd.DataFrame(
+    {"transcript_id": ["t1", "t1"], "start_char": [FIRST[0], SECOND[0]], "end_char": [FIRST[1], SECOND[1]]}
+)
 THEMES = {"language_barrier", "mentor", "short_stay"}
 
 
-def decision(action: str, *, span: tuple[int, int] = FIRST, reviewer: str = "ana", text: str = TEXT,
-             before: str = "language_barrier", after: str = "", memo: str = "") -> Decision:
-    return Decision(reviewer=reviewer, transcript_id="t1", start_char=span[0], end_char=span[1],
-                    text_sha=text_sha(text[span[0]:span[1]]), action=action, theme_before=before,  # type: ignore[arg-type]
-                    theme_after=after, memo=memo, tag_method="rule", tag_rule_id="lb.phrase", codebook_hash="abc")
+def decision(
+    action: str,
+    *,
+    span: tuple[int, int] = FIRST,
+    reviewer: str = "ana",
+    text: str = TEXT,
+    before: str = "language_barrier",
+    after: str = "",
+    memo: str = "",
+) -> Decision:
+    return Decision(
+        reviewer=reviewer,
+        transcript_id="t1",
+        start_char=span[0],
+        end_char=span[1],
+        text_sha=text_sha(text[span[0] : span[1]]),
+        action=action,
+        theme_before=before,  # type: ignore[arg-type]
+        theme_after=after,
+        memo=memo,
+        tag_method="rule",
+        tag_rule_id="lb.phrase",
+        codebook_hash="abc",
+    )
 
 
 @pytest.fixture
@@ -32,8 +52,14 @@ def log(tmp_path: Path) -> ReviewLog:
     return ReviewLog.open(tmp_path / "review.sqlite")
 
 
-def state_of(log: ReviewLog, *, text: str = TEXT, segments: pd.DataFrame = SEGMENTS, reviewer: str | None = None,
-             themes: set[str] | None = THEMES):
+def state_of(
+    log: ReviewLog,
+    *,
+    text: str = TEXT,
+    segments: pd.DataFrame = SEGMENTS,
+    reviewer: str | None = None,
+    themes: set[str] | None = THEMES,
+):
     return derive_state(log.frame(), segments=segments, texts={"t1": text}, theme_ids=themes, reviewer=reviewer)
 
 
@@ -62,17 +88,25 @@ def test_append_returns_increasing_ids_and_keeps_every_field(log: ReviewLog) -> 
     assert [first, second] == frame["id"].tolist() and second > first
     row = frame.iloc[0]
     assert (row.reviewer, row.action, row.theme_before, row.memo, row.tag_rule_id) == (
-        "ana", "accept", "language_barrier", "clear case", "lb.phrase")
+        "ana",
+        "accept",
+        "language_barrier",
+        "clear case",
+        "lb.phrase",
+    )
     assert row.created_at.endswith("+00:00")
     assert row.text_sha == text_sha("There was a language barrier.")
 
 
-@pytest.mark.parametrize("statement", [
-    "UPDATE decisions SET action = 'reject'",
-    "UPDATE decisions SET memo = 'rewritten' WHERE id = 1",
-    "DELETE FROM decisions",
-    "DELETE FROM decisions WHERE id = 1",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE decisions SET action = 'reject'",
+        "UPDATE decisions SET memo = 'rewritten' WHERE id = 1",
+        "DELETE FROM decisions",
+        "DELETE FROM decisions WHERE id = 1",
+    ],
+)
 def test_log_is_append_only(log: ReviewLog, statement: str) -> None:
     log.append(decision("accept"))
     with sqlite3.connect(log.path) as connection, pytest.raises(sqlite3.IntegrityError, match="append-only"):
@@ -80,13 +114,16 @@ def test_log_is_append_only(log: ReviewLog, statement: str) -> None:
     assert log.frame()[["action", "memo"]].values.tolist() == [["accept", ""]]
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"action": "approve"}, "unknown review action"),
-    ({"action": "change", "after": ""}, "needs theme_after"),
-    ({"action": "change", "after": "language_barrier"}, "different theme"),
-    ({"action": "add", "before": "", "after": ""}, "needs theme_after"),
-    ({"action": "accept", "reviewer": " "}, "reviewer"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"action": "approve"}, "unknown review action"),
+        ({"action": "change", "after": ""}, "needs theme_after"),
+        ({"action": "change", "after": "language_barrier"}, "different theme"),
+        ({"action": "add", "before": "", "after": ""}, "needs theme_after"),
+        ({"action": "accept", "reviewer": " "}, "reviewer"),
+    ],
+)
 def test_malformed_decisions_are_refused(kwargs: dict, message: str) -> None:
     with pytest.raises(QualcodeError, match=message):
         decision(**kwargs)
@@ -144,12 +181,15 @@ def test_a_new_decision_on_the_new_text_supersedes_the_stale_one(log: ReviewLog)
     assert len(read_log(log.path)) == 2  # the old decision is still in the log
 
 
-@pytest.mark.parametrize("segments, texts, themes, reason", [
-    (SEGMENTS.iloc[1:], {"t1": TEXT}, THEMES, "segmentation changed"),
-    (SEGMENTS, {}, THEMES, "transcript no longer in the corpus"),
-    (SEGMENTS, {"t1": TEXT}, {"mentor"}, "not in the codebook"),
-    (SEGMENTS, {"t1": TEXT[:40]}, THEMES, "text at these offsets changed"),
-])
+@pytest.mark.parametrize(
+    "segments, texts, themes, reason",
+    [
+        (SEGMENTS.iloc[1:], {"t1": TEXT}, THEMES, "segmentation changed"),
+        (SEGMENTS, {}, THEMES, "transcript no longer in the corpus"),
+        (SEGMENTS, {"t1": TEXT}, {"mentor"}, "not in the codebook"),
+        (SEGMENTS, {"t1": TEXT[:40]}, THEMES, "text at these offsets changed"),
+    ],
+)
 def test_stale_reasons(log: ReviewLog, segments, texts, themes, reason: str) -> None:
     log.append(decision("accept"))
     state = derive_state(log.frame(), segments=segments, texts=texts, theme_ids=themes)

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.coding import CodingOptions, code_transcript
-from pipeline.ingest import read_transcript
+from pipeline.coding.corpus import CodingOptions, code_transcript
+from pipeline.ingest.read import read_transcript
 
 E, NEG, HYP, NONE = "evidence", "negated", "hypothetical", "none"
 
 CASES = [
     # language barrier
     ("Respondent: The language barrier was the biggest problem for me in Bergen.", {"language_barrier": E}),
-    ("Respondent: I could not speak Norwegian, so I only observed.",
-     {"language_barrier": E, "licensing_patient_access": E}),
+    (
+        "Respondent: I could not speak Norwegian, so I only observed.",
+        {"language_barrier": E, "licensing_patient_access": E},
+    ),
     ("Respondent: We never had a language problem in the ward.", {"language_barrier": NEG}),
     ("Respondent: Language was never really a problem for us.", {"language_barrier": NONE}),
     ("Respondent: If I had not spoken Norwegian, it would have been a language barrier.", {"language_barrier": NONE}),
@@ -27,16 +29,20 @@ CASES = [
     ("Respondent: I cannot say the language was a barrier, but the dialect was hard.", {"language_barrier": E}),
     # generic vs relevant tasks
     ("Respondent: I spent my days filing papers nobody needed.", {"generic_tasks": E}),
-    ("Respondent: The tasks were generic and not relevant to my work as a nurse.",
-     {"generic_tasks": E, "relevant_tasks": NONE}),
+    (
+        "Respondent: The tasks were generic and not relevant to my work as a nurse.",
+        {"generic_tasks": E, "relevant_tasks": NONE},
+    ),
     ("Respondent: If the tasks had been generic, I would have gone home.", {"generic_tasks": NONE}),
     ("Respondent: My tasks were very relevant to my position back home.", {"relevant_tasks": E, "generic_tasks": NONE}),
     # age limit and recruitment
     ("Respondent: The age limit of 35 stopped our best surgeons from going.", {"age_limit": E}),
     ("Respondent: I wouldn't say the age limit affected us.", {"age_limit": NEG}),
     ("Respondent: Our doctors are over 35 when they finish their specialisation.", {"age_limit": E}),
-    ("Respondent: We recruited the participant from outside the hospital because our staff were too old.",
-     {"external_recruitment": E, "age_limit": E}),
+    (
+        "Respondent: We recruited the participant from outside the hospital because our staff were too old.",
+        {"external_recruitment": E, "age_limit": E},
+    ),
     ("Respondent: We always send our own staff.", {"internal_recruitment": E, "external_recruitment": NONE}),
     # rotation
     ("Respondent: Three weeks after I came back they moved me to the district office.", {"staff_rotation": E}),
@@ -56,8 +62,10 @@ CASES = [
     ("Respondent: The exchange lasted twelve months.", {"long_term_exchange": E}),
     ("Respondent: The director came on a staff visit for two weeks.", {"staff_visits": E}),
     # barriers
-    ("Respondent: I was not allowed to touch patients because I had no Norwegian licence.",
-     {"licensing_patient_access": E}),
+    (
+        "Respondent: I was not allowed to touch patients because I had no Norwegian licence.",
+        {"licensing_patient_access": E},
+    ),
     ("Respondent: There was no budget to implement the new routine.", {"lack_of_resources": E}),
     ("Respondent: The paperwork from Norec was too bureaucratic.", {"bureaucracy": E}),
     ("Respondent: I wouldn't say bureaucracy was a problem for us.", {"bureaucracy": NEG}),  # not hypothetical

@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import spacy
 
-from pipeline.coding import CodingOptions
-from pipeline.run import run_project
+from pipeline.coding.corpus import CodingOptions
+from pipeline.workflows.run import run_project
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,8 +33,12 @@ def test_installed_pipeline_can_replace_the_blank_one(tmp_path, fixtures):
     transcripts = tmp_path / "t"
     transcripts.mkdir()
     (transcripts / "a.txt").write_text("Respondent: I could not speak Norwegian. The language barrier was real.\n")
-    result = run_project(transcripts_dir=transcripts, codebook_path=fixtures / "codebooks" / "minimal.yaml",
-                         out=tmp_path / "out", options=CodingOptions(spacy_model=str(tmp_path / "my_pipeline")))
+    result = run_project(
+        transcripts_dir=transcripts,
+        codebook_path=fixtures / "codebooks" / "minimal.yaml",
+        out=tmp_path / "out",
+        options=CodingOptions(spacy_model=str(tmp_path / "my_pipeline")),
+    )
     assert result.tags["rule_id"].tolist() == ["lb.speak", "lb.lower"]
     assert result.record["options"]["spacy_model"] == str(tmp_path / "my_pipeline")
     assert len(result.segments) == 2

@@ -7,8 +7,9 @@ from pathlib import Path
 import docx
 import pytest
 
-from pipeline.ingest import TRANSCRIPT_SUFFIXES, read_transcript
-from pipeline.segment import make_nlp, parse_transcript
+from pipeline.coding.segment import parse_transcript
+from pipeline.ingest.read import TRANSCRIPT_SUFFIXES, read_transcript
+from pipeline.nlp.language import make_nlp
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE_FILES = sorted(
@@ -47,14 +48,21 @@ def test_offsets_slice_the_original_file(path, unit, plain_nlp):
 
 def test_docx_offsets_slice_the_extracted_text(tmp_path, plain_nlp):
     document = docx.Document()
-    for line in ["Interview 3", "Interviewer: How long was the exchange?",
-                 "Respondent: Twelve months. It was long enough to learn the routines.", "And the team was kind."]:
+    for line in [
+        "Interview 3",
+        "Interviewer: How long was the exchange?",
+        "Respondent: Twelve months. It was long enough to learn the routines.",
+        "And the team was kind.",
+    ]:
         document.add_paragraph(line)
     path = tmp_path / "interview.docx"
     document.save(path)
     transcript, segments = _segments(path, plain_nlp)
     assert [s.text for s in segments if s.role == "respondent"] == [
-        "Twelve months.", "It was long enough to learn the routines.", "And the team was kind."]
+        "Twelve months.",
+        "It was long enough to learn the routines.",
+        "And the team was kind.",
+    ]
     for segment in segments:
         assert transcript.text[segment.start_char : segment.end_char] == segment.text
 
@@ -81,7 +89,7 @@ def test_segmenting_is_deterministic(plain_nlp):
 
 
 def test_unknown_spacy_model_is_a_clear_error():
-    from pipeline.errors import QualcodeError
+    from pipeline.core.errors import QualcodeError
 
     with pytest.raises(QualcodeError, match="not installed"):
         make_nlp(spacy_model="xx_no_such_model_sm")

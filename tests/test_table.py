@@ -4,12 +4,26 @@ from __future__ import annotations
 
 import csv
 
-from pipeline.files import atomic_write_text, neutralise_cell
-from pipeline.records import Segment, Tag
-from pipeline.table import TAG_COLUMNS, read_tags, tags_frame, write_csv
+from pipeline.coding.records import Segment, Tag
+from pipeline.coding.table import TAG_COLUMNS, read_tags, tags_frame, write_csv
+from pipeline.core.files import atomic_write_text, neutralise_cell
 
-REQUIRED = ["segment_id", "transcript_id", "source", "speaker", "start_char", "end_char", "text", "theme", "method",
-            "rule_id", "score", "negated", "hypothetical", "codebook_version"]
+REQUIRED = [
+    "segment_id",
+    "transcript_id",
+    "source",
+    "speaker",
+    "start_char",
+    "end_char",
+    "text",
+    "theme",
+    "method",
+    "rule_id",
+    "score",
+    "negated",
+    "hypothetical",
+    "codebook_version",
+]
 
 
 def _tag(text: str, **kwargs) -> Tag:
@@ -18,18 +32,20 @@ def _tag(text: str, **kwargs) -> Tag:
 
 
 def test_columns_and_evidence():
-    frame = tags_frame([_tag("ok"), _tag("no", negated=True), _tag("if", hypothetical=True), _tag("q?", role="interviewer")])
+    frame = tags_frame(
+        [_tag("ok"), _tag("no", negated=True), _tag("if", hypothetical=True), _tag("q?", role="interviewer")]
+    )
     assert set(REQUIRED) <= set(TAG_COLUMNS) and list(frame.columns) == TAG_COLUMNS
     assert frame["evidence"].tolist() == [True, False, False, False]
     assert frame["source"].iloc[0] == "sub/t.txt"
 
 
 def test_formula_cells_neutralised_and_read_back(tmp_path):
-    texts = ["=HYPERLINK(\"http://x\")", "+1", "-2 worse", "@SUM(A1)", "plain"]
+    texts = ['=HYPERLINK("http://x")', "+1", "-2 worse", "@SUM(A1)", "plain"]
     path = write_csv(tags_frame([_tag(t) for t in texts]), tmp_path / "tags.csv")
     with path.open(newline="") as stream:
         cells = [row["text"] for row in csv.DictReader(stream)]
-    assert cells == ["'=HYPERLINK(\"http://x\")", "'+1", "'-2 worse", "'@SUM(A1)", "plain"]
+    assert cells == ['\'=HYPERLINK("http://x")', "'+1", "'-2 worse", "'@SUM(A1)", "plain"]
     assert read_tags(path)["text"].tolist() == texts
     assert neutralise_cell(-3) == -3
 

@@ -1,0 +1,216 @@
+"""Combine classifier and rule tags (rules, classifier, union) and measure which is best."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import f1_score
+from spacy.language import Language
+
+from pipeline.classifier.features import Estimator, rule_features, rule_nlp
+from pipeline.classifier.model import BOTH_METHOD, CLASSIFIER_METHOD, COMBINE_MODES, ThemeModel
+from pipeline.classifier.train import grouped_folds, train_classifier
+from pipeline.codebook.model import Codebook
+from pipeline.coding.records import Segment, Tag
+from pipeline.coding.table import (
+    END_CHAR,
+    SEGMENT_ID,
+    START_CHAR,
+    TEXT,
+    THEME,
+    TRANSCRIPT_ID,
+    tags_frame,
+)
+from pipeline.core.errors import ModelError, QualcodeError
+
+
+def combine(rules: pd.DataFrame, predicted: pd.DataFrame, *, mode: str, left_to_rules: Sequence[str]) -> pd.DataFrame:
+    """Bool per theme from rule hits and classifier decisions: rules only, classifier only, or their union.
+
+    Themes left to rules (or not learned at all) always take the rules' decision.
+    """
+    if mode not in COMBINE_MODES:
+        raise QualcodeError(f"unknown combine mode {mode!r} (choose {', '.join(COMBINE_MODES)})")
+    themes = list(dict.fromkeys([*rules.columns, *predicted.columns]))
+    index = rules.index.union(predicted.index, sort=False)
+    decided = rules.reindex(index=index, columns=themes).fillna(False).astype(bool)
+    learned = [t for t in predicted.columns if t not in set(left_to_rules)]
+    model = predicted.reindex(index=index, columns=learned).fillna(False).astype(bool)
+    if mode == "classifier":
+        decided[learned] = model
+    elif mode == "union":
+        decided[learned] = decided[learned] | model
+    return decided
+
+
+def resolve_combine(model: ThemeModel, combine: str) -> str:
+    """The combine mode for a run with this model: "auto" is the card's measured `best_combine`, else union."""
+    if combine == "auto":
+        combine = str(model.card.get("best_combine") or "union")
+    if combine not in COMBINE_MODES:
+        raise QualcodeError(f"unknown combine mode {combine!r} (choose {', '.join(COMBINE_MODES)} or auto)")
+    return combine
+
+
+def measure_combine(
+    segments: pd.DataFrame,
+    labels: pd.DataFrame,
+    *,
+    codebook: Codebook,
+    rules: pd.DataFrame,
+    nlp: Language | None = None,
+    use_examples: bool = True,
+    random_state: int = 0,
+    min_positive: int = 5,
+    cv_folds: int = 5,
+    estimator: Estimator = "logistic",
+) -> dict[str, Any]:
+    """Macro F1 of each combine mode against the labels, by cross-validation grouped by transcript.
+
+    Each outer fold trains a model (thresholds by inner grouped CV) without the test transcripts. The macro
+    runs over themes with at least one coded segment; ties go to rules, then union, then classifier.
+    """
+    themes = codebook.theme_ids
+    truth = labels.reindex(index=segments[SEGMENT_ID].to_numpy(), columns=themes).fillna(False).astype(bool)
+    hits = rules.reindex(index=truth.index, columns=themes).fillna(False).astype(bool)
+    decided = {mode: pd.DataFrame(False, index=truth.index, columns=themes) for mode in COMBINE_MODES}
+    nlp = nlp if nlp is not None or not use_examples else rule_nlp(codebook)
+    folds = grouped_folds(segments[TRANSCRIPT_ID].astype(str).to_numpy(), folds=cv_folds)
+    for train_rows, test_rows in folds:
+        train, test = segments.iloc[train_rows], segments.iloc[test_rows]
+        try:
+            model = train_classifier(
+                train,
+                truth,
+                codebook=codebook,
+                rules=hits,
+                nlp=nlp,
+                use_examples=use_examples,
+                random_state=random_state,
+                min_positive=min_positive,
+                cv_folds=cv_folds,
+                estimator=estimator,
+            )
+            predicted, left = model.predict(test, hits), model.left_to_rules_
+        except ModelError:  # too few positives or transcripts in this fold: the classifier learns nothing
+            predicted, left = pd.DataFrame(index=test[SEGMENT_ID]), themes
+        for mode in COMBINE_MODES:
+            decided[mode].loc[test[SEGMENT_ID].to_numpy()] = combine(
+                hits.loc[test[SEGMENT_ID].to_numpy()], predicted, mode=mode, left_to_rules=left
+            )[themes].to_numpy()
+    scored = [theme for theme in themes if truth[theme].any()]
+    per_theme = {
+        mode: {
+            theme: round(float(f1_score(truth[theme], decided[mode][theme], zero_division=0)), 4) for theme in scored
+        }
+        for mode in COMBINE_MODES
+    }
+    macro = {
+        mode: round(float(np.mean(list(per_theme[mode].values()))) if scored else 0.0, 4) for mode in COMBINE_MODES
+    }
+    preference = ("rules", "union", "classifier")  # on a tie, keep every rule hit, and the rules alone if they suffice
+    best = max(preference, key=lambda mode: (macro[mode], -preference.index(mode)))
+    return {
+        "best": best,
+        "macro_f1": macro,
+        "per_theme_f1": per_theme,
+        "folds": len(folds),
+        "themes_scored": scored,
+        "grouped_by": TRANSCRIPT_ID,
+    }
+
+
+def tag_segments(
+    segments: Sequence[Segment],
+    tags: Sequence[Tag],
+    *,
+    model: ThemeModel,
+    codebook: Codebook,
+    mode: str,
+) -> list[Tag]:
+    """Rule tags combined with the model's decisions: one tag per segment x theme.
+
+    Respondent segments are scored. A theme both found gets method rule+classifier; one only the classifier
+    found gets method classifier. Negated or hypothetical rule tags stay as they are and block a classifier
+    tag on the same segment and theme; in classifier mode a learned theme's rule-only tag is dropped.
+    """
+    scored_segments = [s for s in segments if s.role != "interviewer"]
+    if mode == "rules" or not scored_segments:
+        return list(tags)
+    frame = pd.DataFrame([s.as_dict() for s in scored_segments])
+    hits = rule_features(frame, tags_frame(tags), themes=codebook.theme_ids)
+    scores = model.scores(frame, hits)
+    predicted = model.decide(scores)
+    decided = combine(hits, predicted, mode=mode, left_to_rules=model.left_to_rules_)
+    learned = [t for t in model.themes_ if t not in set(model.left_to_rules_)]
+    by_id = {s.segment_id: s for s in scored_segments}
+    result: list[Tag] = []
+    occupied: set[tuple[str, str]] = set()
+    for tag in tags:
+        key = (tag.segment.segment_id, tag.theme)
+        occupied.add(key)
+        if tag.segment.segment_id not in by_id or not tag.counts_as_evidence or tag.theme not in learned:
+            result.append(tag)
+        elif decided.at[key[0], tag.theme]:
+            score = float(scores.at[key[0], tag.theme])
+            method = BOTH_METHOD if predicted.at[key[0], tag.theme] else tag.method
+            result.append(replace(tag, method=method, score=score, model=model.label))
+    for segment_id, segment in by_id.items():
+        for theme in learned:
+            if (segment_id, theme) not in occupied and decided.at[segment_id, theme]:
+                result.append(
+                    Tag(
+                        segment=segment,
+                        theme=theme,
+                        method=CLASSIFIER_METHOD,
+                        codebook_version=codebook.version,
+                        codebook_hash=codebook.hash,
+                        score=float(scores.at[segment_id, theme]),
+                        model=model.label,
+                    )
+                )
+    order = {theme: n for n, theme in enumerate(codebook.theme_ids)}
+    return sorted(result, key=lambda t: (t.segment.start_char, t.segment.end_char, order.get(t.theme, len(order))))
+
+
+def uncertain_segments(
+    segments: pd.DataFrame, scores: pd.DataFrame, thresholds: dict[str, float], *, n: int
+) -> pd.DataFrame:
+    """The `n` segments whose highest-scoring theme is closest to its threshold: the best ones to code next."""
+    columns = [SEGMENT_ID, TRANSCRIPT_ID, START_CHAR, END_CHAR, THEME, "score", "threshold", "distance", TEXT]
+    if segments.empty or scores.empty:
+        return pd.DataFrame(columns=columns)
+    aligned = scores.reindex(segments[SEGMENT_ID].to_numpy())
+    theme = aligned.idxmax(axis=1)
+    score = aligned.max(axis=1)
+    threshold = theme.map(thresholds)
+    result = pd.DataFrame(
+        {
+            SEGMENT_ID: segments[SEGMENT_ID].to_numpy(),
+            TRANSCRIPT_ID: segments[TRANSCRIPT_ID].to_numpy(),
+            START_CHAR: segments[START_CHAR].to_numpy(),
+            END_CHAR: segments[END_CHAR].to_numpy(),
+            THEME: theme.to_numpy(),
+            "score": score.to_numpy().round(4),
+            "threshold": threshold.to_numpy().round(4),
+            "distance": (score - threshold).abs().to_numpy().round(4),
+            TEXT: segments[TEXT].to_numpy(),
+        }
+    )
+    return result.sort_values(["distance", SEGMENT_ID], kind="stable").head(n).reset_index(drop=True)[columns]
+
+
+@dataclass(frozen=True)
+class ModelTagger:
+    """The classifier as a coding step: revises a transcript's rule tags with the model (see `tag_segments`)."""
+
+    model: ThemeModel
+    codebook: Codebook
+    mode: str = "union"
+
+    def __call__(self, segments: Sequence[Segment], tags: list[Tag]) -> list[Tag]:
+        return tag_segments(segments, tags, model=self.model, codebook=self.codebook, mode=self.mode)

@@ -1,0 +1,37 @@
+"""The `qualcode` command: a thin typer layer over the library; errors become one line and exit code 1."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from pipeline.core.errors import QualcodeError
+
+app = typer.Typer(
+    name="qualcode",
+    help="Code qualitative interviews against a YAML codebook and write a ToR findings matrix.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+
+TRANSCRIPTS = typer.Option(
+    Path("transcripts"), "--transcripts", help="Folder of transcripts (.txt .md .docx .vtt .srt)."
+)
+CODEBOOK = typer.Option(Path("codebook.yaml"), "--codebook", help="The YAML codebook.")
+SPACY_MODEL = typer.Option(
+    None, "--spacy-model", help="An installed trained spaCy pipeline (e.g. en_core_web_sm) instead of blank English."
+)
+
+
+def main() -> None:
+    """Console-script entry point: run the app, turning qualcode errors into one line on stderr."""
+    try:
+        app()
+    except QualcodeError as exc:
+        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(1)

@@ -1,0 +1,164 @@
+"""`qualcode run`, `validate` and `tag`: code transcripts."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from pipeline.cli.app import CODEBOOK, SPACY_MODEL, TRANSCRIPTS, app, console
+from pipeline.core.errors import QualcodeError
+
+
+@app.command()
+def run(
+    transcripts: Path = TRANSCRIPTS,
+    codebook: Path = CODEBOOK,
+    out: Path = typer.Option(Path("reports"), "--out", help="Folder the reports are written to."),
+    by: str | None = typer.Option(
+        None, "--by", help="Metadata field whose values are the matrix's stakeholder groups (default: side)."
+    ),
+    unit: str = typer.Option("sentence", "--unit", help="Segment unit: sentence or turn."),
+    jobs: int = typer.Option(1, "--jobs", min=1, help="Worker processes (results are identical for any N)."),
+    code_interviewer: bool = typer.Option(
+        False, "--code-interviewer", help="Also tag interviewer turns (never counted as evidence)."
+    ),
+    spacy_model: str | None = SPACY_MODEL,
+    model: Path | None = typer.Option(
+        None,
+        "--model",
+        help=(
+            "Classifier model (.skops) from `qualcode train` (default: models/classifier.skops if it exists and "
+            "fits the codebook; else rules only)."
+        ),
+    ),
+    combine: str = typer.Option(
+        "auto",
+        "--combine",
+        help="rules, classifier, union, or auto (the mode the model card measured best; rules without a model).",
+    ),
+) -> None:
+    """Code every transcript and write tags.csv, findings_matrix.html/.md and run.json to --out."""
+    from pipeline.codebook.load import load_codebook
+    from pipeline.coding.corpus import CodingOptions
+    from pipeline.workflows.run import default_model, run_project
+
+    if unit not in ("sentence", "turn"):
+        raise QualcodeError(f"--unit must be sentence or turn, not {unit!r}")
+    if combine not in ("rules", "classifier", "union", "auto"):
+        raise QualcodeError(f"--combine must be rules, classifier, union or auto, not {combine!r}")
+    why_not = ""
+    if model is None:
+        model, why_not = default_model(load_codebook(codebook))
+        if why_not and combine in ("classifier", "union"):
+            raise QualcodeError(f"--combine {combine} needs a model: {why_not}")
+    options = CodingOptions(unit=unit, code_interviewer=code_interviewer, spacy_model=spacy_model)  # type: ignore[arg-type]
+    with Progress(
+        TextColumn("[bold]coding"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("", total=None)
+        result = run_project(
+            transcripts_dir=transcripts,
+            codebook_path=codebook,
+            out=out,
+            by=by,
+            options=options,
+            jobs=jobs,
+            model_path=model,
+            combine=combine,
+            on_start=lambda n: progress.update(task, total=n),
+            on_transcript=lambda c: progress.update(task, advance=1, description=c.transcript.source),
+        )
+    counts = result.record["counts"]
+    console.print(
+        f"coded {counts['transcripts']} transcripts: {counts['segments']} segments, {counts['tags']} tags "
+        f"({counts['evidence_tags']} evidence); skipped {counts['skipped']}",
+        highlight=False,
+    )
+    for skipped in result.record["skipped"]:
+        console.print(f"[yellow]skipped[/yellow] {skipped['source']}: {skipped['reason']}", highlight=False)
+    for warning in result.record["warnings"]:
+        console.print(f"[yellow]warning[/yellow] {warning['source']}: {warning['message']}", highlight=False)
+    classifier = result.record["classifier"]
+    if classifier["model"]:
+        console.print(
+            f"classifier: {classifier['model']} (card {classifier['card_hash']}), combined with the rules "
+            f"as {classifier['combine']}; left to rules: {', '.join(classifier['left_to_rules']) or 'none'}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    else:
+        console.print(f"rules only ({why_not or 'combine mode rules'})", highlight=False, soft_wrap=True)
+    console.print(f"reports written to {out}/ (findings_matrix.html, findings_matrix.md, tags.csv, run.json)")
+
+
+@app.command()
+def validate(transcripts: Path = TRANSCRIPTS, codebook: Path = CODEBOOK) -> None:
+    """Check the codebook and every transcript; list every problem (exit 1 if any) and advice."""
+    from pipeline.codebook.load import check_codebook, lint
+    from pipeline.ingest.read import discover
+
+    cb, problems = check_codebook(codebook)
+    for problem in problems:
+        console.print(f"[red]error:[/red] {problem}", highlight=False, soft_wrap=True)
+    if cb is not None:
+        for advice in lint(cb):
+            console.print(f"[yellow]advice:[/yellow] {codebook}: {advice}", highlight=False, soft_wrap=True)
+    n_read = 0
+    if transcripts.is_dir():
+        found, skipped = discover(transcripts)
+        n_read = len(found)
+        for skip in skipped:
+            console.print(f"[red]error:[/red] {skip.reason}", highlight=False, soft_wrap=True)
+        for transcript in found:
+            for warning in transcript.warnings:
+                console.print(
+                    f"[yellow]warning:[/yellow] {transcripts / transcript.source}: {warning}", highlight=False
+                )
+        problems = [*problems, *skipped]
+    else:
+        console.print(f"[red]error:[/red] {transcripts}: transcripts folder not found", highlight=False)
+        problems = [*problems, transcripts]
+    if problems:
+        console.print(f"{len(problems)} problem(s) found")
+        raise typer.Exit(1)
+    console.print(f"ok: codebook {codebook} ({len(cb.themes)} themes), {n_read} transcripts readable")
+
+
+@app.command()
+def tag(
+    file: Path = typer.Argument(..., help="One transcript file."),
+    codebook: Path = CODEBOOK,
+    format: str = typer.Option("csv", "--format", help="csv or json."),
+    unit: str = typer.Option("sentence", "--unit", help="Segment unit: sentence or turn."),
+    code_interviewer: bool = typer.Option(False, "--code-interviewer"),
+    spacy_model: str | None = SPACY_MODEL,
+) -> None:
+    """Print the tags of one transcript to stdout (no reports written)."""
+    from pipeline.codebook.load import load_codebook
+    from pipeline.coding.corpus import CodingOptions, build_nlp, code_transcript
+    from pipeline.coding.table import TAG_COLUMNS, neutralise_frame, tags_frame
+    from pipeline.ingest.metadata import load_metadata
+    from pipeline.ingest.read import read_transcript
+
+    if format not in ("csv", "json"):
+        raise QualcodeError(f"--format must be csv or json, not {format!r}")
+    cb = load_codebook(codebook)
+    sidecar = load_metadata(file.parent).get(file.name, {})
+    transcript = read_transcript(file, metadata=sidecar)
+    options = CodingOptions(unit=unit, code_interviewer=code_interviewer, spacy_model=spacy_model)  # type: ignore[arg-type]
+    coded = code_transcript(transcript, nlp=build_nlp(cb, spacy_model=spacy_model), codebook=cb, options=options)
+    frame = tags_frame(coded.tags)
+    for warning in transcript.warnings:
+        console.print(f"[yellow]warning[/yellow] {file}: {warning}", highlight=False)
+    if format == "json":
+        sys.stdout.write(frame.to_json(orient="records", force_ascii=False, indent=2) + "\n")
+    else:
+        sys.stdout.write(neutralise_frame(frame)[TAG_COLUMNS].to_csv(index=False))

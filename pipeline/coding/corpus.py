@@ -1,0 +1,105 @@
+"""Code transcripts: segment with spaCy and tag with the codebook's rules, one transcript at a time.
+
+Coding one transcript is a pure function of (transcript, codebook, models), so a corpus can be mapped
+over processes without changing results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+from spacy.language import Language
+
+from pipeline.codebook.model import Codebook
+from pipeline.coding.records import Segment, Tag
+from pipeline.coding.rules import add_rules, rule_tags
+from pipeline.coding.segment import Unit, parse_transcript
+from pipeline.ingest.records import Transcript
+from pipeline.nlp.language import make_nlp
+
+# A later step that revises a transcript's rule tags (the classifier's ModelTagger); must pickle for workers.
+Tagger = Callable[[Sequence[Segment], list[Tag]], list[Tag]]
+
+
+@dataclass(frozen=True)
+class CodingOptions:
+    """How transcripts are segmented and which turns are coded."""
+
+    unit: Unit = "sentence"
+    code_interviewer: bool = False
+    spacy_model: str | None = None
+
+
+@dataclass
+class CodedTranscript:
+    """A transcript with its segments and the theme tags found on them."""
+
+    transcript: Transcript
+    segments: list[Segment]
+    tags: list[Tag] = field(default_factory=list)
+
+
+def build_nlp(codebook: Codebook, *, spacy_model: str | None = None) -> Language:
+    """The full rule pipeline: tokeniser, sentences, lemmas, span rulers and ConText."""
+    return add_rules(make_nlp(spacy_model=spacy_model), codebook)
+
+
+def code_transcript(
+    transcript: Transcript,
+    *,
+    nlp: Language,
+    codebook: Codebook,
+    options: CodingOptions = CodingOptions(),
+    tagger: Tagger | None = None,
+) -> CodedTranscript:
+    """Segment one transcript and tag it with the rules, then with `tagger` (e.g. the classifier) when given."""
+    parsed = parse_transcript(transcript, nlp, unit=options.unit)
+    segments = [piece.segment for piece in parsed.segments]
+    tags = rule_tags(parsed, codebook, code_interviewer=options.code_interviewer)
+    if tagger is not None:
+        tags = tagger(segments, tags)
+    return CodedTranscript(transcript=transcript, segments=segments, tags=tags)
+
+
+# Per-process state of pool workers only: each worker builds its pipeline once, in its initializer.
+_worker: dict[str, object] = {}
+
+
+def _init_worker(codebook: Codebook, options: CodingOptions, tagger: Tagger | None = None) -> None:
+    _worker.update(
+        codebook=codebook, options=options, nlp=build_nlp(codebook, spacy_model=options.spacy_model), tagger=tagger
+    )
+
+
+def _code_in_worker(transcript: Transcript) -> CodedTranscript:
+    return code_transcript(
+        transcript,
+        nlp=_worker["nlp"],
+        codebook=_worker["codebook"],  # type: ignore[arg-type]
+        options=_worker["options"],
+        tagger=_worker["tagger"],
+    )  # type: ignore[arg-type]
+
+
+def code_corpus(
+    transcripts: Sequence[Transcript],
+    *,
+    codebook: Codebook,
+    options: CodingOptions = CodingOptions(),
+    jobs: int = 1,
+    nlp: Language | None = None,
+    tagger: Tagger | None = None,
+) -> Iterator[CodedTranscript]:
+    """Code every transcript, in order; with jobs > 1 across a process pool (same results).
+
+    With a tagger (the classifier's ModelTagger), it revises each transcript's rule tags.
+    """
+    if jobs <= 1 or len(transcripts) <= 1:
+        nlp = nlp or build_nlp(codebook, spacy_model=options.spacy_model)
+        for transcript in transcripts:
+            yield code_transcript(transcript, nlp=nlp, codebook=codebook, options=options, tagger=tagger)
+        return
+    with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=(codebook, options, tagger)) as pool:
+        yield from pool.map(_code_in_worker, transcripts)

@@ -1,0 +1,87 @@
+"""Rule tagging: the codebook compiled to spaCy span rulers plus ConText, read back as theme tags."""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+
+from spacy.language import Language
+from spacy.tokens import Span
+
+from pipeline.codebook.model import Codebook, MatchAttr
+from pipeline.codebook.patterns import span_ruler_patterns
+from pipeline.coding.records import Tag
+from pipeline.coding.segment import ParsedTranscript, SegmentSpan
+from pipeline.nlp import factories  # noqa: F401  (registers qualcode's components)
+
+SPANS_KEY = "themes"
+RULE_METHOD = "rule"
+
+
+def add_rules(nlp: Language, codebook: Codebook) -> Language:
+    """Add one span ruler per match attribute and the ConText component; results go to doc.spans['themes'].
+
+    The rulers are spaCy span rulers that look up a required word before trying a token pattern
+    (`factories.AnchoredSpanRuler`): same patterns, same spans, several times faster.
+
+    The LOWER ruler goes first, so its phrases are only tokenised; the LEMMA ruler goes last, after the
+    lemmatizer (or a trained pipeline's tagger), so its phrases are lemmatised like the text.
+    """
+    for attr in MatchAttr:
+        patterns = span_ruler_patterns(codebook, match=attr)
+        if not patterns:
+            continue
+        position = {"first": True} if attr is MatchAttr.LOWER else {"last": True}
+        ruler = nlp.add_pipe(
+            "qualcode_span_ruler",
+            name=f"theme_ruler_{attr.value.lower()}",
+            **position,
+            config={"spans_key": SPANS_KEY, "phrase_matcher_attr": attr.value, "validate": True, "overwrite": False},
+        )
+        ruler.add_patterns(patterns)
+    nlp.add_pipe(
+        "qualcode_context",
+        config={
+            "rules": [rule.model_dump(mode="json", exclude_none=True) for rule in codebook.context.rules],
+            "max_scope": codebook.context.max_scope,
+            "spans_key": SPANS_KEY,
+        },
+    )
+    return nlp
+
+
+def rule_tags(parsed: ParsedTranscript, codebook: Codebook, *, code_interviewer: bool = False) -> list[Tag]:
+    """One tag per segment x theme from the span rulers' matches; asserted matches win over negated ones."""
+    if SPANS_KEY not in parsed.doc.spans:
+        return []
+    starts = [piece.token_start for piece in parsed.segments]
+    by_segment: dict[tuple[int, str], list[Span]] = {}
+    for span in parsed.doc.spans[SPANS_KEY]:
+        index = bisect_right(starts, span.start) - 1
+        if index < 0 or span.end > parsed.segments[index].token_end:
+            continue
+        if parsed.segments[index].segment.role == "interviewer" and not code_interviewer:
+            continue
+        by_segment.setdefault((index, span.label_), []).append(span)
+    return [
+        _tag(parsed.segments[index], theme, spans, codebook) for (index, theme), spans in sorted(by_segment.items())
+    ]
+
+
+def _tag(piece: SegmentSpan, theme: str, spans: list[Span], codebook: Codebook) -> Tag:
+    asserted = [s for s in spans if not (s._.negated or s._.hypothetical)]
+    chosen = sorted(asserted or spans, key=lambda s: (s.start, s.end))
+    first = chosen[0]
+    return Tag(
+        segment=piece.segment,
+        theme=theme,
+        method=RULE_METHOD,
+        codebook_version=codebook.version,
+        codebook_hash=codebook.hash,
+        rule_id=";".join(dict.fromkeys(s.id_ for s in chosen)),
+        matched=" | ".join(dict.fromkeys(s.text for s in chosen)),
+        match_start=piece.file_offset(first.start_char),
+        match_end=piece.file_offset(first.end_char),
+        negated=not asserted and any(s._.negated for s in spans),
+        hypothetical=not asserted and any(s._.hypothetical for s in spans),
+        trigger="" if asserted else "; ".join(dict.fromkeys(s._.context_trigger for s in spans if s._.context_trigger)),
+    )

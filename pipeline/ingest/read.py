@@ -1,0 +1,132 @@
+"""Read interview transcripts (txt, md, docx, vtt, srt) into their text and speaker turns with exact offsets.
+
+Every turn is a character span of `Transcript.text`, so later stages can quote and locate it exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pipeline.core.errors import TranscriptError
+from pipeline.ingest.decode import BINARY_REASON, BINARY_SIGNATURES, decode_bytes, docx_text
+from pipeline.ingest.metadata import coerce, front_matter, load_metadata
+from pipeline.ingest.records import Skipped, Transcript, Turn
+from pipeline.ingest.speakers import (
+    accepted_labels,
+    assign_roles,
+    explicit_roles,
+    group_turns,
+    norm,
+    role_declarations,
+    scan_captions,
+    scan_text,
+)
+
+TRANSCRIPT_SUFFIXES = (".txt", ".md", ".docx", ".vtt", ".srt")
+_UNSUPPORTED_DOCUMENTS = (".doc", ".rtf", ".odt", ".pdf", ".pages", ".htm", ".html")  # reported, not ignored
+
+NO_LABELS_WARNING = "no speaker labels found: coded as one respondent"
+
+
+# --- public API -----------------------------------------------------------------------------
+
+
+def read_transcript(path: Path, *, root: Path | None = None, metadata: Mapping[str, Any] | None = None) -> Transcript:
+    """Read one transcript file into text, metadata (sidecar row overridden by front matter) and turns.
+
+    Raises TranscriptError for empty, binary, undecodable or malformed files.
+    """
+    path = Path(path)
+    where = str(path)
+    fmt = path.suffix.lower().lstrip(".")
+    if f".{fmt}" not in TRANSCRIPT_SUFFIXES:
+        raise TranscriptError(f"not a transcript file type (supported: {', '.join(TRANSCRIPT_SUFFIXES)})", path=where)
+    try:
+        source = path.relative_to(root).as_posix() if root is not None else path.name
+    except ValueError:
+        source = path.name
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise TranscriptError(f"cannot read file: {exc.strerror or exc}", path=where) from None
+    if fmt == "docx":
+        if not data.strip():
+            raise TranscriptError("empty file", path=where)
+        if data.startswith(BINARY_SIGNATURES) and not data.startswith(b"PK"):
+            raise TranscriptError(BINARY_REASON, path=where)
+        text, encoding, warnings = docx_text(data, where), "utf-8", []
+    else:
+        text, encoding, warnings = decode_bytes(data, where)
+    meta = coerce(metadata or {}, where=where)
+    body = 0
+    if fmt in ("txt", "md"):
+        front, body = front_matter(text, where)
+        meta.update(coerce(front, where=where))
+    explicit = explicit_roles(meta, where)
+    events = scan_captions(text, fmt, where) if fmt in ("vtt", "srt") else scan_text(text, body)
+    accepted = accepted_labels(events, explicit)
+    events, declared = role_declarations(text, events, accepted)
+    explicit = {**declared, **explicit}
+    spans, preamble_words = group_turns(text, events, accepted, line_paragraphs=fmt == "docx")
+    if not spans:
+        raise TranscriptError("empty file: no spoken content found", path=where)
+    if not accepted:
+        warnings.append(NO_LABELS_WARNING)
+    elif preamble_words > 40:
+        warnings.append(f"{preamble_words} words before the first speaker label were not coded")
+    display, roles, role_warnings = assign_roles(spans, text, explicit)
+    warnings.extend(role_warnings)
+    missing = [str(label) for label in (meta.get("speakers") or {}) if norm(str(label)) not in display]
+    if missing:
+        warnings.append(f"metadata speakers with no turns in this transcript: {', '.join(missing)}")
+    turns = [
+        Turn(speaker=display[norm(label)], role=roles[norm(label)], start_char=start, end_char=end)
+        for label, start, end in spans
+    ]
+    return Transcript(
+        id=str(meta.get("id") or path.stem),
+        source=source,
+        path=path,
+        format=fmt,
+        encoding=encoding,
+        text=text,
+        metadata=meta,
+        turns=turns,
+        warnings=warnings,
+    )
+
+
+def discover(folder: Path) -> tuple[list[Transcript], list[Skipped]]:
+    """Read every transcript under `folder` (recursive, sorted); unreadable files, documents in unsupported
+    formats (.pdf, .doc, ...) and later duplicate ids become Skipped; other files are ignored."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise TranscriptError("transcripts folder not found", path=folder)
+    metadata = load_metadata(folder)
+    transcripts: list[Transcript] = []
+    skipped: list[Skipped] = []
+    seen: dict[str, str] = {}
+    for path in sorted((p for p in folder.rglob("*") if p.is_file()), key=lambda p: p.relative_to(folder).as_posix()):
+        relative = path.relative_to(folder)
+        source = relative.as_posix()
+        hidden = any(part.startswith((".", "~$")) for part in relative.parts)  # ~$ : Word lock files
+        if hidden or path.name.lower() in ("readme.md", "metadata.csv"):
+            continue
+        if path.suffix.lower() in _UNSUPPORTED_DOCUMENTS:
+            skipped.append(Skipped(source, f"{path}: unsupported format {path.suffix}: save it as .docx or .txt"))
+        if path.suffix.lower() not in TRANSCRIPT_SUFFIXES:
+            continue
+        try:
+            transcript = read_transcript(path, root=folder, metadata=metadata.get(source))
+        except TranscriptError as exc:
+            skipped.append(Skipped(source, str(exc)))
+            continue
+        if transcript.id in seen:
+            reason = f"{path}: duplicate id {transcript.id!r} (already used by {seen[transcript.id]})"
+            skipped.append(Skipped(source, reason))
+            continue
+        seen[transcript.id] = source
+        transcripts.append(transcript)
+    return transcripts, skipped

@@ -1,0 +1,137 @@
+"""ConText (negation, hypotheticals) as a spaCy component: triggers from the codebook mark theme spans in their
+scope."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from spacy.language import Language
+from spacy.matcher import Matcher, PhraseMatcher
+from spacy.tokens import Doc, Span
+
+from pipeline.nlp.components import sentence_lookup
+
+NEGATED = "NEGATED_EXISTENCE"
+HYPOTHETICAL = "HYPOTHETICAL"
+PSEUDO = "PSEUDO"
+TERMINATE = "TERMINATE"
+
+
+@dataclass(frozen=True)
+class _Trigger:
+    start: int
+    end: int
+    category: str
+    direction: str
+    scope: int
+    text: str
+
+
+class ConTextComponent:
+    """Marks theme spans negated or hypothetical when a trigger's scope reaches them (ConText, Chapman et al.).
+
+    Scope runs from the trigger FORWARD, BACKWARD or both, within the sentence, for at most `max_scope`
+    tokens, and stops at a TERMINATE trigger. A trigger inside a longer one gives way to it (the PSEUDO
+    "not only" cancels "not"). A trigger inside the theme span itself does not count ("no budget" stays a
+    finding).
+    """
+
+    def __init__(
+        self, nlp: Language, name: str, *, rules: list[dict[str, Any]], max_scope: int, spans_key: str
+    ) -> None:
+        self.name = name
+        self.rules = rules
+        self.max_scope = max_scope
+        self.spans_key = spans_key
+        self.phrases = PhraseMatcher(nlp.vocab, attr="LOWER")
+        self.patterns = Matcher(nlp.vocab, validate=True)
+        for index, rule in enumerate(rules):
+            key = str(index)
+            if rule.get("pattern"):
+                self.patterns.add(key, [rule["pattern"]])
+            else:
+                self.phrases.add(key, [nlp.make_doc(rule["literal"])])
+        for attribute in ("negated", "hypothetical"):
+            if not Span.has_extension(attribute):
+                Span.set_extension(attribute, default=False)
+        if not Span.has_extension("context_trigger"):
+            Span.set_extension("context_trigger", default="")
+
+    def __call__(self, doc: Doc) -> Doc:
+        targets = doc.spans.get(self.spans_key) if self.spans_key in doc.spans else None
+        if not targets:
+            return doc
+        sentence_of, sentence_end = sentence_lookup(doc)
+        themed = sorted({sentence_of(span.start) for span in targets})
+        by_sentence: dict[int, list[_Trigger]] = {}
+        for trigger in self._triggers(doc, [doc[start : sentence_end(start)] for start in themed]):
+            by_sentence.setdefault(sentence_of(trigger.start), []).append(trigger)
+        for span in targets:
+            nearby = by_sentence.get(sentence_of(span.start), [])
+            for trigger in nearby:
+                if trigger.category in (PSEUDO, TERMINATE) or not self._reaches(trigger, span, nearby):
+                    continue
+                if trigger.category == NEGATED:
+                    span._.negated = True
+                else:
+                    span._.hypothetical = True
+                span._.context_trigger = trigger.text
+        return doc
+
+    def _triggers(self, doc: Doc, sentences: list[Span]) -> list[_Trigger]:
+        """Trigger matches: phrases over the doc, token patterns only in the given sentences (theirs)."""
+        matches = list(self.phrases(doc)) if len(self.phrases) else []
+        if len(self.patterns):
+            for sentence in sentences:
+                matches.extend((key, sentence.start + s, sentence.start + e) for key, s, e in self.patterns(sentence))
+        found: list[_Trigger] = []
+        for match_id, start, end in matches:
+            rule = self.rules[int(doc.vocab.strings[match_id])]
+            found.append(
+                _Trigger(
+                    start,
+                    end,
+                    rule["category"],
+                    rule["direction"],
+                    rule.get("max_scope") or self.max_scope,
+                    doc[start:end].text,
+                )
+            )
+        # A trigger inside a longer one gives way to it (a PSEUDO "not only" cancels "not"; a negating
+        # "wouldn't say" overrides the hypothetical "would" it contains), as in ConText implementations.
+        longest = max((t.end - t.start for t in found), default=0)
+        starting: dict[int, list[_Trigger]] = {}
+        for trigger in found:
+            starting.setdefault(trigger.start, []).append(trigger)
+        kept = [
+            t
+            for t in found
+            if not any(
+                _covers(other, t) for start in range(t.end - longest, t.start + 1) for other in starting.get(start, ())
+            )
+        ]
+        return sorted(kept, key=lambda t: (t.start, t.end))
+
+    @staticmethod
+    def _reaches(trigger: _Trigger, span: Span, sentence_triggers: Iterable[_Trigger]) -> bool:
+        """Whether the trigger's scope (same sentence, direction, distance, no terminator between) covers the span."""
+        if trigger.start < span.end and span.start < trigger.end:
+            return False
+        forward = trigger.end <= span.start and trigger.direction in ("FORWARD", "BIDIRECTIONAL")
+        backward = trigger.start >= span.end and trigger.direction in ("BACKWARD", "BIDIRECTIONAL")
+        if forward:
+            gap = (trigger.end, span.start)
+        elif backward:
+            gap = (span.end, trigger.start)
+        else:
+            return False
+        if gap[1] - gap[0] > trigger.scope:
+            return False
+        return not any(t.category == TERMINATE and gap[0] <= t.start and t.end <= gap[1] for t in sentence_triggers)
+
+
+def _covers(outer: _Trigger, inner: _Trigger) -> bool:
+    """Whether `outer` is a longer trigger containing `inner`."""
+    return outer.start <= inner.start and inner.end <= outer.end and outer.end - outer.start > inner.end - inner.start

@@ -1,0 +1,31 @@
+"""The spaCy pipeline qualcode segments with: blank English plus its components, or an installed trained pipeline."""
+
+from __future__ import annotations
+
+import spacy
+from spacy.language import Language
+
+from pipeline.core.errors import QualcodeError
+from pipeline.nlp import factories  # noqa: F401  (registers qualcode's components)
+
+
+def make_nlp(*, spacy_model: str | None = None) -> Language:
+    """spaCy pipeline for segmenting: blank English + sentencizer + lookup lemmatizer (spacy-lookups-data,
+    with a lowercase fallback), or an installed trained pipeline."""
+    if spacy_model:
+        try:
+            nlp = spacy.load(spacy_model, exclude=["ner"])
+        except OSError as exc:
+            raise QualcodeError(
+                f"spaCy model {spacy_model!r} is not installed (use the default blank pipeline)"
+            ) from exc
+        nlp.add_pipe("qualcode_paragraphs", first=True)
+        if not ({"parser", "senter", "sentencizer"} & set(nlp.pipe_names)):
+            nlp.add_pipe("sentencizer", after="qualcode_paragraphs")
+        return nlp
+    nlp = spacy.blank("en")
+    nlp.add_pipe("qualcode_paragraphs")
+    nlp.add_pipe("qualcode_sentencizer", name="sentencizer")
+    nlp.add_pipe("qualcode_lemmatizer", name="lemmatizer", config={"mode": "lookup"})
+    nlp.initialize()
+    return nlp

@@ -1,0 +1,214 @@
+"""The findings matrix: ToR questions x themes x stakeholder groups, pivoted from the tags table.
+
+Each cell counts the interviews and institutions whose respondents raised the theme as evidence (not
+negated, not hypothetical), and carries the best quotes, each traceable to transcript and offsets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from pipeline.codebook.model import Codebook, Theme, TorQuestion
+from pipeline.coding.table import (
+    END_CHAR,
+    EVIDENCE,
+    METHOD,
+    NEGATED,
+    RULE_ID,
+    SCORE,
+    SEGMENT_ID,
+    SOURCE,
+    SPEAKER,
+    START_CHAR,
+    TEXT,
+    THEME,
+    TRANSCRIPT_ID,
+)
+
+UNKNOWN_GROUP = "unknown"
+DEFAULT_GROUP_FIELD = "side"  # the metadata field whose values are the groups, unless --by names another
+OTHER_THEMES = TorQuestion(
+    id="other",
+    label="Themes not linked to a ToR question",
+    text="Themes of the codebook whose `tor` list is empty or names no ToR question.",
+)
+ALL_GROUPS = "All"
+QUOTE_TARGET_WORDS = 25
+QUOTE_MIN_WORDS = 6
+
+
+@dataclass(frozen=True)
+class Quote:
+    """A quotable segment, with everything needed to find it again in the original file."""
+
+    segment_id: str
+    transcript_id: str
+    source: str
+    speaker: str
+    start_char: int
+    end_char: int
+    text: str
+    method: str
+    strength: float
+    group: str
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One theme in one group: interviews and institutions with evidence, and the best quotes."""
+
+    n_interviews: int
+    n_institutions: int | None
+    n_tags: int
+    group_size: int
+    quotes: list[Quote] = field(default_factory=list)
+    n_reviewed: int = 0  # evidence tags a reviewer accepted or added (see review.py)
+
+    @property
+    def share(self) -> float:
+        return self.n_interviews / self.group_size if self.group_size else 0.0
+
+
+@dataclass(frozen=True)
+class ThemeRow:
+    """One theme under a ToR question: a cell per group, the total, and dissent (negated mentions)."""
+
+    theme: Theme
+    cells: dict[str, Cell]
+    total: Cell
+    negated_interviews: int
+
+
+@dataclass(frozen=True)
+class TorRow:
+    question: TorQuestion
+    themes: list[ThemeRow]
+
+
+@dataclass(frozen=True)
+class FindingsMatrix:
+    """The whole matrix; `groups` are the values of the metadata field `by`, in a stable order."""
+
+    by: str
+    groups: list[str]
+    group_sizes: dict[str, int]
+    rows: list[TorRow]
+    n_interviews: int
+
+
+def build_matrix(
+    tags: pd.DataFrame, metadata: pd.DataFrame, codebook: Codebook, *, by: str = "side", quotes_per_cell: int = 3
+) -> FindingsMatrix:
+    """Pivot the tags table into ToR rows x group columns, counting only evidence tags."""
+    groups_of = _groups(metadata, by)
+    institutions_of = metadata.set_index(TRANSCRIPT_ID)["institution"].to_dict() if "institution" in metadata else {}
+    groups = sorted(set(groups_of.values()), key=lambda g: (g == UNKNOWN_GROUP, g))
+    group_sizes = {g: sum(1 for v in groups_of.values() if v == g) for g in groups}
+    evidence = tags[tags[EVIDENCE]].copy()
+    evidence["group"] = evidence[TRANSCRIPT_ID].map(groups_of).fillna(UNKNOWN_GROUP)
+    negated = tags[tags[NEGATED] & ~tags[EVIDENCE].astype(bool)]
+    theme_rows: dict[str, ThemeRow] = {}
+    for theme in codebook.themes:
+        theme_tags = evidence[evidence[THEME] == theme.id]
+        cells = {
+            group: _cell(theme_tags[theme_tags["group"] == group], group_sizes[group], institutions_of, quotes_per_cell)
+            for group in groups
+        }
+        total = _cell(theme_tags, len(groups_of), institutions_of, quotes_per_cell)
+        dissent = negated[negated[THEME] == theme.id][TRANSCRIPT_ID].nunique()
+        theme_rows[theme.id] = ThemeRow(theme=theme, cells=cells, total=total, negated_interviews=int(dissent))
+    rows = [
+        TorRow(question=q, themes=[theme_rows[t.id] for t in codebook.themes_for(q.id)]) for q in codebook.tor_questions
+    ]
+    linked = {t.theme.id for row in rows for t in row.themes}
+    unlinked = [theme_rows[t.id] for t in codebook.themes if t.id not in linked]
+    if unlinked:  # e.g. a codebook written from another study's definitions, with no ToR questions
+        rows.append(TorRow(question=OTHER_THEMES, themes=unlinked))
+    return FindingsMatrix(by=by, groups=groups, group_sizes=group_sizes, rows=rows, n_interviews=len(groups_of))
+
+
+def matrix_frame(matrix: FindingsMatrix) -> pd.DataFrame:
+    """The matrix as a tidy table: one row per ToR question x theme x group (plus `All`)."""
+    records = []
+    for row in matrix.rows:
+        for theme_row in row.themes:
+            for group, cell in [*theme_row.cells.items(), (ALL_GROUPS, theme_row.total)]:
+                records.append(
+                    {
+                        "tor_id": row.question.id,
+                        "tor_label": row.question.label,
+                        "theme": theme_row.theme.id,
+                        "theme_label": theme_row.theme.label,
+                        matrix.by: group,
+                        "n_interviews": cell.n_interviews,
+                        "group_size": cell.group_size,
+                        "share": round(cell.share, 3),
+                        "n_institutions": cell.n_institutions,
+                        "n_tags": cell.n_tags,
+                        "n_reviewed": cell.n_reviewed,
+                        "negated_interviews": theme_row.negated_interviews if group == ALL_GROUPS else None,
+                        "quote_segment_ids": ";".join(q.segment_id for q in cell.quotes),
+                    }
+                )
+    return pd.DataFrame(records)
+
+
+def _groups(metadata: pd.DataFrame, by: str) -> dict[str, str]:
+    if by not in metadata.columns:
+        return {tid: UNKNOWN_GROUP for tid in metadata[TRANSCRIPT_ID]}
+    values = metadata[by].map(lambda v: UNKNOWN_GROUP if pd.isna(v) or str(v).strip() == "" else str(v).strip())
+    return dict(zip(metadata[TRANSCRIPT_ID], values))
+
+
+def _cell(theme_tags: pd.DataFrame, group_size: int, institutions_of: dict, quotes_per_cell: int) -> Cell:
+    transcripts = set(theme_tags[TRANSCRIPT_ID])
+    institutions = {institutions_of.get(t) for t in transcripts} - {None, ""}
+    institutions = {i for i in institutions if not pd.isna(i)}
+    return Cell(
+        n_interviews=len(transcripts),
+        n_institutions=len(institutions) if institutions_of else None,
+        n_tags=len(theme_tags),
+        group_size=group_size,
+        quotes=select_quotes(theme_tags, limit=quotes_per_cell),
+        n_reviewed=int(theme_tags["review_status"].isin(["accepted", "added"]).sum())
+        if "review_status" in theme_tags
+        else 0,
+    )
+
+
+def select_quotes(theme_tags: pd.DataFrame, *, limit: int) -> list[Quote]:
+    """Best quotes, at most one per interview: strongest tag first (model score, or number of distinct
+    rules matched), then sentences of quotable length (>= 6 words, closest to 25)."""
+    if theme_tags.empty or limit <= 0:
+        return []
+    ranked = theme_tags.assign(
+        _strength=[_strength(score, rule_id) for score, rule_id in zip(theme_tags[SCORE], theme_tags[RULE_ID])],
+        _words=theme_tags[TEXT].str.split().str.len(),
+    )
+    ranked = ranked.assign(
+        _short=ranked["_words"] < QUOTE_MIN_WORDS, _distance=(ranked["_words"] - QUOTE_TARGET_WORDS).abs()
+    ).sort_values(["_short", "_strength", "_distance", SEGMENT_ID], ascending=[True, False, True, True])
+    best = ranked.drop_duplicates(TRANSCRIPT_ID).head(limit)
+    return [
+        Quote(
+            segment_id=r[SEGMENT_ID],
+            transcript_id=r[TRANSCRIPT_ID],
+            source=r[SOURCE],
+            speaker=r[SPEAKER],
+            start_char=int(r[START_CHAR]),
+            end_char=int(r[END_CHAR]),
+            text=r[TEXT],
+            method=r[METHOD],
+            strength=float(r["_strength"]),
+            group=str(r.get("group", "")),
+        )
+        for _, r in best.iterrows()
+    ]
+
+
+def _strength(score: float, rule_id: str) -> float:
+    rules = len([r for r in str(rule_id or "").split(";") if r and r != "nan"])
+    model = 0.0 if pd.isna(score) else float(score)
+    return model + rules

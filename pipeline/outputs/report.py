@@ -1,0 +1,156 @@
+"""Render the findings matrix with jinja2 (HTML autoescaped, Markdown), and write every report of a run."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pipeline.codebook.model import Codebook
+from pipeline.coding.corpus import CodedTranscript
+from pipeline.coding.table import EVIDENCE, SEGMENT_ID, THEME, write_csv
+from pipeline.core.files import atomic_write_text
+from pipeline.outputs.jinja import environment
+from pipeline.outputs.matrix import FindingsMatrix, ThemeRow, matrix_frame
+
+HTML_TEMPLATE = "findings_matrix.v1.html.j2"
+MD_TEMPLATE = "findings_matrix.v1.md.j2"
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A run of a transcript's text: plain, or a tagged segment with its themes."""
+
+    text: str
+    segment_id: str = ""
+    themes: tuple[str, ...] = ()
+    status: str = ""
+    why: str = ""
+
+
+@dataclass
+class TranscriptPage:
+    id: str
+    source: str
+    metadata: dict[str, Any]
+    pieces: list[Piece] = field(default_factory=list)
+    n_tags: int = 0
+
+
+def transcript_page(coded: CodedTranscript, tags: pd.DataFrame, codebook: Codebook) -> TranscriptPage:
+    """The original text of one transcript with its tagged segments marked, for the report's transcript pages."""
+    text = coded.transcript.text
+    labels = {t.id: t.label for t in codebook.themes}
+    own = tags[tags["transcript_id"] == coded.transcript.id]
+    by_segment = {sid: frame for sid, frame in own.groupby(SEGMENT_ID, sort=False)}
+    pieces: list[Piece] = []
+    cursor = 0
+    for segment in sorted(coded.segments, key=lambda s: s.start_char):
+        frame = by_segment.get(segment.segment_id)
+        if frame is None or segment.start_char < cursor:
+            continue
+        pieces.append(Piece(text[cursor : segment.start_char]))
+        evidence = frame[frame[EVIDENCE]]
+        status = "evidence" if len(evidence) else ("interviewer" if segment.role == "interviewer" else "negated")
+        why = "; ".join(
+            f"{labels.get(r[THEME], r[THEME])}: {r['method']} {r['rule_id'] or ''}"
+            + (f" score {r['score']:.2f}" if pd.notna(r["score"]) else "")
+            + (f" [matched: {r['matched']}]" if r["matched"] else "")
+            + (" (negated)" if r["negated"] else "")
+            + (" (hypothetical)" if r["hypothetical"] else "")
+            for _, r in frame.iterrows()
+        )
+        pieces.append(
+            Piece(
+                text[segment.start_char : segment.end_char],
+                segment.segment_id,
+                tuple(labels.get(t, t) for t in dict.fromkeys(frame[THEME])),
+                status,
+                why,
+            )
+        )
+        cursor = segment.end_char
+    pieces.append(Piece(text[cursor:]))
+    return TranscriptPage(
+        id=coded.transcript.id,
+        source=coded.transcript.source,
+        metadata={k: v for k, v in coded.transcript.metadata.items() if k not in ("speakers",)},
+        pieces=pieces,
+        n_tags=len(own),
+    )
+
+
+def heatmap_sections(matrix: FindingsMatrix, codebook: Codebook) -> list[tuple[str, list[ThemeRow]]]:
+    """The heatmap's rows: each theme once, under its group's label in codebook order; themes with no
+    declared group come last, under "Other themes"."""
+    rows = {t.theme.id: t for row in matrix.rows for t in row.themes}
+    labels = {g.id: g.label for g in codebook.groups}
+    sections: dict[str, list[ThemeRow]] = {g.id: [] for g in codebook.groups}
+    for theme in codebook.themes:
+        if theme.id in rows:
+            sections.setdefault(theme.group if theme.group in labels else "", []).append(rows[theme.id])
+    return [(labels.get(group, "Other themes"), themes) for group, themes in sections.items() if themes]
+
+
+def render_html(
+    matrix: FindingsMatrix, *, codebook: Codebook, pages: Sequence[TranscriptPage], run: dict[str, Any]
+) -> str:
+    return (
+        environment()
+        .get_template(HTML_TEMPLATE)
+        .render(
+            matrix=matrix,
+            codebook=codebook,
+            pages=pages,
+            run=run,
+            heat=_heat,
+            anchor=anchor,
+            heatmap=heatmap_sections(matrix, codebook),
+        )
+    )
+
+
+def render_markdown(matrix: FindingsMatrix, *, codebook: Codebook, run: dict[str, Any]) -> str:
+    return environment().get_template(MD_TEMPLATE).render(matrix=matrix, codebook=codebook, run=run)
+
+
+def anchor(segment_id: str) -> str:
+    """HTML id of a segment on its transcript page."""
+    return "s-" + re.sub(r"[^A-Za-z0-9_.:-]", "_", segment_id)
+
+
+def _heat(share: float) -> str:
+    """Background colour for a heatmap cell: white (0) to deep blue (1)."""
+    share = max(0.0, min(1.0, share))
+    return f"rgba(33, 102, 172, {0.08 + 0.82 * share:.2f})" if share > 0 else "transparent"
+
+
+def write_reports(
+    out: str | Path,
+    *,
+    coded: Sequence[CodedTranscript],
+    tags: pd.DataFrame,
+    segments: pd.DataFrame,
+    metadata: pd.DataFrame,
+    matrix: FindingsMatrix,
+    codebook: Codebook,
+    run: dict[str, Any],
+) -> list[Path]:
+    """Write tags.csv, segments.csv, metadata.csv, matrix.csv, findings_matrix.html/.md and run.json atomically."""
+    out = Path(out)
+    pages = [transcript_page(c, tags, codebook) for c in coded]
+    written = [
+        write_csv(tags, out / "tags.csv"),
+        write_csv(segments, out / "segments.csv"),
+        write_csv(metadata, out / "metadata.csv"),
+        write_csv(matrix_frame(matrix), out / "matrix.csv"),
+        atomic_write_text(out / "findings_matrix.html", render_html(matrix, codebook=codebook, pages=pages, run=run)),
+        atomic_write_text(out / "findings_matrix.md", render_markdown(matrix, codebook=codebook, run=run)),
+        atomic_write_text(out / "run.json", json.dumps(run, indent=2, ensure_ascii=False, default=str) + "\n"),
+    ]
+    return written

@@ -1,0 +1,106 @@
+"""Reviewer decisions as training labels: accepted and added tags are positives, rejected ones negatives."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.coding.table import (
+    END_CHAR,
+    EVIDENCE,
+    SEGMENT_ID,
+    START_CHAR,
+    THEME,
+    TRANSCRIPT_ID,
+)
+from pipeline.ingest.read import discover
+from pipeline.review.apply import review_labels, transcript_texts
+from pipeline.review.log import derive_state, read_log
+
+REVIEW_CODER = "review"
+
+
+@dataclass(frozen=True)
+class ReviewTraining:
+    """Training data with the reviewers' decisions merged in: the segments to learn from and the codes."""
+
+    segments: pd.DataFrame
+    gold: pd.DataFrame
+    positives: int = 0
+    negatives: int = 0
+    not_applied: int = 0
+
+
+def with_review_decisions(
+    segments: pd.DataFrame,
+    rule_tags: pd.DataFrame,
+    gold: pd.DataFrame | None,
+    *,
+    log_path: Path,
+    transcripts_dir: Path,
+    theme_ids: Sequence[str],
+) -> ReviewTraining:
+    """Merge review decisions into coder codes for `qualcode train`, the decisions winning.
+
+    In a coder's transcript an accepted or added theme becomes a code, and a rejected one is cut out of the
+    coder's spans (a negative). A transcript no coder coded adds only its reviewed segments: decided themes
+    as decided, other themes as the rules tagged them (so no unreviewed segment becomes a negative).
+    """
+    columns = ["coder", TRANSCRIPT_ID, START_CHAR, END_CHAR, THEME, SEGMENT_ID]
+    gold = gold.copy() if gold is not None else pd.DataFrame(columns=columns)
+    if not Path(log_path).exists():
+        return ReviewTraining(segments=segments, gold=gold)
+    transcripts, _ = discover(Path(transcripts_dir))
+    state = derive_state(
+        read_log(log_path), segments=segments, texts=transcript_texts(transcripts), theme_ids=theme_ids
+    )
+    labels = review_labels(state, segments=segments)
+    coded = set(gold[TRANSCRIPT_ID])
+    for row in labels[~labels["label"]].itertuples(index=False):
+        gold = _cut(gold, row.transcript_id, int(row.start_char), int(row.end_char), row.theme)
+    positives = labels[labels["label"]]
+    reviewed_only = labels[~labels[TRANSCRIPT_ID].isin(coded)]
+    decided = set(zip(labels[SEGMENT_ID], labels[THEME]))
+    machine = rule_tags[rule_tags[EVIDENCE] & rule_tags[SEGMENT_ID].isin(set(reviewed_only[SEGMENT_ID]))]
+    machine = machine[[(s, t) not in decided for s, t in zip(machine[SEGMENT_ID], machine[THEME])]]
+    added = pd.concat(
+        [
+            positives[[TRANSCRIPT_ID, START_CHAR, END_CHAR, THEME, SEGMENT_ID]],
+            machine[[TRANSCRIPT_ID, START_CHAR, END_CHAR, THEME, SEGMENT_ID]],
+        ],
+        ignore_index=True,
+    )
+    added.insert(0, "coder", REVIEW_CODER)
+    merged = pd.concat([gold, added], ignore_index=True) if len(added) else gold
+    for column in (START_CHAR, END_CHAR):
+        merged[column] = merged[column].astype("int64")
+    keep = segments[TRANSCRIPT_ID].isin(coded) | segments[SEGMENT_ID].isin(set(labels[SEGMENT_ID]))
+    return ReviewTraining(
+        segments=segments[keep].reset_index(drop=True),
+        gold=merged.reset_index(drop=True),
+        positives=int(labels["label"].sum()),
+        negatives=int((~labels["label"]).sum()),
+        not_applied=len(state.stale),
+    )
+
+
+def _cut(gold: pd.DataFrame, transcript_id: str, start: int, end: int, theme: str) -> pd.DataFrame:
+    """Coder spans of `theme` with [start, end) removed: what is left of each before and after it."""
+    hit = (
+        (gold[TRANSCRIPT_ID] == transcript_id)
+        & (gold[THEME] == theme)
+        & (gold[START_CHAR] < end)
+        & (start < gold[END_CHAR])
+    )
+    if not hit.any():
+        return gold
+    pieces = []
+    for row in gold[hit].to_dict("records"):
+        if row[START_CHAR] < start:
+            pieces.append({**row, END_CHAR: start, SEGMENT_ID: ""})
+        if end < row[END_CHAR]:
+            pieces.append({**row, START_CHAR: end, SEGMENT_ID: ""})
+    return pd.concat([gold[~hit], pd.DataFrame(pieces, columns=gold.columns)], ignore_index=True)

@@ -1,0 +1,243 @@
+"""One coding run over a project: ingest -> segment -> tag -> table -> matrix -> reports, with a run record."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from pipeline.codebook.load import load_codebook
+from pipeline.codebook.model import Codebook
+from pipeline.coding.corpus import CodedTranscript, CodingOptions, code_corpus
+from pipeline.coding.table import EVIDENCE, THEME, metadata_frame, segments_frame, tags_frame
+from pipeline.core.errors import QualcodeError
+from pipeline.ingest.read import discover
+from pipeline.ingest.records import Skipped, Transcript
+from pipeline.outputs.matrix import DEFAULT_GROUP_FIELD, FindingsMatrix, build_matrix
+from pipeline.outputs.report import write_reports
+from pipeline.review.apply import apply_saved_reviews
+
+if TYPE_CHECKING:  # sklearn is imported only when a model is used
+    from pipeline.classifier.model import ThemeModel
+from pipeline.core.versions import package_versions
+
+DEFAULT_MODEL = Path("models/classifier.skops")
+
+
+@dataclass
+class RunResult:
+    """What a run produced: the tables, the matrix and the run record written to run.json."""
+
+    coded: list[CodedTranscript]
+    tags: pd.DataFrame
+    segments: pd.DataFrame
+    metadata: pd.DataFrame
+    matrix: FindingsMatrix
+    record: dict[str, Any]
+    written: list[Path]
+
+
+def run_project(
+    *,
+    transcripts_dir: Path,
+    codebook_path: Path,
+    out: Path,
+    by: str | None = None,
+    options: CodingOptions = CodingOptions(),
+    jobs: int = 1,
+    on_transcript: Callable[[CodedTranscript], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
+    model_path: Path | None = None,
+    combine: str = "auto",
+    model: ThemeModel | None = None,
+) -> RunResult:
+    """Code every transcript under `transcripts_dir` against the codebook and write the reports to `out`.
+
+    With `model_path` (or a loaded `model`) the classifier tags too, combined with the rules by `combine`:
+    rules, classifier, union, or auto (the mode the model card measured best; rules without a model).
+    """
+    started = datetime.now(UTC)
+    codebook = load_codebook(codebook_path)
+    model, combine = classifier_setup(codebook, model_path=model_path, model=model, combine=combine)
+    if not transcripts_dir.is_dir():
+        raise QualcodeError("transcripts folder not found", path=transcripts_dir)
+    transcripts, skipped = discover(transcripts_dir)
+    if not transcripts:
+        reasons = "; ".join(f"{s.source}: {s.reason}" for s in skipped) or "no .txt, .md, .docx, .vtt or .srt files"
+        raise QualcodeError(f"no readable transcripts ({reasons})", path=transcripts_dir)
+    if on_start:
+        on_start(len(transcripts))
+    coded = []
+    tagger = None
+    if model is not None:
+        from pipeline.classifier.combine import ModelTagger
+
+        tagger = ModelTagger(model, codebook, combine)
+    for result in code_corpus(transcripts, codebook=codebook, options=options, jobs=jobs, tagger=tagger):
+        coded.append(result)
+        if on_transcript:
+            on_transcript(result)
+    tags = tags_frame(tag for c in coded for tag in c.tags)
+    segments = segments_frame(segment for c in coded for segment in c.segments)
+    metadata = metadata_frame(transcripts)
+    tags, review = apply_saved_reviews(out, tags=tags, segments=segments, transcripts=transcripts, codebook=codebook)
+    run_warnings = []
+    if by is None:
+        by = DEFAULT_GROUP_FIELD
+        if by not in metadata.columns:
+            run_warnings.append(
+                {
+                    "source": ".",
+                    "message": f"no `{by}` metadata: all interviews are one group "
+                    "(add a metadata.csv, or choose a field with --by)",
+                }
+            )
+    elif by not in metadata.columns:
+        raise QualcodeError(
+            f"--by {by!r} is not a metadata field (fields: {', '.join(sorted(map(str, metadata.columns)))})",
+            path=transcripts_dir,
+        )
+    matrix = build_matrix(tags, metadata, codebook, by=by)
+    record = run_record(
+        codebook=codebook,
+        coded=coded,
+        skipped=skipped,
+        tags=tags,
+        options=options,
+        by=by,
+        jobs=jobs,
+        transcripts_dir=transcripts_dir,
+        started=started,
+    )
+    record["warnings"].extend(run_warnings)
+    if review is not None:
+        record["review"] = review
+    record["classifier"] = classifier_record(model, combine=combine, model_path=model_path, tags=tags)
+    written = write_reports(
+        out, coded=coded, tags=tags, segments=segments, metadata=metadata, matrix=matrix, codebook=codebook, run=record
+    )
+    return RunResult(
+        coded=coded, tags=tags, segments=segments, metadata=metadata, matrix=matrix, record=record, written=written
+    )
+
+
+def run_record(
+    *,
+    codebook: Codebook,
+    coded: list[CodedTranscript],
+    skipped: list[Skipped],
+    tags: pd.DataFrame,
+    options: CodingOptions,
+    by: str,
+    jobs: int,
+    transcripts_dir: Path,
+    started: datetime,
+) -> dict[str, Any]:
+    """The facts of a run for run.json: inputs and their hashes, versions, counts, skipped files, warnings."""
+    evidence = tags[tags[EVIDENCE]] if len(tags) else tags
+    return {
+        "started": started.isoformat(timespec="seconds"),
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+        "versions": package_versions(),
+        "codebook": {
+            "path": str(codebook.path),
+            "name": codebook.name,
+            "version": codebook.version,
+            "hash": codebook.hash,
+            "themes": len(codebook.themes),
+        },
+        "options": {
+            "transcripts": str(transcripts_dir),
+            "by": by,
+            "unit": options.unit,
+            "jobs": jobs,
+            "code_interviewer": options.code_interviewer,
+            "spacy_model": options.spacy_model or "blank:en+sentencizer+lookup-lemmatizer",
+        },
+        "counts": {
+            "transcripts": len(coded),
+            "skipped": len(skipped),
+            "segments": sum(len(c.segments) for c in coded),
+            "tags": int(len(tags)),
+            "evidence_tags": int(len(evidence)),
+            "negated_or_hypothetical_tags": int(len(tags) - len(evidence)) if len(tags) else 0,
+            "evidence_tags_by_theme": {k: int(v) for k, v in evidence[THEME].value_counts().sort_index().items()},
+        },
+        "transcripts": [transcript_record(c) for c in coded],
+        "skipped": [{"source": s.source, "reason": s.reason} for s in skipped],
+        "warnings": [{"source": c.transcript.source, "message": w} for c in coded for w in c.transcript.warnings],
+    }
+
+
+def classifier_setup(
+    codebook: Codebook, *, model_path: Path | None, model: ThemeModel | None, combine: str
+) -> tuple[ThemeModel | None, str]:
+    """The model a run uses (loaded and checked against the codebook) and its combine mode, "auto" resolved."""
+    if model is None and model_path is not None:
+        from pipeline.classifier.persist import load_model
+
+        model = load_model(model_path, codebook=codebook)
+    if model is None:
+        if combine not in ("auto", "rules"):
+            raise QualcodeError(f"combine mode {combine!r} needs a classifier model (--model FILE)")
+        return None, "rules"
+    from pipeline.classifier.combine import resolve_combine
+
+    return model, resolve_combine(model, combine)
+
+
+def default_model(codebook: Codebook, *, path: Path = DEFAULT_MODEL) -> tuple[Path | None, str]:
+    """The default model if it exists and its card says it was trained for this codebook; else None and why."""
+    if not path.is_file():
+        return None, f"no --model given and no {path}"
+    card = path.with_name(path.name + ".card.json")  # classify.card_path, without importing sklearn
+    if card.is_file():
+        try:
+            trained_for = json.loads(card.read_text(encoding="utf-8")).get("codebook", {}).get("hash")
+        except (OSError, ValueError, AttributeError):
+            trained_for = None
+        if trained_for != codebook.hash:
+            return None, (
+                f"{path} was trained for another codebook (hash {trained_for}, this one {codebook.hash}); "
+                "retrain with `qualcode train`"
+            )
+    return path, ""
+
+
+def classifier_record(
+    model: ThemeModel | None, *, combine: str, model_path: Path | None, tags: pd.DataFrame
+) -> dict[str, Any]:
+    """The classifier facts of a run for run.json: which model (path and card hash), how it was combined."""
+    by_method = {str(k): int(v) for k, v in tags["method"].value_counts().sort_index().items()} if len(tags) else {}
+    if model is None:
+        return {"model": None, "combine": combine, "tags_by_method": by_method}
+    return {
+        "model": str(model_path) if model_path else model.source,
+        "card_hash": model.card_hash,
+        "label": model.label,
+        "combine": combine,
+        "themes": model.themes_,
+        "left_to_rules": model.left_to_rules_,
+        "thresholds": model.thresholds_,
+        "tags_by_method": by_method,
+    }
+
+
+def transcript_record(coded: CodedTranscript) -> dict[str, Any]:
+    t: Transcript = coded.transcript
+    return {
+        "id": t.id,
+        "source": t.source,
+        "format": t.format,
+        "encoding": t.encoding,
+        "turns": len(t.turns),
+        "segments": len(coded.segments),
+        "tags": len(coded.tags),
+        "evidence_tags": sum(tag.counts_as_evidence for tag in coded.tags),
+        "speakers": sorted({f"{turn.speaker or '(unlabelled)'}={turn.role}" for turn in t.turns}),
+    }
