@@ -145,6 +145,53 @@ EXPECTED: dict[str, tuple[list[str], list[tuple[str, str, str]]]] = {
             ("Interviewer", I, "Thank you."),
         ],
     ),
+    # only the moderator is labelled: the unlabelled lines, and the text before the first label, are the participant's
+    "think_aloud.txt": (
+        ["only MODERATOR is labelled: unlabelled text read as Participant (respondent)"],
+        [
+            (
+                "Participant",
+                R,
+                "Okay, so this is the start page. I can see the logo and a big green button that says Book now. "
+                "I suppose that is where I begin, but I would rather check my existing appointments first.",
+            ),
+            ("MODERATOR", I, "Please go ahead and do what you would normally do. Where would you look first?"),
+            (
+                "Participant",
+                R,
+                "I'd look at the top menu. There is \"My page\" here, I'll click that.\n"
+                "Hmm, it's asking me to log in again. I didn’t expect that, I logged in a minute ago.",
+            ),
+            ("MODERATOR", I, "What did you expect to happen?"),
+            ("Participant", R, "That it would remember me. On my phone it always does."),
+            ("MODERATOR", I, "Okay. Take your time."),
+            (
+                "Participant",
+                R,
+                "Right, I'm in. I see two appointments. The second one is the follow-up, I think? "
+                "It doesn't say which clinic.",
+            ),
+            ("MODERATOR", I, "Is anything missing on this page?"),
+            ("Participant", R, "The address of the clinic. And whether I need to bring anything."),
+        ],
+    ),
+    # ATLAS.ti's Markdown export: bold / bold-italic labels alone on their line, hard line breaks (`\`) ending lines
+    "atlas_ti.md": (
+        [],
+        [
+            (
+                "Interviewer",
+                I,
+                "Thank you for taking the time. Could you tell me how you became involved in the exchange?",
+            ),
+            ("Participant", R, "Of course. I was teaching at the nursing college when the call came out."),
+            ("Participant", R, "My head of department encouraged me to apply."),  # split at the hard break
+            ("Interviewer", I, "What was the hardest part of the first month?"),
+            ("Participant", R, "Honestly, the cold. [laughs] And the language in the ward meetings."),
+            ("Interviewer", I, "Did anything change when you came back?"),
+            ("Participant", R, "We started a weekly case discussion. It is still running."),
+        ],
+    ),
     "false_positive.txt": (
         [],
         [
@@ -184,10 +231,13 @@ def write_docx(path: Path, paragraphs: list[str], table: list[list[str]] | None 
 
 
 def check_offsets(transcript: Transcript) -> None:
-    """Each turn's span is stripped content; for text formats `text` is exactly the file decoded."""
+    """Each turn's span is stripped content with no label markup at its ends; for text formats `text` is exactly
+    the file decoded."""
     for turn in transcript.turns:
         content = transcript.text[turn.start_char : turn.end_char]
         assert content and content == content.strip(), turn
+        assert not content.startswith(("*", "_", "<v")) and not content.endswith(("\\", "*", "</v>")), turn
+        assert not (turn.speaker and content.startswith(turn.speaker)), turn
     if transcript.format != "docx":
         assert transcript.text == transcript.path.read_bytes().decode(transcript.encoding)
 
@@ -208,6 +258,61 @@ def test_fixture_turns_roles_and_offsets(name: str) -> None:
     assert transcript.source == name
     assert transcript.format == name.rsplit(".", 1)[1]
     check_offsets(transcript)
+
+
+LAYOUT_OF = {
+    "atlas_ti.md": "stacked",
+    "continuation.txt": "inline",
+    "crlf.txt": "inline",
+    "false_positive.txt": "inline",
+    "initials_timestamps.txt": "inline",
+    "markdown_bold.md": "inline",
+    "names_front_matter.md": "inline",
+    "no_labels.txt": "unlabelled",
+    "otter.txt": "stacked",
+    "plain.txt": "inline",
+    "qa.txt": "inline",
+    "rev.txt": "stacked",
+    "subtitles.srt": "captions",
+    "teams.vtt": "captions",
+    "think_aloud.txt": "one-sided",
+    "two_interviewers.txt": "inline",
+    "zoom.vtt": "captions",
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_fixture_layout_is_inferred(name: str) -> None:
+    assert read_transcript(FIXTURES / name).layout == LAYOUT_OF[name]
+
+
+@pytest.mark.parametrize("name", ["think_aloud.txt", "atlas_ti.md"])
+def test_turns_and_the_lines_between_them_cover_the_file(name: str) -> None:
+    """Nothing spoken is lost: outside the turns only labels, markup, blank lines and the header lines remain."""
+    transcript = read_transcript(FIXTURES / name)
+    rest = list(transcript.text)
+    for turn in transcript.turns:
+        rest[turn.start_char : turn.end_char] = " " * (turn.end_char - turn.start_char)
+    left = [line.strip() for line in "".join(rest).splitlines() if line.strip()]
+    assert (
+        left
+        == {
+            "think_aloud.txt": [
+                "Think-aloud session 4: booking a follow-up appointment",
+                "Date: 14 May 2024",
+                *["MODERATOR:"] * 4,
+            ],
+            "atlas_ti.md": [
+                "# Interview 07: lecturer, nursing college, Mzuzu",
+                "Document group: Malawi\\",
+                "Exported from ATLAS.ti on 2 May 2024",
+                "**Interviewer**\\",
+                "***Participant***\\",
+                "\\",  # the hard break closing the participant's first line
+                *["**Interviewer**\\", "***Participant***\\"] * 2,
+            ],
+        }[name]
+    )
 
 
 def test_every_fixture_has_expectations() -> None:
@@ -552,6 +657,19 @@ def test_docx_without_labels_is_one_turn_per_paragraph(tmp_path: Path) -> None:
         ("R: Hi?\nP1: Hello.\nR: And then?\nP1: Fine.\n", [("R", I), ("P1", R), ("R", I), ("P1", R)]),
         ("Q. Hi?\nA. Hello.\nQ. And then?\nA. Fine.\n", [("Q", I), ("A", R), ("Q", I), ("A", R)]),
         ("Kari Nilsen - 00:00:03\nHi?\n\nAmina Juma - 00:00:09\nHello.\n", [("Kari Nilsen", I), ("Amina Juma", R)]),
+        # labels alone on their line over the speech, set apart by emphasis, brackets or a hard break (ATLAS.ti)
+        ("**Interviewer**\\\nHi?\n\n***Participant***\\\nHello.\n", [("Interviewer", I), ("Participant", R)]),
+        ("*Interviewer*\nHi?\n*Respondent*\nHello.\n", [("Interviewer", I), ("Respondent", R)]),
+        ("***Interviewer:*** Hi?\n***Respondent:*** Hello.\n", [("Interviewer", I), ("Respondent", R)]),
+        (
+            "[Kari Nilsen]\nHi?\n\n[Amina Juma]\nHello.\n\n[Kari Nilsen]\nWhy?\n\n[Amina Juma]\nFunding.\n",
+            [("Kari Nilsen", I), ("Amina Juma", R), ("Kari Nilsen", I), ("Amina Juma", R)],
+        ),
+        # bare names: speakers because they recur, alternate and stand over speech
+        (
+            "Kari Nilsen\nHi?\nAmina Juma\nHello.\nKari Nilsen\nWhy?\nAmina Juma\nFunding.\n",
+            [("Kari Nilsen", I), ("Amina Juma", R), ("Kari Nilsen", I), ("Amina Juma", R)],
+        ),
     ],
 )
 def test_label_variants(tmp_path: Path, body: str, speakers: list[tuple[str, str]]) -> None:
@@ -559,6 +677,83 @@ def test_label_variants(tmp_path: Path, body: str, speakers: list[tuple[str, str
     assert [(t.speaker, t.role) for t in transcript.turns] == speakers
     assert [transcript.text[t.start_char : t.end_char] for t in transcript.turns][:2] == ["Hi?", "Hello."]
     check_offsets(transcript)
+
+
+ONE_SIDED = [
+    # only the interviewer is labelled (a role word): every other line, the first too, is the participant's
+    (
+        "Hi?\nMODERATOR: Open the app?\nOk.\nMODERATOR: And now?\nIt loads.\n",
+        [
+            ("Participant", R, "Hi?"),
+            ("MODERATOR", I, "Open the app?"),
+            ("Participant", R, "Ok."),
+            ("MODERATOR", I, "And now?"),
+            ("Participant", R, "It loads."),
+        ],
+        "only MODERATOR is labelled: unlabelled text read as Participant (respondent)",
+    ),
+    # only the respondent is labelled, and the unlabelled lines ask: they are the interviewer's
+    (
+        "What do you do?\nP1: I teach.\nFor how long?\nP1: Six years.\nWhere?\nP1: Zomba.\n",
+        [
+            ("Interviewer", I, "What do you do?"),
+            ("P1", R, "I teach."),
+            ("Interviewer", I, "For how long?"),
+            ("P1", R, "Six years."),
+            ("Interviewer", I, "Where?"),
+            ("P1", R, "Zomba."),
+        ],
+        "only P1 is labelled: unlabelled text read as Interviewer (interviewer)",
+    ),
+    # a name: the side that asks is the interviewer
+    (
+        "KN: What changed?\nThe ward rounds.\n\nKN: Why?\nThe nurses lead them now.\n",
+        [
+            ("KN", I, "What changed?"),
+            ("Participant", R, "The ward rounds."),
+            ("KN", I, "Why?"),
+            ("Participant", R, "The nurses lead them now."),
+        ],
+        "only KN is labelled: unlabelled text read as Participant (respondent)",
+    ),
+    # a label alone on its line takes the lines under it, up to a blank line
+    (
+        "MODERATOR:\nPlease open the app.\n\nIt is slow.\nMODERATOR:\nWhy?\n\nNo idea.\n",
+        [
+            ("MODERATOR", I, "Please open the app."),
+            ("Participant", R, "It is slow."),
+            ("MODERATOR", I, "Why?"),
+            ("Participant", R, "No idea."),
+        ],
+        "only MODERATOR is labelled: unlabelled text read as Participant (respondent)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("body", "turns", "warning"), ONE_SIDED, ids=["moderator", "respondent", "name", "alone"])
+def test_one_sided_labelling(tmp_path: Path, body: str, turns: list[tuple[str, str, str]], warning: str) -> None:
+    transcript = read_transcript(write(tmp_path, "a.txt", body))
+    assert (turns_of(transcript), transcript.warnings, transcript.layout) == (turns, [warning], "one-sided")
+    check_offsets(transcript)
+
+
+@pytest.mark.parametrize(
+    ("body", "speakers", "layout"),
+    [
+        # one speaker's paragraphs, nobody asking: continuation, not a second speaker
+        ("KN: We began in 2019.\n\nThen it grew.\n\nKN: Later we stopped.\n\nFunding ended.\n", {"KN"}, "inline"),
+        # the respondent labelled, the unlabelled lines not asking: still the respondent's
+        ("Respondent: We began.\n\nIt grew.\n\nRespondent: It ended.\n\nSadly.\n", {"Respondent"}, "inline"),
+        # short lines that recur but are not speakers: a sentence, a non-speaker word, one unmarked word
+        ("Kari agreed.\nWe met.\nKari agreed.\nWe left.\n", {""}, "unlabelled"),
+        ("Yes\nI think so.\nYes\nAgain.\n", {""}, "unlabelled"),
+        ("**Summary**\nIt went well.\n**Summary**\nAgain.\n", {""}, "unlabelled"),
+        ("Monday\nWe visited the ward.\n\nMonday\nWe left early.\n", {""}, "unlabelled"),
+    ],
+)
+def test_what_is_not_a_speaker_layout(tmp_path: Path, body: str, speakers: set[str], layout: str) -> None:
+    transcript = read_transcript(write(tmp_path, "a.txt", body))
+    assert ({t.speaker for t in transcript.turns}, transcript.layout) == (speakers, layout)
 
 
 def test_speaker_spelling_is_unified_to_first_use(tmp_path: Path) -> None:

@@ -42,3 +42,32 @@ def test_installed_pipeline_can_replace_the_blank_one(tmp_path, fixtures):
     assert result.tags["rule_id"].tolist() == ["lb.speak", "lb.lower"]
     assert result.record["options"]["spacy_model"] == str(tmp_path / "my_pipeline")
     assert len(result.segments) == 2
+
+
+def test_run_record_names_each_transcripts_layout_and_codes_one_sided_speech(tmp_path, fixtures):
+    """run.json says which layout was read from each file; a moderator-only think-aloud has coded participant
+    speech, and ATLAS.ti labels are speakers, not segments."""
+    transcripts = tmp_path / "t"
+    transcripts.mkdir()
+    for name in ("think_aloud.txt", "atlas_ti.md", "otter.txt", "plain.txt", "no_labels.txt", "zoom.vtt"):
+        (transcripts / name).write_bytes((fixtures / "transcripts" / name).read_bytes())
+    result = run_project(
+        transcripts_dir=transcripts, codebook_path=fixtures / "codebooks" / "minimal.yaml", out=tmp_path / "out"
+    )
+    layouts = {t["source"]: t["layout"] for t in result.record["transcripts"]}
+    assert layouts == {
+        "think_aloud.txt": "one-sided",
+        "atlas_ti.md": "stacked",
+        "otter.txt": "stacked",
+        "plain.txt": "inline",
+        "no_labels.txt": "unlabelled",
+        "zoom.vtt": "captions",
+    }
+    speakers = {t["source"]: t["speakers"] for t in result.record["transcripts"]}
+    assert speakers["think_aloud.txt"] == ["MODERATOR=interviewer", "Participant=respondent"]
+    assert speakers["atlas_ti.md"] == ["Interviewer=interviewer", "Participant=respondent"]
+    segments = result.segments[result.segments["source"] == "atlas_ti.md"]
+    assert not segments["text"].str.contains(r"\*|\\", regex=True).any()
+    think_aloud = result.segments[result.segments["source"] == "think_aloud.txt"]
+    assert set(think_aloud["role"]) == {"interviewer", "respondent"}
+    assert not think_aloud["text"].str.contains("MODERATOR").any()

@@ -11,6 +11,7 @@ from typing import Any
 
 from pipeline.core.errors import TranscriptError
 from pipeline.ingest.decode import BINARY_REASON, BINARY_SIGNATURES, decode_bytes, docx_text
+from pipeline.ingest.layout import infer_layout, stacked_labels
 from pipeline.ingest.metadata import coerce, front_matter, load_metadata
 from pipeline.ingest.records import Skipped, Transcript, Turn
 from pipeline.ingest.speakers import (
@@ -65,17 +66,23 @@ def read_transcript(path: Path, *, root: Path | None = None, metadata: Mapping[s
         front, body = front_matter(text, where)
         meta.update(coerce(front, where=where))
     explicit = explicit_roles(meta, where)
-    events = scan_captions(text, fmt, where) if fmt in ("vtt", "srt") else scan_text(text, body)
+    caption = fmt in ("vtt", "srt")
+    events = scan_captions(text, fmt, where) if caption else scan_text(text, body, stacked=stacked_labels(text, body))
     accepted = accepted_labels(events, explicit)
     events, declared = role_declarations(text, events, accepted)
     explicit = {**declared, **explicit}
-    spans, preamble_words = group_turns(text, events, accepted, line_paragraphs=fmt == "docx")
+    layout = infer_layout(text, events, accepted, explicit, caption=caption)
+    explicit = {**layout.roles, **explicit}
+    spans, preamble_words = group_turns(
+        text, events, accepted, line_paragraphs=fmt == "docx", unlabelled=layout.unlabelled
+    )
     if not spans:
         raise TranscriptError("empty file: no spoken content found", path=where)
     if not accepted:
         warnings.append(NO_LABELS_WARNING)
     elif preamble_words > 40:
         warnings.append(f"{preamble_words} words before the first speaker label were not coded")
+    warnings.extend(layout.warnings)
     display, roles, role_warnings = assign_roles(spans, text, explicit)
     warnings.extend(role_warnings)
     missing = [str(label) for label in (meta.get("speakers") or {}) if norm(str(label)) not in display]
@@ -91,6 +98,7 @@ def read_transcript(path: Path, *, root: Path | None = None, metadata: Mapping[s
         path=path,
         format=fmt,
         encoding=encoding,
+        layout=layout.name,
         text=text,
         metadata=meta,
         turns=turns,

@@ -28,6 +28,7 @@ class Transcript:
     format: str
     encoding: str
     text: str
+    layout: str = ""  # how speakers are marked, as inferred (pipeline.ingest.layout.LAYOUTS)
     metadata: dict[str, Any] = field(default_factory=dict)
     turns: list[Turn] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)

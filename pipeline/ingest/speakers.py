@@ -18,7 +18,7 @@ _TS_ANY = rf"(?:\[{_TS}\]|\({_TS}\)|{_TS})"
 _TS_BRACKETED = rf"(?:\[{_TS}\]|\({_TS}\))"
 _WORD = r"[^\W\d_](?:[\w'’-]|\.(?=\w))*\.?"
 _LABEL = rf"{_WORD}(?:[ ]{_WORD}|[ ]\#?\d+){{0,3}}"
-_BOLD = r"(?:\*\*?|__)"
+_BOLD = r"(?:\*{1,3}|_{2,3})"  # bold, bold-italic
 # `Label: text`, with optional bold, a timestamp before, or a bracketed one after the label.
 _LABEL_LINE = re.compile(
     rf"[ \t]*{_BOLD}?(?:(?P<ts_before>{_TS_ANY})[ \t]+{_BOLD}?)?(?P<label>{_LABEL})"
@@ -35,6 +35,13 @@ _HEADER_LINE = re.compile(
 _DOT_LABEL = re.compile(r"[ \t]*(?P<label>[A-Za-z]{1,3}\d*)\.[ \t]+(?P<rest>\S.*)")
 _LEADING_TS = re.compile(rf"[ \t]*{_TS_ANY}[ \t]*")  # Sonix: `Speaker 1: [00:00:05] text`
 _TRAILING_TS = re.compile(rf"[ \t]*(?:\#{_TS}(?:-\d)?\#|\[{_TS}\])[ \t]*$")  # f4/MAXQDA `#00:00:12-5#`
+_HARD_BREAK = re.compile(r"(?<!\\)\\[ \t]*$")  # Markdown's hard line break: a backslash ending the line (ATLAS.ti)
+_EMPHASIS = r"(?:\*{1,3}|_{1,3})"
+# A label alone on its line, over the speech: `**Interviewer**\`, `***Participant***\`, `[Kari Nilsen]`, `Kari Nilsen`.
+_ALONE_LINE = re.compile(
+    rf"[ \t]*(?:{_TS_ANY}[ \t]+)?(?P<open>{_EMPHASIS}|\[)?[ \t]*(?P<label>{_LABEL})[ \t]*(?P<colon>:)?[ \t]*"
+    rf"(?P<close>{_EMPHASIS}|\])?[ \t]*:?(?:[ \t]+{_TS_ANY})?[ \t]*(?P<hard>\\)?[ \t]*"
+)
 _TS_LINE = re.compile(rf"[ \t]*{_BOLD}?{_TS_ANY}(?:[ \t]*(?:-->|-|–|to)[ \t]*{_TS_ANY})?{_BOLD}?[ \t]*")
 _HEADING = re.compile(r"[ \t]{0,3}#{1,6}(?:[ \t].*)?")
 _RULE = re.compile(r"[ \t]{0,3}(?:(?:-[ \t]*){3,}|(?:\*[ \t]*){3,}|(?:_[ \t]*){3,}|={3,}[ \t]*)")
@@ -53,7 +60,7 @@ _ROLE_WORDS = (
     ("other", re.compile(r"(?:interpreter|translator|observer|note[- ]?taker)(?: ?#?\d+)?")),
 )
 _SPEAKER_WORD = re.compile(r"(?:unknown )?speaker(?: ?#?\d+| [a-z])?")
-_NOT_SPEAKERS = frozenset(
+NOT_SPEAKERS = frozenset(
     {
         "note",
         "notes",
@@ -105,11 +112,21 @@ def norm(label: str) -> str:
     return " ".join(label.split()).casefold().rstrip(".")
 
 
-def _role_word(key: str) -> str | None:
+def role_word(key: str) -> str | None:
     """The role a conventional label implies ("Interviewer 2" -> interviewer, "P3" -> respondent,
     "Interviewer (Kari)" -> interviewer)."""
     key = re.sub(r"\s*\([^()]*\)$", "", key)
     return next((role for role, pattern in _ROLE_WORDS if pattern.fullmatch(key)), None)
+
+
+def conventional_label(key: str) -> bool:
+    """A role word or a generic speaker label ("Interviewer", "P3", "Speaker 2"): a speaker even if used once."""
+    return role_word(key) is not None or _SPEAKER_WORD.fullmatch(key) is not None
+
+
+def structural_line(line: str) -> bool:
+    """A timestamp line, Markdown heading or rule: it separates turns and is never speech."""
+    return any(p.fullmatch(line) for p in (_TS_LINE, _HEADING, _RULE))
 
 
 def explicit_roles(meta: Mapping[str, Any], where: str) -> dict[str, str]:
@@ -121,7 +138,7 @@ def explicit_roles(meta: Mapping[str, Any], where: str) -> dict[str, str]:
             raise TranscriptError("metadata 'speakers' must map each speaker label to a role", path=where)
         for label, role in speakers.items():
             value = norm(str(role))
-            roles[norm(str(label))] = value if value in _ROLES else (_role_word(value) or "other")
+            roles[norm(str(label))] = value if value in _ROLES else (role_word(value) or "other")
     interviewer = meta.get("interviewer")
     for label in interviewer if isinstance(interviewer, (list, tuple)) else [interviewer] if interviewer else []:
         roles[norm(str(label))] = "interviewer"
@@ -131,7 +148,7 @@ def explicit_roles(meta: Mapping[str, Any], where: str) -> dict[str, str]:
 _Span = tuple[str, int, int]  # (speaker label as written, start_char, end_char)
 
 
-class _Event(NamedTuple):
+class Event(NamedTuple):
     """One scanned line (or a cue boundary): a label, text, a blank, or a break that ends the turn."""
 
     kind: str  # "label" | "text" | "blank" | "break"
@@ -141,6 +158,7 @@ class _Event(NamedTuple):
     strong: bool = False  # timestamped or tagged label: accepted without further evidence
     line_start: int = 0  # whole line span (stripped), used if the label is not accepted
     line_end: int = 0
+    hard_break: bool = False  # the line ended in a Markdown hard break (a backslash): the turn's span ends there
 
 
 def _strip(text: str, start: int, end: int, *, drop_voice_end: bool = False) -> tuple[int, int]:
@@ -151,7 +169,7 @@ def _strip(text: str, start: int, end: int, *, drop_voice_end: bool = False) -> 
     start, end = start + len(chunk) - len(chunk.lstrip()), start + len(chunk.rstrip())
     if drop_voice_end and text.endswith("</v>", start, end):
         return _strip(text, start, end - 4)
-    trailing = _TRAILING_TS.search(text, start, end)
+    trailing = _TRAILING_TS.search(text, start, end) or _HARD_BREAK.search(text, start, end)
     if trailing and trailing.start() > start:
         return _strip(text, start, trailing.start())
     return start, end
@@ -161,19 +179,19 @@ def _dot_labels(text: str, start: int) -> frozenset[str]:
     """Role-word labels written with a full stop (`Q.` / `A.`), when at least two of them each open two or more
     lines: one such line alone is more likely an initial ("A. Smith said")."""
     counts = Counter(norm(m["label"]) for offset, line in text_lines(text, start) if (m := _DOT_LABEL.fullmatch(line)))
-    keys = frozenset(key for key, count in counts.items() if count >= 2 and _role_word(key))
+    keys = frozenset(key for key, count in counts.items() if count >= 2 and role_word(key))
     return keys if len(keys) >= 2 else frozenset()
 
 
 def _label_event(
     text: str, offset: int, line: str, *, caption: bool, dot_labels: frozenset[str] = frozenset()
-) -> _Event | None:
+) -> Event | None:
     """A `Label: text`, Rev, Otter, `Q.` or `<v Label>` line as a label event, or None."""
     whole = _strip(text, offset, offset + len(line), drop_voice_end=caption)
     match = _VOICE.match(line) if caption else None
     if match:
         start, end = _strip(text, offset + match.end(), offset + len(line), drop_voice_end=True)
-        return _Event("label", start, end, match["label"], True, *whole)
+        return Event("label", start, end, match["label"], True, *whole)
     match = _LABEL_LINE.fullmatch(line)
     if match and _plausible(match["label"]):
         label = f"{match['label']} ({match['paren'].strip()})" if match["paren"] else match["label"]
@@ -181,28 +199,48 @@ def _label_event(
         leading = _LEADING_TS.match(text, rest, offset + len(line))
         start, end = _strip(text, leading.end() if leading else rest, offset + len(line), drop_voice_end=caption)
         strong = bool(match["ts_before"] or match["ts_after"] or leading)
-        return _Event("label", start, end, label, strong, *whole)
+        return Event("label", start, end, label, strong, *whole)
     match = _DOT_LABEL.fullmatch(line) if dot_labels else None
     if match and norm(match["label"]) in dot_labels:
         start, end = _strip(text, offset + match.start("rest"), offset + len(line))
-        return _Event("label", start, end, match["label"], False, *whole)
+        return Event("label", start, end, match["label"], False, *whole)
     match = None if caption else _HEADER_LINE.fullmatch(line)
     if match and (match["ts_before"] or match["ts_after"]):
         label = match["bracketed"] or match["label"]
-        if _plausible(label) and (_name_like(label) or _role_word(norm(label))):
-            return _Event("label", whole[1], whole[1], label, True, *whole)
+        if _plausible(label) and (_name_like(label) or role_word(norm(label))):
+            return Event("label", whole[1], whole[1], label, True, *whole)
     return None
 
 
-def _text_event(text: str, offset: int, line: str, *, caption: bool = False) -> _Event:
+def _text_event(text: str, offset: int, line: str, *, caption: bool = False) -> Event:
     """A content line, its span stripped."""
     start, end = _strip(text, offset, offset + len(line), drop_voice_end=caption)
-    return _Event("text", start, end, line_start=start, line_end=end)
+    return Event("text", start, end, line_start=start, line_end=end)
+
+
+class AloneLabel(NamedTuple):
+    """A line that could be a speaker label standing alone over the speech."""
+
+    label: str
+    marked: bool  # in bold/italic or brackets, or ending in a colon or a hard break: set apart as a label
+    name_like: bool
+
+
+def alone_label(line: str) -> AloneLabel | None:
+    """The label of a line that holds nothing but a short label (with optional emphasis, brackets, colon, timestamp
+    or hard break), or None; whether it is a speaker is decided over the whole file (`layout.stacked_labels`)."""
+    match = _ALONE_LINE.fullmatch(line)
+    if not match or not _plausible(match["label"]) or match["label"].endswith("."):
+        return None
+    if bool(match["open"]) != bool(match["close"]) or (match["open"] == "[") != (match["close"] == "]"):
+        return None  # unbalanced emphasis or brackets: part of the speech
+    marked = bool(match["open"] or match["colon"] or match["hard"])
+    return AloneLabel(match["label"], marked, _name_like(match["label"]))
 
 
 def _plausible(label: str) -> bool:
     """Short enough for a label, and not the end of a sentence."""
-    return len(label) <= 40 and (not label.endswith(".") or _role_word(norm(label)) is not None)
+    return len(label) <= 40 and (not label.endswith(".") or role_word(norm(label)) is not None)
 
 
 def _name_like(label: str) -> bool:
@@ -210,28 +248,40 @@ def _name_like(label: str) -> bool:
     return all(token[0].isupper() or token[0] in "#0123456789" for token in label.split())
 
 
-def scan_text(text: str, start: int) -> list[_Event]:
-    """Classify each line of a txt/md/docx body from `start`."""
+def scan_text(text: str, start: int, *, stacked: frozenset[str] = frozenset()) -> list[Event]:
+    """Classify each line of a txt/md/docx body from `start`; `stacked` are the keys of labels that stand alone
+    on their line over the speech (see `layout.stacked_labels`)."""
     events = []
     dot_labels = _dot_labels(text, start)
     for offset, line in text_lines(text, start):
         if not line.strip():
-            events.append(_Event("blank"))
+            events.append(Event("blank"))
         elif any(p.fullmatch(line) for p in (_TS_LINE, _HEADING, _RULE, _BOILERPLATE)):
-            events.append(_Event("break"))
+            events.append(Event("break"))
         else:
-            events.append(
+            event = (
                 _label_event(text, offset, line, caption=False, dot_labels=dot_labels)
+                or _stacked_event(text, offset, line, stacked)
                 or _text_event(text, offset, line)
             )
+            events.append(event._replace(hard_break=True) if _HARD_BREAK.search(line) else event)
     return events
+
+
+def _stacked_event(text: str, offset: int, line: str, stacked: frozenset[str]) -> Event | None:
+    """A label alone on its line, if its key is one of the file's stacked speaker labels."""
+    found = alone_label(line) if stacked else None
+    if found is None or norm(found.label) not in stacked:
+        return None
+    whole = _strip(text, offset, offset + len(line))
+    return Event("label", whole[1], whole[1], found.label, True, *whole)
 
 
 _CUE_TIME = r"(?:\d+:)?\d{1,2}:\d{2}[.,]\d{1,3}"
 _TIMING = re.compile(rf"[ \t]*{_CUE_TIME}[ \t]+-->[ \t]+{_CUE_TIME}(?:[ \t].*)?")  # optional cue settings after
 
 
-def scan_captions(text: str, fmt: str, where: str) -> list[_Event]:
+def scan_captions(text: str, fmt: str, where: str) -> list[Event]:
     """Classify the cue text lines of a .vtt or .srt file; every cue starts with a break."""
     blocks: list[list[tuple[int, str]]] = [[]]
     for offset, line in text_lines(text):
@@ -255,7 +305,7 @@ def scan_captions(text: str, fmt: str, where: str) -> list[_Event]:
         offset, line = block[timing]
         if not _TIMING.fullmatch(line):
             raise TranscriptError(f"malformed cue timing {line.strip()!r}", path=where, line=line_number(text, offset))
-        events.append(_Event("break"))
+        events.append(Event("break"))
         for index, (offset, line) in enumerate(block[timing + 1 :]):
             event = _label_event(text, offset, line, caption=True)
             if event and index == 0 and _name_like(event.label):  # `Kari Nilsen: ...` opening a cue (Zoom)
@@ -264,7 +314,7 @@ def scan_captions(text: str, fmt: str, where: str) -> list[_Event]:
     return events
 
 
-def accepted_labels(events: list[_Event], explicit: Mapping[str, str]) -> set[str]:
+def accepted_labels(events: list[Event], explicit: Mapping[str, str]) -> set[str]:
     """Label keys that count as speakers: known role words, metadata labels, timestamped or repeated labels."""
     counts = Counter(norm(e.label) for e in events if e.kind == "label")
     strong = {norm(e.label) for e in events if e.kind == "label" and e.strong}
@@ -272,35 +322,38 @@ def accepted_labels(events: list[_Event], explicit: Mapping[str, str]) -> set[st
         key
         for key, count in counts.items()
         if key in explicit
-        or (
-            key not in _NOT_SPEAKERS
-            and (count >= 2 or key in strong or _role_word(key) or _SPEAKER_WORD.fullmatch(key))
-        )
+        or (key not in NOT_SPEAKERS and (count >= 2 or key in strong or role_word(key) or _SPEAKER_WORD.fullmatch(key)))
     }
 
 
-def role_declarations(text: str, events: list[_Event], accepted: set[str]) -> tuple[list[_Event], dict[str, str]]:
+def role_declarations(text: str, events: list[Event], accepted: set[str]) -> tuple[list[Event], dict[str, str]]:
     """Header lines such as `Interviewer: AB`, naming another speaker's label, set that role and are not turns."""
     roles: dict[str, str] = {}
     kept = []
     for event in events:
         named = norm(text[event.start : event.end]) if event.kind == "label" else ""
-        role = _role_word(norm(event.label)) if named in accepted and _role_word(named) is None else None
+        role = role_word(norm(event.label)) if named in accepted and role_word(named) is None else None
         if role:
             roles.setdefault(named, role)
-        kept.append(_Event("break") if role else event)
+        kept.append(Event("break") if role else event)
     return kept, roles
 
 
 def group_turns(
-    text: str, events: list[_Event], accepted: set[str], *, line_paragraphs: bool
+    text: str, events: list[Event], accepted: set[str], *, line_paragraphs: bool, unlabelled: str | None = None
 ) -> tuple[list[_Span], int]:
-    """Group events into (label, start, end) turns, and count the words before the first label."""
+    """Group events into (label, start, end) turns, and count the words before the first label that were not coded.
+
+    With `unlabelled` (only one side is labelled), a label's turn is its own line (or, for a label alone on its
+    line, the lines under it up to a blank line), and all other text, before the first label too, is `unlabelled`'s.
+    """
     labeled = bool(accepted)
+    one_sided = unlabelled is not None
     turns: list[_Span] = []
     speaker: str | None = None if labeled else ""
     span: list[int] = []
     preamble_words = 0
+    label_alone = False  # one-sided: a label with no speech on its line takes the lines under it
 
     def close() -> None:
         if span:
@@ -312,16 +365,31 @@ def group_turns(
             close()
             speaker = event.label
             span.extend([event.start, event.end] if event.end > event.start else [])
+            label_alone = one_sided and not span
+            if event.hard_break and span and not one_sided:
+                close()
+            if one_sided and span:
+                close()
+                speaker = unlabelled
+            continue
+        if event.kind == "label" and one_sided and speaker is None:  # `Date: ...` above a one-sided transcript
+            preamble_words += len(text[event.line_start : event.line_end].split())
             continue
         if event.kind == "label":
-            event = _Event("text", event.line_start, event.line_end)
+            event = Event("text", event.line_start, event.line_end, hard_break=event.hard_break)
+        if one_sided and label_alone and event.kind in ("blank", "break"):
+            close()
+            speaker, label_alone = unlabelled, False
         if event.kind == "break" or (event.kind == "blank" and not labeled):
             close()
+        elif event.kind == "text" and speaker is None and one_sided:
+            speaker = unlabelled
+            span[:] = [event.start, event.end]
         elif event.kind == "text" and speaker is None:
             preamble_words += len(text[event.start : event.end].split())
         elif event.kind == "text":
             span[:] = [span[0] if span else event.start, event.end]
-            if line_paragraphs and not labeled:
+            if event.hard_break or (line_paragraphs and not labeled):
                 close()
     close()
     return turns, preamble_words
@@ -335,7 +403,7 @@ def assign_roles(
     display: dict[str, str] = {}
     for label, _, _ in turns:
         display.setdefault(norm(label), label)
-    roles = {key: explicit.get(key) or _role_word(key) for key in display}
+    roles = {key: explicit.get(key) or role_word(key) for key in display}
     unresolved = [key for key, role in roles.items() if role is None]
     if "interviewer" not in roles.values() and "r" in roles and "r" not in explicit and len(display) >= 2:
         unresolved.append("r")  # `R` is the Researcher beside `P1` or `B`, the Respondent beside `I`

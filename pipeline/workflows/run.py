@@ -235,6 +235,7 @@ def transcript_record(coded: CodedTranscript) -> dict[str, Any]:
         "source": t.source,
         "format": t.format,
         "encoding": t.encoding,
+        "layout": t.layout,
         "turns": len(t.turns),
         "segments": len(coded.segments),
         "tags": len(coded.tags),
