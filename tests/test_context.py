@@ -60,3 +60,25 @@ def test_component_is_serialisable_config(context_nlp):
     config = context_nlp.config["components"]["qualcode_context"]
     assert config["max_scope"] == 5 and config["spans_key"] == SPANS_KEY
     assert {r["category"] for r in config["rules"]} == {"NEGATED_EXISTENCE", "HYPOTHETICAL", "PSEUDO", "TERMINATE"}
+
+
+CURLY_CASES = [
+    # text with {q} for the apostrophe, theme, negated
+    ("I didn{q}t speak Norwegian at all.", "language_barrier", True),
+    ("We didn{q}t have a language problem.", "language_barrier", True),
+    ("It wasn{q}t only a language problem.", "language_barrier", True),
+    ("The hospital{q}s language barrier was real.", "language_barrier", False),
+]
+
+
+@pytest.mark.parametrize("apostrophe", ["'", "’"], ids=["straight", "curly"])
+@pytest.mark.parametrize("text,theme,negated", CURLY_CASES, ids=[c[0] for c in CURLY_CASES])
+def test_curly_apostrophes_negate_like_straight_ones(context_nlp, text, theme, negated, apostrophe):
+    """Word writes "didn’t": the negation trigger "n't" matches it, and spans keep the text's own offsets."""
+    text = text.format(q=apostrophe)
+    doc = context_nlp(text)
+    spans = [s for s in doc.spans[SPANS_KEY] if s.label_ == theme]
+    assert spans and any(s._.negated for s in spans) is negated
+    assert all(text[s.start_char : s.end_char] == s.text for s in spans)
+    if negated:
+        assert spans[0]._.context_trigger == f"n{apostrophe}t"

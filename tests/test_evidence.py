@@ -163,6 +163,13 @@ def _evidence(rows: list[tuple[str, str]]) -> pd.DataFrame:
 GROUPS = {"n1": "north", "n2": "north", "n3": "north", "s1": "south", "s2": "south"}
 
 
+def test_quotes_leave_out_annotations_but_not_offsets():
+    text = "The language barrier (long pause) was real, [laughs] and nobody on the ward spoke English with me."
+    quote = representative_quotes(_evidence([("n1", text)]), groups_of=GROUPS, limit=1)[0]
+    assert quote.text == "The language barrier was real, and nobody on the ward spoke English with me."
+    assert quote.end_char - quote.start_char == len(text)
+
+
 def test_the_most_central_quotable_segment_comes_first():
     evidence = _evidence(
         [

@@ -13,6 +13,7 @@ from pipeline.codebook.patterns import span_ruler_patterns
 from pipeline.coding.rules import SPANS_KEY
 from pipeline.coding.segment import parse_transcript
 from pipeline.ingest.read import discover
+from pipeline.nlp.components import annotation_spans
 from pipeline.nlp.language import make_nlp
 from pipeline.nlp.span_ruler import required_constraints
 
@@ -33,6 +34,41 @@ def test_sentencizer_matches_spacys(corpus):
     theirs.add_pipe("sentencizer")
     for text in [t.text for t in corpus] + EDGE_TEXTS:
         assert [t.is_sent_start for t in ours(text)] == [t.is_sent_start for t in theirs(text)]
+
+
+ANNOTATED = [
+    # spaCy's rule gives "It's Bergen. [" / "laughs] So, ...": the annotation stays with the sentence before it
+    ("It's Bergen. [laughs] So, how did you end up there?", ["It's Bergen. [laughs]", "So, how did you end up there?"]),
+    ("[laughs] Snow. I remember the snow.", ["[laughs] Snow.", "I remember the snow."]),
+    (
+        "I said no. (pause) Maybe. [inaudible 00:12:40] Right.",
+        ["I said no. (pause)", "Maybe. [inaudible 00:12:40]", "Right."],
+    ),
+    ("Yes. [laughs] [inaudible] So we left.", ["Yes. [laughs] [inaudible]", "So we left."]),
+    ("(It was hard.) Then we left.", ["(It was hard.)", "Then we left."]),  # a sentence in brackets still ends
+    ("We met (in Oslo) twice. Then never.", ["We met (in Oslo) twice.", "Then never."]),
+]
+
+
+@pytest.mark.parametrize(("text", "sentences"), ANNOTATED, ids=[a[0] for a in ANNOTATED])
+def test_annotations_stay_in_one_sentence(text, sentences):
+    assert [s.text for s in make_nlp()(text).sents] == sentences
+
+
+def test_annotations_only_move_starts_spacy_puts_inside_them(corpus):
+    """On the bundled transcripts every sentence start is spaCy's, except those inside an annotation."""
+    ours = make_nlp()
+    theirs = spacy.blank("en")
+    theirs.add_pipe("qualcode_paragraphs")
+    theirs.add_pipe("sentencizer")
+    moved = 0
+    for text in [t.text for t in corpus]:
+        mine, spacys = ours(text), theirs(text)
+        differ = [i for i, (a, b) in enumerate(zip(mine, spacys)) if a.is_sent_start != b.is_sent_start]
+        inside = {i for start, end in annotation_spans(mine) for i in range(start + 1, end + 1)}
+        assert set(differ) <= inside
+        moved += len(differ)
+    assert moved  # the bundled transcripts have `[laughs]` after full stops
 
 
 def test_lemmatizer_matches_its_token_lookup(corpus):

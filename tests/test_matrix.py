@@ -90,6 +90,13 @@ def test_quote_prefers_quotable_length():
     assert [q.start_char for q in select_quotes(frame, limit=1)] == [20]
 
 
+def test_quote_text_leaves_out_annotations_but_not_offsets():
+    text = "It's Bergen. [laughs] The language barrier was the hardest part of the whole exchange for me."
+    quote = select_quotes(tags_frame([_tag("a", 40, text)]), limit=1)[0]
+    assert quote.text == "It's Bergen. The language barrier was the hardest part of the whole exchange for me."
+    assert (quote.start_char, quote.end_char) == (40, 40 + len(text))
+
+
 def test_classifier_score_ranks_quotes():
     frame = tags_frame(
         [

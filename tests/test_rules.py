@@ -118,6 +118,26 @@ def test_rule_case(line, expected, nlp, study_codebook, tmp_path):
             assert got == status, f"{theme}: expected {status}, got {got} in {line!r}"
 
 
+CURLY = [
+    # {q} is the apostrophe: Word writes it curly (’), most tools straight (')
+    ("Respondent: I wouldn{q}t say the age limit affected us.", {"age_limit": NEG}),
+    ("Respondent: I wouldn{q}t say bureaucracy was a problem for us.", {"bureaucracy": NEG}),
+    ("Respondent: I couldn{q}t speak Norwegian, so I only observed.", {"language_barrier": E}),
+    ("Respondent: If the tasks had been generic, I{q}d have gone home.", {"generic_tasks": NONE}),
+    ("Respondent: The hospital{q}s director was very supportive of the exchange.", {"management_anchoring": E}),
+]
+
+
+@pytest.mark.parametrize("apostrophe", ["'", "’"], ids=["straight", "curly"])
+@pytest.mark.parametrize("line,expected", CURLY, ids=[c[0][12:60] for c in CURLY])
+def test_curly_apostrophes_code_like_straight_ones(line, expected, apostrophe, nlp, study_codebook, tmp_path):
+    line = line.format(q=apostrophe)
+    tags = _tags(line, nlp, study_codebook, tmp_path)
+    assert {theme: _status(tags, theme) for theme in expected} == expected
+    for tag in tags:  # offsets into the file as written, curly apostrophes and all
+        assert line[tag.match_start : tag.match_end] == tag.matched.split(" | ")[0]
+
+
 @pytest.mark.parametrize("line", DIGRESSIONS)
 def test_digressions_are_not_evidence(line, nlp, study_codebook, tmp_path):
     assert [t.theme for t in _tags(line, nlp, study_codebook, tmp_path) if t.counts_as_evidence] == []

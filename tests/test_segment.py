@@ -76,6 +76,14 @@ def test_sentences_and_turns(tmp_path, plain_nlp):
     assert [t.text for t in turns] == ["Tell me.", "First point. Second point!\nThird point?\n\nStill me."]
 
 
+def test_annotations_stay_inside_one_segment(tmp_path, plain_nlp):
+    path = tmp_path / "a.txt"
+    path.write_text("Interviewer: It's Bergen. [laughs] So, as I said, shall we start? (pause) Good.\n")
+    transcript, segments = _segments(path, plain_nlp)
+    assert [s.text for s in segments] == ["It's Bergen. [laughs]", "So, as I said, shall we start? (pause)", "Good."]
+    assert all(transcript.text[s.start_char : s.end_char] == s.text for s in segments)
+
+
 def test_paragraph_break_ends_a_sentence(tmp_path, plain_nlp):
     path = tmp_path / "t.txt"
     path.write_text("Respondent: a line without a full stop\n\nanother paragraph here\n")

@@ -5,6 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline.codebook.model import Codebook, MatchAttr
+from pipeline.core.text import plain_quotes
+
+_FOLDED = {"LOWER", "LEMMA", "NORM"}  # attributes whose token values have straight quotes (nlp.components)
+
+
+def fold_pattern_quotes(pattern: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A token pattern whose LOWER/LEMMA values have straight quotes, as the tokens they are matched against do."""
+
+    def fold(value: Any) -> Any:
+        if isinstance(value, str):
+            return plain_quotes(value)
+        if isinstance(value, dict):
+            return {op: [fold(v) for v in vs] if isinstance(vs, list) else fold(vs) for op, vs in value.items()}
+        return value
+
+    return [{attr: fold(v) if attr.upper() in _FOLDED else v for attr, v in token.items()} for token in pattern]
 
 
 def span_ruler_patterns(codebook: Codebook, *, match: MatchAttr) -> list[dict[str, Any]]:
@@ -15,7 +31,7 @@ def span_ruler_patterns(codebook: Codebook, *, match: MatchAttr) -> list[dict[st
         for rule in theme.rules:
             if rule.pattern is not None:
                 if match is MatchAttr.LEMMA:
-                    patterns.append({"label": theme.id, "id": rule.id, "pattern": rule.pattern})
+                    patterns.append({"label": theme.id, "id": rule.id, "pattern": fold_pattern_quotes(rule.pattern)})
             elif rule.match is match:
                 patterns.extend({"label": theme.id, "id": rule.id, "pattern": phrase} for phrase in rule.phrases)
     return patterns

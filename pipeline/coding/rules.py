@@ -8,7 +8,7 @@ from spacy.language import Language
 from spacy.tokens import Span
 
 from pipeline.codebook.model import Codebook, MatchAttr
-from pipeline.codebook.patterns import span_ruler_patterns
+from pipeline.codebook.patterns import fold_pattern_quotes, span_ruler_patterns
 from pipeline.coding.records import Tag
 from pipeline.coding.segment import ParsedTranscript, SegmentSpan
 from pipeline.nlp import factories  # noqa: F401  (registers qualcode's components)
@@ -38,15 +38,21 @@ def add_rules(nlp: Language, codebook: Codebook) -> Language:
             config={"spans_key": SPANS_KEY, "phrase_matcher_attr": attr.value, "validate": True, "overwrite": False},
         )
         ruler.add_patterns(patterns)
+    rules = codebook.context.rules
     nlp.add_pipe(
         "qualcode_context",
         config={
-            "rules": [rule.model_dump(mode="json", exclude_none=True) for rule in codebook.context.rules],
+            "rules": [_context_rule(rule.model_dump(mode="json", exclude_none=True)) for rule in rules],
             "max_scope": codebook.context.max_scope,
             "spans_key": SPANS_KEY,
         },
     )
     return nlp
+
+
+def _context_rule(rule: dict) -> dict:
+    """A ConText rule as its component's config, a token pattern's quotes straightened like the tokens'."""
+    return {**rule, "pattern": fold_pattern_quotes(rule["pattern"])} if rule.get("pattern") else rule
 
 
 def rule_tags(parsed: ParsedTranscript, codebook: Codebook, *, code_interviewer: bool = False) -> list[Tag]:

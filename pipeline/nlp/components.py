@@ -8,11 +8,14 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy
-from spacy.attrs import IS_PUNCT, LEMMA, ORTH, SENT_START
+from spacy.attrs import IS_PUNCT, IS_SPACE, LEMMA, LOWER, ORTH, SENT_START
 from spacy.errors import Errors
+from spacy.language import Language
 from spacy.pipeline import Lemmatizer, Sentencizer
 from spacy.strings import get_string_id
 from spacy.tokens import Doc, Token
+
+from pipeline.core.text import plain_quotes
 
 
 def mark_sentence_starts(doc: Doc, positions: Iterable[int]) -> Doc:
@@ -26,10 +29,29 @@ def mark_sentence_starts(doc: Doc, positions: Iterable[int]) -> Doc:
     return doc
 
 
+def quote_folded_lower(string: str) -> str:
+    """A word's LOWER form with straight quotes: "Didn’t" -> "didn't" (a vocab lexical attribute getter)."""
+    return plain_quotes(string).lower()
+
+
+def fold_quotes_in_lower(nlp: Language) -> Language:
+    """Make the LOWER attribute, which phrases, token patterns and ConText triggers match on, see curly quotes as
+    straight ones, so "didn’t" negates like "didn't"; token texts and offsets are unchanged.
+
+    spaCy sets a word's LOWER once, when the vocab first sees it, with `vocab.lex_attr_getters`; the words the
+    tokenizer's exceptions already added ("n’t", "’s") are updated in place."""
+    nlp.vocab.lex_attr_getters[LOWER] = quote_folded_lower
+    for lexeme in nlp.vocab:
+        folded = quote_folded_lower(lexeme.orth_)
+        if lexeme.lower_ != folded:
+            lexeme.lower_ = folded
+    return nlp
+
+
 class CaseFoldingLemmatizer(Lemmatizer):
     """spaCy's lookup lemmatizer (spacy-lookups-data tables) that also tries the lowercase form, and
     otherwise gives the lowercase word: a sentence-initial "Tasks" or "Staff" matches LEMMA rules like
-    "tasks" and "staff" do. Lemmas serve matching here, so they are lowercase.
+    "tasks" and "staff" do. Lemmas serve matching here, so they are lowercase, with straight quotes.
 
     In lookup mode it works on the doc's hash arrays with a cache per word form instead of one Token
     object per token: the same lemmas (tested against `lookup_lemmatize`), several times faster.
@@ -43,6 +65,7 @@ class CaseFoldingLemmatizer(Lemmatizer):
         return [self._lookup(token.text)]
 
     def _lookup(self, text: str) -> str:
+        text = plain_quotes(text)
         table = self.lookups.get_table("lemma_lookup", {})
         lemma = table.get(text)
         if lemma is None:
@@ -98,6 +121,53 @@ class ArraySentencizer(Sentencizer):
             doc_guesses[start] = True
             guesses.append(doc_guesses)
         return guesses
+
+
+_BRACKETS = {get_string_id(open_): get_string_id(close) for open_, close in ("[]", "()")}
+_ANNOTATION_TOKENS = 8  # at most this many tokens between the brackets: `[inaudible 00:12:40]`, `(long pause)`
+
+
+def annotation_spans(doc: Doc) -> list[tuple[int, int]]:
+    """Token ranges [start, end) of short bracketed or parenthesised groups on one line: transcriber annotations
+    such as `[laughs]`, `[inaudible]`, `(pause)` (and short asides)."""
+    rows = doc.to_array([ORTH, IS_SPACE]).tolist()
+    spans = []
+    index = 0
+    while index < len(rows):
+        close = _BRACKETS.get(rows[index][0])
+        end = None
+        if close is not None:
+            for inner in range(index + 1, min(index + _ANNOTATION_TOKENS + 2, len(rows))):
+                orth, is_space = rows[inner]
+                if orth == close:
+                    end = inner + 1
+                    break
+                if orth in _BRACKETS or orth in _BRACKETS.values() or is_space:
+                    break
+        if end is not None and end - index > 2:
+            spans.append((index, end))
+            index = end
+        else:
+            index += 1
+    return spans
+
+
+def keep_annotations_whole(doc: Doc) -> Doc:
+    """No sentence starts inside an annotation: spaCy's sentencizer splits `It's Bergen. [laughs] So` after the
+    `[`; the annotation stays with the sentence before it and the next one starts after it."""
+    if not doc.has_annotation("SENT_START"):
+        return doc
+    flags = doc.to_array([SENT_START]).view("int64")  # 1 start, -1 not a start, 0 unset
+    moved_to = -1  # where the last annotation moved a sentence start: a run of annotations moves it again
+    for start, end in annotation_spans(doc):
+        if start == moved_to or (flags[start + 1 : end] == 1).any():
+            flags[start + (start != moved_to) : end] = -1
+            if end < len(doc):
+                flags[end] = 1
+            moved_to = end
+    if moved_to >= 0:
+        doc.from_array([SENT_START], flags.view("uint64"))
+    return doc
 
 
 def sentence_starts(doc: Doc) -> list[int]:

@@ -11,7 +11,12 @@ from spacy.language import Language
 from spacy.pipeline.span_ruler import overlapping_labeled_spans_score
 from spacy.tokens import Doc
 
-from pipeline.nlp.components import ArraySentencizer, CaseFoldingLemmatizer, mark_sentence_starts
+from pipeline.nlp.components import (
+    ArraySentencizer,
+    CaseFoldingLemmatizer,
+    keep_annotations_whole,
+    mark_sentence_starts,
+)
 from pipeline.nlp.context import ConTextComponent
 from pipeline.nlp.span_ruler import AnchoredSpanRuler
 
@@ -25,6 +30,12 @@ def paragraph_breaks(doc: Doc) -> Doc:
     rows = doc.to_array([ORTH, IS_SPACE])
     breaks = [p + 1 for p in numpy.flatnonzero(rows[:-1, 1]).tolist() if strings[int(rows[p, 0])].count("\n") >= 2]
     return mark_sentence_starts(doc, breaks)
+
+
+@Language.component("qualcode_annotations", assigns=["token.is_sent_start"])
+def whole_annotations(doc: Doc) -> Doc:
+    """Keep `[laughs]`, `[inaudible]`, `(pause)` in one sentence (after the sentencizer)."""
+    return keep_annotations_whole(doc)
 
 
 @Language.factory(

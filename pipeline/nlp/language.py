@@ -7,11 +7,12 @@ from spacy.language import Language
 
 from pipeline.core.errors import QualcodeError
 from pipeline.nlp import factories  # noqa: F401  (registers qualcode's components)
+from pipeline.nlp.components import fold_quotes_in_lower
 
 
 def make_nlp(*, spacy_model: str | None = None) -> Language:
     """spaCy pipeline for segmenting: blank English + sentencizer + lookup lemmatizer (spacy-lookups-data,
-    with a lowercase fallback), or an installed trained pipeline."""
+    with a lowercase fallback), or an installed trained pipeline; either way LOWER folds curly quotes."""
     if spacy_model:
         try:
             nlp = spacy.load(spacy_model, exclude=["ner"])
@@ -22,10 +23,12 @@ def make_nlp(*, spacy_model: str | None = None) -> Language:
         nlp.add_pipe("qualcode_paragraphs", first=True)
         if not ({"parser", "senter", "sentencizer"} & set(nlp.pipe_names)):
             nlp.add_pipe("sentencizer", after="qualcode_paragraphs")
-        return nlp
+            nlp.add_pipe("qualcode_annotations", after="sentencizer")
+        return fold_quotes_in_lower(nlp)
     nlp = spacy.blank("en")
     nlp.add_pipe("qualcode_paragraphs")
     nlp.add_pipe("qualcode_sentencizer", name="sentencizer")
+    nlp.add_pipe("qualcode_annotations")
     nlp.add_pipe("qualcode_lemmatizer", name="lemmatizer", config={"mode": "lookup"})
     nlp.initialize()
-    return nlp
+    return fold_quotes_in_lower(nlp)

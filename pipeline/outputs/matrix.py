@@ -26,6 +26,7 @@ from pipeline.coding.table import (
     THEME,
     TRANSCRIPT_ID,
 )
+from pipeline.outputs.quotes import quote_text
 
 UNKNOWN_GROUP = "unknown"
 DEFAULT_GROUP_FIELD = "side"  # the metadata field whose values are the groups, unless --by names another
@@ -199,7 +200,7 @@ def select_quotes(theme_tags: pd.DataFrame, *, limit: int) -> list[Quote]:
             speaker=r[SPEAKER],
             start_char=int(r[START_CHAR]),
             end_char=int(r[END_CHAR]),
-            text=r[TEXT],
+            text=quote_text(r[TEXT]),
             method=r[METHOD],
             strength=float(r["_strength"]),
             group=str(r.get("group", "")),

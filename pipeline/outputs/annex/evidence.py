@@ -22,6 +22,7 @@ from sklearn.metrics.pairwise import cosine_similarity
 
 from pipeline.coding.table import END_CHAR, EVIDENCE, NEGATED, SEGMENT_ID, START_CHAR, TEXT, THEME, TRANSCRIPT_ID
 from pipeline.outputs.matrix import UNKNOWN_GROUP
+from pipeline.outputs.quotes import quote_text
 
 STRONG, MODERATE, WEAK, NONE = "strong", "moderate", "weak", "none"
 LEVELS = (NONE, WEAK, MODERATE, STRONG)
@@ -247,7 +248,7 @@ def representative_quotes(
             transcript_id=str(r[TRANSCRIPT_ID]),
             start_char=int(r[START_CHAR]),
             end_char=int(r[END_CHAR]),
-            text=str(r[TEXT]),
+            text=quote_text(str(r[TEXT])),
             themes=tuple(r[THEME]),
             group=str(r["_group"]),
             centrality=round(float(r["_centrality"]), 4),
