@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from pipeline.outputs.annex.redact import REDACTION_TAGS
 from pipeline.outputs.quotes import quote_text
 
 
@@ -19,7 +20,16 @@ from pipeline.outputs.quotes import quote_text
         ("We went to (Bergen) twice.", "We went to (Bergen) twice."),  # a name, not a note
         ("[inaudible]", "[inaudible]"),  # nothing else to show
         ("No annotations here.", "No annotations here."),
+        ("We went [laughs], and then it rained.", "We went, and then it rained."),
+        ("Before me, [laughs], she went.", "Before me, she went."),
     ],
 )
 def test_quote_text(text: str, shown: str) -> None:
     assert quote_text(text) == shown
+
+
+def test_redaction_tags_are_not_annotations() -> None:
+    text = "A nurse who went before me, [colleague], came back. [laughs] She told [respondent] about it."
+    assert quote_text(text, keep=REDACTION_TAGS) == (
+        "A nurse who went before me, [colleague], came back. She told [respondent] about it."
+    )

@@ -21,6 +21,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics.pairwise import cosine_similarity
 
 from pipeline.coding.table import END_CHAR, EVIDENCE, NEGATED, SEGMENT_ID, START_CHAR, TEXT, THEME, TRANSCRIPT_ID
+from pipeline.outputs.annex.redact import REDACTION_TAGS
 from pipeline.outputs.matrix import UNKNOWN_GROUP
 from pipeline.outputs.quotes import quote_text
 
@@ -248,7 +249,7 @@ def representative_quotes(
             transcript_id=str(r[TRANSCRIPT_ID]),
             start_char=int(r[START_CHAR]),
             end_char=int(r[END_CHAR]),
-            text=quote_text(str(r[TEXT])),
+            text=quote_text(str(r[TEXT]), keep=REDACTION_TAGS),
             themes=tuple(r[THEME]),
             group=str(r["_group"]),
             centrality=round(float(r["_centrality"]), 4),

@@ -26,6 +26,7 @@ from pipeline.ingest.records import Transcript
 
 DEFAULT_TAG = "[colleague]"
 ROLE_TAGS = {"interviewer": "[interviewer]", "respondent": "[respondent]"}
+REDACTION_TAGS = frozenset({DEFAULT_TAG, *ROLE_TAGS.values()})
 SOURCE_METADATA = "metadata names"
 SOURCE_SPEAKER = "speaker label"
 SOURCE_LIST = "names list"
