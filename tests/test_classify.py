@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
+import sys
 import zipfile
 from datetime import date
 from io import StringIO
@@ -18,7 +21,7 @@ from typer.testing import CliRunner
 from pipeline.classifier.combine import ModelTagger, combine, resolve_combine
 from pipeline.classifier.features import text_rule_features
 from pipeline.classifier.model import BOTH_METHOD, CLASSIFIER_METHOD, ThemeModel, card_hash, card_path
-from pipeline.classifier.persist import load_model, save_model, trusted_type
+from pipeline.classifier.persist import MODEL_TYPES, load_model, model_types, save_model
 from pipeline.classifier.train import choose_threshold, grouped_folds, train_classifier
 from pipeline.cli import app
 from pipeline.codebook.load import load_codebook
@@ -237,28 +240,122 @@ def test_an_untrusted_type_is_refused(payload, project, tmp_path: Path):
 
     path = tmp_path / "evil.skops"
     sio.dump(payload, path)
-    with pytest.raises(ModelError, match="untrusted type"):
+    with pytest.raises(ModelError, match="refusing to load"):
         load_model(path, codebook=project.codebook)
 
 
+@pytest.mark.parametrize("estimator", ["logistic", "svm"])
+def test_a_saved_model_lists_its_exact_types_in_the_card(estimator, project, labels, tmp_path: Path):
+    trained = train_classifier(
+        project.segments,
+        labels,
+        codebook=project.codebook,
+        rules=project.rules,
+        nlp=project.nlp,
+        estimator=estimator,
+        **TRAIN,
+    )
+    path = save_model(trained, tmp_path / "m.skops")
+    card = json.loads(card_path(path).read_text())
+    assert card["model_types"] == model_types(path.read_bytes())
+    assert set(card["model_types"]) <= MODEL_TYPES
+    assert load_model(path, codebook=project.codebook).card == card
+
+
+def test_the_bundled_model_loads():
+    """models/classifier.skops predates the card's type list: the allow-list alone lets it load."""
+    root = Path(__file__).resolve().parent.parent
+    bundled = load_model(root / "models" / "classifier.skops", codebook=load_codebook(root / "codebook.yaml"))
+    assert "model_types" not in bundled.card and bundled.themes_
+
+
+def _inject(model_file: Path, key: str, node: dict) -> None:
+    """Add `key: node` to the payload dict in the skops file's schema.json, as an attacker editing the zip would."""
+    with zipfile.ZipFile(model_file) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    schema = json.loads(members["schema.json"])
+    schema["content"][key] = node
+    schema["key_types"]["content"].append(dict(schema["key_types"]["content"][0]))
+    members["schema.json"] = json.dumps(schema).encode("utf-8")
+    with zipfile.ZipFile(model_file, "w") as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+
+
+def _json_node(value) -> dict:
+    return {"__class__": "str", "__module__": "builtins", "__loader__": "JsonNode", "content": json.dumps(value)}
+
+
+def _netcdf_writer(target: Path) -> dict:
+    """A node that, when constructed, calls scipy.io.netcdf_file(target, "w"): it truncates `target`."""
+    arguments = [_json_node(str(target)), _json_node("w")]
+    return {
+        "__class__": "netcdf_file",
+        "__module__": "scipy.io",
+        "__loader__": "ConstructorFromReduceNode",
+        "content": {"__class__": "tuple", "__module__": "builtins", "__loader__": "TupleNode", "content": arguments},
+    }
+
+
 @pytest.mark.parametrize(
-    ("name", "trusted"),
+    "node",
     [
-        ("sklearn.pipeline.Pipeline", True),
-        ("numpy.ndarray", True),
-        ("scipy.sparse._csr.csr_matrix", True),
-        ("builtins.int", True),
-        ("builtins.eval", False),
-        ("builtins.type", False),
-        ("numpy.load", False),
-        ("os.system", False),
-        ("datetime.date", False),
-        ("numpy.memmap", False),
-        ("sklearn.no.Such", False),
+        pytest.param(_netcdf_writer, id="scipy.io.netcdf_file"),
+        pytest.param(
+            lambda target: {"__class__": "eval", "__module__": "builtins", "__loader__": "FunctionNode"},
+            id="builtins.eval",
+        ),
+        pytest.param(  # a type the model does hold, built another way: its constructor instead of __setstate__
+            lambda target: {
+                "__class__": "Pipeline",
+                "__module__": "sklearn.pipeline",
+                "__loader__": "ConstructorFromReduceNode",
+                "content": {"__class__": "tuple", "__module__": "builtins", "__loader__": "TupleNode", "content": []},
+            },
+            id="Pipeline-by-constructor",
+        ),
     ],
 )
-def test_trusted_types_are_classes_of_the_scientific_stack(name, trusted):
-    assert trusted_type(name) is trusted
+def test_a_tampered_model_is_refused_before_anything_in_it_runs(node, model, project, tmp_path: Path):
+    victim = tmp_path / "review.sqlite"
+    victim.write_bytes(b"the reviewers' decisions")
+    path = save_model(model, tmp_path / "m.skops")  # the genuine card stays beside it
+    _inject(path, "extra", node(victim))
+    with pytest.raises(ModelError, match="refusing to load") as caught:
+        load_model(path, codebook=project.codebook)
+    assert caught.value.path == str(path)
+    assert victim.read_bytes() == b"the reviewers' decisions"
+
+
+def test_a_tampered_model_with_a_rewritten_card_is_still_refused(model, project, tmp_path: Path):
+    victim = tmp_path / "review.sqlite"
+    victim.write_bytes(b"decisions")
+    path = save_model(model, tmp_path / "m.skops")
+    _inject(path, "extra", _netcdf_writer(victim))
+    card = json.loads(card_path(path).read_text())
+    card["model_types"] = [*card.get("model_types", []), "ConstructorFromReduceNode:scipy.io.netcdf_file"]
+    card_path(path).write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="refusing to load"):
+        load_model(path, codebook=project.codebook)
+    assert victim.read_bytes() == b"decisions"
+
+
+def test_a_plain_run_with_a_tampered_default_model_fails_and_writes_nothing(model, tmp_path: Path):
+    """`qualcode run` in a project whose models/classifier.skops was altered (its genuine card kept)."""
+    shutil.copytree(CLASSIFY / "transcripts", tmp_path / "transcripts")
+    shutil.copy(CLASSIFY / "codebook.yaml", tmp_path / "codebook.yaml")
+    victim = tmp_path / "reports" / "review.sqlite"
+    victim.parent.mkdir()
+    victim.write_bytes(b"decisions")
+    path = save_model(model, tmp_path / "models" / "classifier.skops")
+    _inject(path, "extra", _netcdf_writer(victim))
+    script = Path(sys.executable).with_name("qualcode")
+    result = subprocess.run([str(script), "run"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("error: models/classifier.skops: refusing to load")
+    assert "scipy.io.netcdf_file" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert victim.read_bytes() == b"decisions"
+    assert sorted(p.name for p in victim.parent.iterdir()) == ["review.sqlite"]
 
 
 def test_missing_damaged_or_mismatched_files_are_model_errors(model, project, tmp_path: Path):
