@@ -324,3 +324,41 @@ def test_cli_review_export(project: Path, app) -> None:
         "transcript_id,start_char,end_char,theme",
         "t1_north,48,103,language_barrier",
     ]
+
+
+@pytest.fixture
+def numeric_project(tmp_path: Path) -> Path:
+    """The review fixture with transcripts named 01.txt and 02.txt: ids that look like numbers."""
+    root = tmp_path / "numeric"
+    (root / "transcripts").mkdir(parents=True)
+    shutil.copy(FIXTURE / "transcripts" / "t1_north.txt", root / "transcripts" / "01.txt")
+    shutil.copy(FIXTURE / "transcripts" / "t2_south.txt", root / "transcripts" / "02.txt")
+    (root / "transcripts" / "metadata.csv").write_text(
+        "file,institution,side\n01.txt,Bergen Hospital,north\n02.txt,Zanzibar Hospital,south\n", encoding="utf-8"
+    )
+    shutil.copy(FIXTURE / "codebook.yaml", root / "codebook.yaml")
+    run_project(transcripts_dir=root / "transcripts", codebook_path=root / "codebook.yaml", out=root / "reports")
+    return root
+
+
+def test_numeric_transcript_ids_stay_text_through_the_review_flow(numeric_project: Path) -> None:
+    app = create_app(
+        reports_dir=numeric_project / "reports",
+        transcripts_dir=numeric_project / "transcripts",
+        codebook_path=numeric_project / "codebook.yaml",
+        reviewer="ana",
+    )
+    client = app.test_client()
+    tag = "/tag?t=01&s=273&e=322&focus=language_barrier"
+    assert client.get(tag).status_code == 200
+    assert client.get("/transcript?t=01").status_code == 302
+    first = re.search(r'id="next" href="([^"]+)"', client.get("/queue").get_data(as_text=True)).group(1)
+    assert dict(parse_qsl(urlsplit(html.unescape(first)).query))["t"] in ("01", "02")
+    response = client.post("/decide", data=decision_form(token(client), t="01"))
+    assert response.status_code == 303, response.get_data(as_text=True)
+    row = log_of(numeric_project).frame().iloc[0]
+    assert (row.transcript_id, row.action, row.tag_rule_id) == ("01", "reject", "lb.phrase")
+    assert client.post("/regenerate", data={"csrf_token": token(client)}).status_code == 303
+    assert "Matrix regenerated" in client.get("/agreement").get_data(as_text=True)
+    page = client.get("/tag?t=01&s=48&e=103&focus=language_barrier").get_data(as_text=True)
+    assert '<span class="status rejected" id="status">rejected</span>' in page

@@ -4,9 +4,20 @@ from __future__ import annotations
 
 import csv
 
+import pytest
+
 from pipeline.coding.records import Segment, Tag
-from pipeline.coding.table import TAG_COLUMNS, read_tags, tags_frame, write_csv
+from pipeline.coding.table import (
+    TAG_COLUMNS,
+    metadata_frame,
+    read_table,
+    read_tags,
+    segments_frame,
+    tags_frame,
+    write_csv,
+)
 from pipeline.core.files import atomic_write_text, neutralise_cell
+from pipeline.ingest.records import Transcript
 
 REQUIRED = [
     "segment_id",
@@ -75,3 +86,29 @@ def test_written_files_are_readable_by_others(tmp_path):
     assert path.stat().st_mode & 0o777 == 0o644
     path.chmod(0o600)
     assert atomic_write_text(path, "y").stat().st_mode & 0o777 == 0o600  # an existing file keeps its mode
+
+
+@pytest.mark.parametrize("transcript_id", ["01", "1e5", "-01", "1.0", "nan", "True"])
+def test_every_table_reads_ids_back_as_written(transcript_id, tmp_path):
+    segment = Segment(f"{transcript_id}:0-2", transcript_id, f"{transcript_id}.txt", "7", "respondent", 0, 0, 2, "ok")
+    transcript = Transcript(transcript_id, f"{transcript_id}.txt", tmp_path, "txt", "utf-8", "ok")
+    tables = {
+        "tags": tags_frame([Tag(segment, "language_barrier", "rule", "1.10", "00ab", rule_id="lb.x")]),
+        "segments": segments_frame([segment]),
+        "metadata": metadata_frame([transcript]),
+    }
+    for name, frame in tables.items():
+        read = read_table(write_csv(frame, tmp_path / f"{name}.csv"))
+        assert read.loc[0, "transcript_id"] == transcript_id, name
+        assert read.loc[0, "source"] == f"{transcript_id}.txt", name
+    segments = read_table(tmp_path / "segments.csv")
+    assert segments.loc[0, "segment_id"] == f"{transcript_id}:0-2" and segments.loc[0, "speaker"] == "7"
+    assert segments["start_char"].dtype == "int64" and segments["turn_index"].dtype == "int64"
+
+
+def test_an_offset_that_is_not_a_whole_number_stays_text_for_the_caller_to_report(tmp_path):
+    path = tmp_path / "tags.csv"
+    path.write_text("transcript_id,start_char,end_char,score\na,1,5,0.5\nb,one,9,\n", encoding="utf-8")
+    frame = read_table(path)
+    assert frame["start_char"].tolist() == ["1", "one"] and frame["end_char"].tolist() == [5, 9]
+    assert frame["score"].iloc[0] == 0.5 and frame["score"].isna().iloc[1]

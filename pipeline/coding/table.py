@@ -118,37 +118,42 @@ def metadata_frame(transcripts: Sequence[Transcript]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def read_tags(path: str | Path) -> pd.DataFrame:
-    """A tags table written by `write_csv`, with its types restored (ids and versions stay text: "001", "1.10")."""
-    text_columns = [
-        SEGMENT_ID,
-        TRANSCRIPT_ID,
-        SOURCE,
-        SPEAKER,
-        ROLE,
-        TEXT,
-        THEME,
-        METHOD,
-        RULE_ID,
-        MATCHED,
-        TRIGGER,
-        MODEL,
-        CODEBOOK_VERSION,
-        CODEBOOK_HASH,
-    ]
-    frame = pd.read_csv(
-        path,
-        dtype={column: str for column in text_columns},
-        keep_default_na=False,
-        na_values={SCORE: [""], MATCH_START: [""], MATCH_END: [""]},
-    )
-    for column in (NEGATED, HYPOTHETICAL, EVIDENCE):
+INTEGER_COLUMNS = (START_CHAR, END_CHAR, "turn_index")
+NULLABLE_INTEGER_COLUMNS = (MATCH_START, MATCH_END, "decision_id")
+FLOAT_COLUMNS = (SCORE,)
+FLAG_COLUMNS = (NEGATED, HYPOTHETICAL, EVIDENCE, "machine_evidence")
+FORMULA_GUARD = r"^'(?=[=+\-@\t\r])"  # the apostrophe `neutralise_cell` put before a formula-like cell
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """A table qualcode wrote (tags, segments, metadata, matrix), the one way every stage reads them back.
+
+    Every cell is read as text, so ids stay as written ("01", "001", "1e5") and versions too ("1.10");
+    the formula guard is undone; only the known offset, score and flag columns are typed. An offset
+    column with a cell that is not a whole number stays text, for the caller to report with its line.
+    """
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    for column in frame.columns:
+        frame[column] = frame[column].str.replace(FORMULA_GUARD, "", regex=True)
+    for column in (*INTEGER_COLUMNS, *NULLABLE_INTEGER_COLUMNS):
         if column in frame:
-            frame[column] = frame[column].astype(str).str.lower().eq("true")
-    for column in (TEXT, MATCHED, RULE_ID, TRIGGER, SPEAKER):
+            numbers = pd.to_numeric(frame[column].replace("", None), errors="coerce")
+            blank = frame[column].eq("")
+            whole = not (numbers.isna() & ~blank).any() and not (numbers.dropna() % 1).any()
+            if whole and (column in NULLABLE_INTEGER_COLUMNS or not blank.any()):
+                frame[column] = numbers.astype("Int64" if column in NULLABLE_INTEGER_COLUMNS else "int64")
+    for column in FLOAT_COLUMNS:
         if column in frame:
-            frame[column] = frame[column].astype(str).str.replace(r"^'(?=[=+\-@\t\r])", "", regex=True)
+            frame[column] = pd.to_numeric(frame[column].replace("", None), errors="coerce").astype("float64")
+    for column in FLAG_COLUMNS:
+        if column in frame:
+            frame[column] = frame[column].str.lower().eq("true")
     return frame
+
+
+def read_tags(path: str | Path) -> pd.DataFrame:
+    """A tags table written by `write_csv` (`read_table`: ids and versions stay text, "001" and "1.10")."""
+    return read_table(path)
 
 
 def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:

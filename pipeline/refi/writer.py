@@ -44,6 +44,7 @@ from pipeline.coding.table import (
     TEXT,
     THEME,
     TRANSCRIPT_ID,
+    read_table,
     read_tags,
 )
 from pipeline.core.errors import ExchangeError
@@ -77,17 +78,6 @@ PROVENANCE_FIELDS = (
     REVIEW_STATUS,
     REVIEWER,
     DECISION_ID,
-)
-TEXT_COLUMNS = (
-    SEGMENT_ID,
-    TRANSCRIPT_ID,
-    SPEAKER,
-    THEME,
-    RULE_ID,
-    CODEBOOK_VERSION,
-    CODEBOOK_HASH,
-    REVIEW_STATUS,
-    REVIEWER,
 )
 SKIPPED_METADATA = frozenset({"id", "file"})
 NAME_LIMIT = 100
@@ -393,12 +383,7 @@ def export_qdpx(
             "no tags table here: run `qualcode run` first (or point --reports at its folder)", path=tags_path
         )
     try:
-        tags = read_tags(tags_path)
-        # ids and versions are text: take them as written (pandas reads "001" as 1 and version "1.10" as 1.1)
-        as_text = pd.read_csv(tags_path, dtype=str, keep_default_na=False)
-        for column in TEXT_COLUMNS:
-            if column in tags and column in as_text:
-                tags[column] = as_text[column].str.replace(r"^'(?=[=+\-@\t\r])", "", regex=True)
+        tags = read_tags(tags_path)  # ids and versions stay text ("001", "1.10")
     except (ValueError, pd.errors.ParserError) as exc:
         raise ExchangeError(f"cannot read tags table: {' '.join(str(exc).split())}", path=tags_path) from None
     codings = evidence_codings(tags, where=str(tags_path))
@@ -406,9 +391,7 @@ def export_qdpx(
     warnings = [f"{transcripts_dir}/{s.source}: not exported: {s.reason}" for s in skipped]
     metadata_path = Path(reports_dir) / "metadata.csv"
     if metadata_path.is_file():
-        run_ids = set(
-            pd.read_csv(metadata_path, dtype=str, keep_default_na=False).get(TRANSCRIPT_ID, pd.Series(dtype=str))
-        )
+        run_ids = set(read_table(metadata_path).get(TRANSCRIPT_ID, pd.Series(dtype=str)))
         current = {t.id for t in transcripts}
         if run_ids and run_ids != current:
             warnings.append(

@@ -11,12 +11,7 @@ import pandas as pd
 
 from pipeline.codebook.load import load_codebook
 from pipeline.codebook.model import Codebook
-from pipeline.coding.table import (
-    SEGMENT_COLUMNS,
-    SPEAKER,
-    TEXT,
-    read_tags,
-)
+from pipeline.coding.table import SEGMENT_COLUMNS, read_table, read_tags
 from pipeline.core.errors import QualcodeError
 from pipeline.ingest.read import discover
 from pipeline.ingest.records import Transcript
@@ -49,10 +44,7 @@ def load_corpus(*, reports_dir: Path, transcripts_dir: Path, codebook_path: Path
     if not Path(transcripts_dir).is_dir():
         raise QualcodeError("transcripts folder not found", path=transcripts_dir)
     transcripts, _ = discover(Path(transcripts_dir))
-    segments = pd.read_csv(reports_dir / "segments.csv", dtype={TEXT: str, SPEAKER: str}, keep_default_na=False)
-    segments = segments.reindex(columns=SEGMENT_COLUMNS)
-    for column in (TEXT, SPEAKER):
-        segments[column] = segments[column].astype(str).str.replace(r"^'(?=[=+\-@\t\r])", "", regex=True)
+    segments = read_table(reports_dir / "segments.csv").reindex(columns=SEGMENT_COLUMNS)
     try:
         run = json.loads((reports_dir / "run.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:

@@ -18,7 +18,7 @@ import pandas as pd
 
 from pipeline import __version__
 from pipeline.codebook.model import Codebook
-from pipeline.coding.table import CODEBOOK_HASH, EVIDENCE, THEME, TRANSCRIPT_ID, read_tags
+from pipeline.coding.table import CODEBOOK_HASH, EVIDENCE, THEME, TRANSCRIPT_ID, read_table, read_tags
 from pipeline.core.errors import QualcodeError
 from pipeline.core.files import atomic_write_bytes
 from pipeline.outputs.annex.evidence import (
@@ -164,14 +164,12 @@ def read_run_outputs(reports: str | Path) -> RunOutputs:
     missing = {TRANSCRIPT_ID, THEME, EVIDENCE, "segment_id", "text", "start_char"} - set(tags.columns)
     if missing:
         raise QualcodeError(f"not a qualcode tags table: missing columns {', '.join(sorted(missing))}", path=tags_path)
-    tags[TRANSCRIPT_ID] = tags[TRANSCRIPT_ID].astype(str)
     metadata_path = reports / "metadata.csv"
     if not metadata_path.is_file():
         raise QualcodeError(
             "no metadata.csv (interviews, groups, attributions): run `qualcode run` again", path=reports
         )
-    metadata = pd.read_csv(metadata_path, dtype=str, keep_default_na=False)
-    metadata = metadata.apply(lambda column: column.str.replace(r"^'(?=[=+\-@\t\r])", "", regex=True))
+    metadata = read_table(metadata_path)
     if TRANSCRIPT_ID not in metadata:
         raise QualcodeError(f"metadata table has no {TRANSCRIPT_ID} column", path=metadata_path)
     run: dict[str, Any] = {}
