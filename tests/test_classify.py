@@ -708,3 +708,61 @@ def test_coding_with_a_model_gives_the_same_tags_in_worker_processes(model, proj
     ]
     assert one == two
     assert any(t.method == CLASSIFIER_METHOD for tags in one for t in tags)
+
+
+def test_cli_train_uses_a_review_log_only_if_it_belongs_to_the_transcripts(tmp_path: Path):
+    """A reports/review.sqlite of another project in the working folder: noted and not used by default,
+    refused when named with --reports; a log with decisions on these transcripts is used and named."""
+    from pipeline.review.log import Decision, ReviewLog, text_sha
+
+    def decide(log: Path, transcript: str, text: str, start: int, end: int) -> None:
+        ReviewLog.open(log).append(
+            Decision(
+                reviewer="ana",
+                transcript_id=transcript,
+                start_char=start,
+                end_char=end,
+                text_sha=text_sha(text[start:end]),
+                action="accept",
+                theme_before="language_barrier",
+            )
+        )
+
+    elsewhere = tmp_path / "reports" / "review.sqlite"
+    decide(elsewhere, "t1_north", "x" * 200, 48, 103)  # another project's transcript
+    arguments = [
+        "train",
+        "--transcripts",
+        str(CLASSIFY / "transcripts"),
+        "--codebook",
+        str(CLASSIFY / "codebook.yaml"),
+        "--gold",
+        str(CLASSIFY / "coded"),
+        "--min-positive",
+        "2",
+        "--folds",
+        "2",
+    ]
+    runner = CliRunner()
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        # --min-positive 100 stops it right after the log is judged (no theme has that many): no need to train
+        ignored = runner.invoke(app, [*arguments, "--min-positive", "100", "--model", str(tmp_path / "a.skops")])
+        refused = runner.invoke(app, [*arguments, "--model", str(tmp_path / "b.skops"), "--reports", "reports"])
+    finally:
+        os.chdir(cwd)
+    assert "review log reports/review.sqlite not used: none of its 1 decisions is on a transcript" in ignored.output
+    assert isinstance(ignored.exception, ModelError) and "min_positive" in str(ignored.exception)
+    assert isinstance(refused.exception, QualcodeError) and "review log not used" in str(refused.exception)
+    assert not (tmp_path / "b.skops").exists()
+
+    own = tmp_path / "own" / "review.sqlite"
+    text = (CLASSIFY / "transcripts" / "c_engineer.txt").read_text(encoding="utf-8")
+    decide(own, "c_engineer", text, 160, 218)
+    used = runner.invoke(app, [*arguments, "--model", str(tmp_path / "c.skops"), "--reports", str(own.parent)])
+    assert used.exit_code == 0, used.output
+    assert f"review decisions from {own} (1 of 1 on these transcripts): 1 positive" in used.output
+    card = json.loads(card_path(tmp_path / "c.skops").read_text())
+    assert card["training_data"]["review_log"] == {"path": str(own), "decisions": 1}
+    assert "review" in card["training_data"]["coders"]

@@ -408,3 +408,67 @@ def test_without_a_log_training_codes_are_unchanged(project: Path) -> None:
         theme_ids=["language_barrier"],
     )
     assert merged.gold.equals(gold) and merged.segments.equals(segments)
+
+
+def _gold(transcript_id: str = "t1_north") -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "coder": ["cy"],
+            "transcript_id": [transcript_id],
+            "start_char": [48],
+            "end_char": [137],
+            "theme": ["language_barrier"],
+            "segment_id": [""],
+        }
+    )
+
+
+def _merge(project: Path, gold: pd.DataFrame | None, transcripts: Path | None = None):
+    from pipeline.review.training import with_review_decisions
+
+    corpus = load_corpus(
+        reports_dir=project / "reports",
+        transcripts_dir=project / "transcripts",
+        codebook_path=project / "codebook.yaml",
+    )
+    segments = corpus.segments[corpus.segments.role != "interviewer"].reset_index(drop=True)
+    merged = with_review_decisions(
+        segments,
+        corpus.tags,
+        gold,
+        log_path=project / "reports" / "review.sqlite",
+        transcripts_dir=transcripts or project / "transcripts",
+        theme_ids=corpus.codebook.theme_ids,
+    )
+    return segments, merged
+
+
+def test_an_empty_log_is_not_used_and_changes_nothing(project: Path) -> None:
+    ReviewLog.open(project / "reports" / "review.sqlite")
+    segments, merged = _merge(project, _gold())
+    assert not merged.used and merged.why_not == "it holds no decisions"
+    assert merged.gold.equals(_gold()) and merged.segments.equals(segments)
+
+
+def test_decisions_only_on_coded_transcripts_merge(project: Path) -> None:
+    decide(project, BARRIER, "reject", before="language_barrier")
+    decide(project, CARDS, "add", after="mentor")
+    _, merged = _merge(project, _gold())
+    assert merged.used and (merged.decisions, merged.matching, merged.positives, merged.negatives) == (2, 2, 1, 1)
+    codes = merged.gold.sort_values(["start_char"])[["coder", "start_char", "end_char", "theme"]].values.tolist()
+    assert codes == [["cy", 103, 137, "language_barrier"], ["review", 323, 361, "mentor"]]
+
+
+def test_a_log_of_other_transcripts_is_not_used(project: Path, tmp_path: Path) -> None:
+    decide(project, BARRIER, "reject", before="language_barrier")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "x1.txt").write_text("Respondent: Nothing about languages here at all.\n", encoding="utf-8")
+    _, merged = _merge(project, _gold(), transcripts=other)
+    assert not merged.used and "none of its 1 decisions is on a transcript in" in merged.why_not
+    same_names = tmp_path / "same_names"
+    same_names.mkdir()
+    (same_names / "t1_north.txt").write_text("Respondent: " + "Other words entirely. " * 20, encoding="utf-8")
+    _, merged = _merge(project, _gold(), transcripts=same_names)
+    assert not merged.used and "matches the text of a transcript" in merged.why_not
+    assert merged.gold.equals(_gold())

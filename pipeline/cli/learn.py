@@ -55,10 +55,13 @@ def train(
     ),
     unit: str = typer.Option("sentence", "--unit", help="Segment unit: sentence or turn (use the one you run with)."),
     spacy_model: str | None = SPACY_MODEL,
-    reports: Path = typer.Option(
-        Path("reports"),
+    reports: Path | None = typer.Option(
+        None,
         "--reports",
-        help="Folder whose review.sqlite decisions (qualcode review) are merged in; decisions win.",
+        help=(
+            "Folder whose review.sqlite decisions (qualcode review) are merged in; decisions win. Default: "
+            "reports/, used only if its decisions are on these transcripts."
+        ),
     ),
 ) -> None:
     """Train the classifier on the coder files in --gold; choose thresholds and the combine mode by grouped CV."""
@@ -66,32 +69,31 @@ def train(
     from pipeline.classifier.model import card_path
     from pipeline.classifier.persist import save_model
     from pipeline.measure.coder_files import load_gold
-    from pipeline.workflows.train import train_project
+    from pipeline.review.log import LOG_NAME
+    from pipeline.workflows.train import merge_review_log, train_project
 
     if estimator not in ESTIMATORS:
         raise QualcodeError(f"--estimator must be {' or '.join(ESTIMATORS)}, not {estimator!r}")
-    review_log = reports / "review.sqlite"
+    review_log = (reports or Path("reports")) / LOG_NAME
     codes = load_gold(gold) if gold.is_dir() or not review_log.exists() else None
     project = _code(transcripts, codebook, _options(unit, spacy_model))
-    if review_log.exists():  # reviewers' decisions: accepted/added themes are positives, rejected ones negatives
-        from dataclasses import replace
-
-        from pipeline.review.training import with_review_decisions
-
-        merged = with_review_decisions(
-            project.segments,
-            project.tags,
-            codes,
-            log_path=review_log,
-            transcripts_dir=transcripts,
-            theme_ids=project.codebook.theme_ids,
-        )
-        project, codes = replace(project, segments=merged.segments), merged.gold
+    # reviewers' decisions: accepted/added themes are positives, rejected ones negatives
+    project, codes, merged = merge_review_log(project, codes, log_path=review_log, transcripts_dir=transcripts)
+    if merged.used:
         console.print(
-            f"review decisions in {review_log}: {merged.positives} positive, {merged.negatives} negative "
-            f"({merged.not_applied} stale, not used)",
+            f"review decisions from {review_log} ({merged.matching} of {merged.decisions} on these transcripts): "
+            f"{merged.positives} positive, {merged.negatives} negative ({merged.not_applied} stale, not used)",
             highlight=False,
+            soft_wrap=True,
         )
+    elif reports is not None and merged.decisions:  # the log asked for holds another project's decisions
+        raise QualcodeError(f"review log not used: {merged.why_not}", path=review_log)
+    elif review_log.exists():
+        console.print(
+            f"[yellow]note[/yellow] review log {review_log} not used: {merged.why_not}", highlight=False, soft_wrap=True
+        )
+    if codes is None:
+        codes = load_gold(gold)  # the log was all there was, and it is not used: say what is missing
     with console.status(f"training on {gold}/ and measuring by {folds}-fold cross-validation grouped by transcript"):
         result = train_project(
             project,
@@ -102,6 +104,7 @@ def train(
             estimator=estimator,
             use_examples=not no_examples,
             unit=unit,
+            review_log={"path": str(review_log), "decisions": merged.decisions} if merged.used else None,
         )  # type: ignore[arg-type]
     for theme, rows in result.unknown_codes.items():
         console.print(

@@ -18,20 +18,25 @@ from pipeline.coding.table import (
 )
 from pipeline.ingest.read import discover
 from pipeline.review.apply import review_labels, transcript_texts
-from pipeline.review.log import derive_state, read_log
+from pipeline.review.log import derive_state, read_log, text_sha
 
 REVIEW_CODER = "review"
 
 
 @dataclass(frozen=True)
 class ReviewTraining:
-    """Training data with the reviewers' decisions merged in: the segments to learn from and the codes."""
+    """Training data with the reviewers' decisions merged in: the segments to learn from and the codes; when
+    the log was not used (`used` False), the segments and codes as given and why not."""
 
     segments: pd.DataFrame
     gold: pd.DataFrame
     positives: int = 0
     negatives: int = 0
     not_applied: int = 0
+    decisions: int = 0
+    matching: int = 0
+    used: bool = False
+    why_not: str = ""
 
 
 def with_review_decisions(
@@ -48,15 +53,38 @@ def with_review_decisions(
     In a coder's transcript an accepted or added theme becomes a code, and a rejected one is cut out of the
     coder's spans (a negative). A transcript no coder coded adds only its reviewed segments: decided themes
     as decided, other themes as the rules tagged them (so no unreviewed segment becomes a negative).
+
+    The log is used only if it belongs to these transcripts: at least one decision names a transcript here
+    and the text at its offsets still hashes as when it was decided. Otherwise nothing is merged (why_not).
     """
     columns = ["coder", TRANSCRIPT_ID, START_CHAR, END_CHAR, THEME, SEGMENT_ID]
     gold = gold.copy() if gold is not None else pd.DataFrame(columns=columns)
     if not Path(log_path).exists():
-        return ReviewTraining(segments=segments, gold=gold)
+        return ReviewTraining(segments=segments, gold=gold, why_not="there is no review log")
+    decisions = read_log(log_path)
+    if decisions.empty:
+        return ReviewTraining(segments=segments, gold=gold, why_not="it holds no decisions")
     transcripts, _ = discover(Path(transcripts_dir))
-    state = derive_state(
-        read_log(log_path), segments=segments, texts=transcript_texts(transcripts), theme_ids=theme_ids
+    texts = transcript_texts(transcripts)
+    matching = sum(
+        row.transcript_id in texts
+        and text_sha(texts[row.transcript_id][int(row.start_char) : int(row.end_char)]) == row.text_sha
+        for row in decisions.itertuples(index=False)
     )
+    if not matching:
+        known = decisions[TRANSCRIPT_ID].isin(list(texts)).any()
+        return ReviewTraining(
+            segments=segments,
+            gold=gold,
+            decisions=len(decisions),
+            why_not=(
+                f"none of its {len(decisions)} decisions matches the text of a transcript in {transcripts_dir}"
+                if known
+                else f"none of its {len(decisions)} decisions is on a transcript in {transcripts_dir}"
+            )
+            + " (a log of another project?)",
+        )
+    state = derive_state(decisions, segments=segments, texts=texts, theme_ids=theme_ids)
     labels = review_labels(state, segments=segments)
     coded = set(gold[TRANSCRIPT_ID])
     for row in labels[~labels["label"]].itertuples(index=False):
@@ -65,7 +93,8 @@ def with_review_decisions(
     reviewed_only = labels[~labels[TRANSCRIPT_ID].isin(coded)]
     decided = set(zip(labels[SEGMENT_ID], labels[THEME]))
     machine = rule_tags[rule_tags[EVIDENCE] & rule_tags[SEGMENT_ID].isin(set(reviewed_only[SEGMENT_ID]))]
-    machine = machine[[(s, t) not in decided for s, t in zip(machine[SEGMENT_ID], machine[THEME])]]
+    undecided = [(s, t) not in decided for s, t in zip(machine[SEGMENT_ID], machine[THEME])]
+    machine = machine[pd.Series(undecided, index=machine.index, dtype=bool)]  # an empty list would pick columns
     added = pd.concat(
         [
             positives[[TRANSCRIPT_ID, START_CHAR, END_CHAR, THEME, SEGMENT_ID]],
@@ -84,6 +113,9 @@ def with_review_decisions(
         positives=int(labels["label"].sum()),
         negatives=int((~labels["label"]).sum()),
         not_applied=len(state.stale),
+        decisions=len(decisions),
+        matching=matching,
+        used=True,
     )
 
 

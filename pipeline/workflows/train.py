@@ -4,7 +4,7 @@ the segments most worth coding next. The library under `qualcode train` and `qua
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from pipeline.core.errors import QualcodeError
 from pipeline.ingest.read import discover
 from pipeline.ingest.records import Skipped
 from pipeline.measure.coder_files import CODER, segment_labels, unknown_themes
+from pipeline.review.training import ReviewTraining, with_review_decisions
 
 
 @dataclass
@@ -93,6 +94,24 @@ def code_project(
     )
 
 
+def merge_review_log(
+    project: CodedProject, gold: pd.DataFrame | None, *, log_path: Path, transcripts_dir: Path
+) -> tuple[CodedProject, pd.DataFrame | None, ReviewTraining]:
+    """The project and codes with the decisions of `log_path` merged in, if that log belongs to these
+    transcripts (see `with_review_decisions`); else both as given, and the ReviewTraining says why not."""
+    merged = with_review_decisions(
+        project.segments,
+        project.tags,
+        gold,
+        log_path=log_path,
+        transcripts_dir=transcripts_dir,
+        theme_ids=project.codebook.theme_ids,
+    )
+    if not merged.used:
+        return project, gold, merged
+    return replace(project, segments=merged.segments), merged.gold, merged
+
+
 def train_project(
     project: CodedProject,
     gold: pd.DataFrame,
@@ -104,6 +123,7 @@ def train_project(
     use_examples: bool = True,
     unit: str = "sentence",
     measure: bool = True,
+    review_log: dict[str, Any] | None = None,
 ) -> TrainingResult:
     """Train on the segments of every transcript a coder coded (uncoded segments there are negatives), and
     record in the card which combine mode measures best by grouped cross-validation."""
@@ -132,6 +152,8 @@ def train_project(
     )
     model.card["unit"] = unit
     model.card["training_data"]["coders"] = sorted(set(gold[CODER]))
+    if review_log is not None:
+        model.card["training_data"]["review_log"] = review_log
     if measure:
         measured = measure_combine(
             segments,
