@@ -112,6 +112,22 @@ def test_validate_ok(tmp_path):
     assert "ok: codebook" in result.stderr
 
 
+def test_validate_warns_about_a_transcript_over_spacys_limit(tmp_path):
+    folder = tmp_path / "t"
+    folder.mkdir()
+    answer = " ".join(["Pneumonoultramicroscopic"] * 40) + ".\n\n"
+    (folder / "huge.txt").write_text("Interviewer: Hi?\nRespondent: " + answer * 1_200, encoding="utf-8")
+    result = qualcode("validate", "--codebook", str(MINIMAL), "--transcripts", str(folder))
+    assert result.returncode == 0, result.stderr
+    (warning,) = [line for line in result.stderr.splitlines() if "huge.txt" in line]
+    assert (
+        warning.startswith("warning: ")
+        and "speech of 1,2" in warning
+        and "over spaCy's limit of 1,000,000" in warning
+        and "in pieces" in warning
+    )
+
+
 def test_every_command_has_help():
     from typer.main import get_command
 

@@ -7,9 +7,11 @@ from pathlib import Path
 import docx
 import pytest
 
-from pipeline.coding.segment import parse_transcript
+from pipeline.coding.corpus import CodingOptions, code_transcript
+from pipeline.coding.segment import parse_parts, parse_transcript
 from pipeline.ingest.read import TRANSCRIPT_SUFFIXES, read_transcript
 from pipeline.nlp.language import make_nlp
+from pipeline.workflows.run import run_project
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE_FILES = sorted(
@@ -101,3 +103,67 @@ def test_unknown_spacy_model_is_a_clear_error():
 
     with pytest.raises(QualcodeError, match="not installed"):
         make_nlp(spacy_model="xx_no_such_model_sm")
+
+
+def _long_interview(turns: int, *, paragraphs: int = 3) -> str:
+    """An interview of `turns` question/answer pairs, each answer in paragraphs (blank lines between)."""
+    answer = "\n\n".join(
+        f"Paragraph {p} of this answer. We had a language barrier with the night staff. It got better."
+        for p in range(paragraphs)
+    )
+    return "".join(f"Interviewer: Question {n}, how was it?\nRespondent: {answer}\n" for n in range(turns))
+
+
+@pytest.mark.parametrize("path", [p for p in BUNDLED_FILES if p.name != "README.md"][:6], ids=lambda p: p.name)
+def test_a_transcript_cut_only_between_turns_gives_the_same_segments_and_tags(path, minimal_nlp, minimal_codebook):
+    transcript = read_transcript(path)
+    longest = max(t.end_char - t.start_char for t in transcript.turns)
+    whole = code_transcript(transcript, nlp=minimal_nlp, codebook=minimal_codebook)
+    cut = code_transcript(
+        transcript, nlp=minimal_nlp, codebook=minimal_codebook, options=CodingOptions(max_length=longest + 2)
+    )
+    assert cut.warnings and "pieces cut at turn boundaries" in cut.warnings[0]
+    assert cut.segments == whole.segments and cut.tags == whole.tags
+
+
+@pytest.mark.parametrize("unit", ["sentence", "turn"])
+@pytest.mark.parametrize("limit", [300, 120, 45])
+def test_turns_over_the_limit_are_cut_with_exact_offsets(unit, limit, minimal_nlp, tmp_path):
+    path = tmp_path / "long.txt"
+    path.write_text(_long_interview(3) + "Respondent: " + "word " * 40 + "\n", encoding="utf-8")
+    transcript = read_transcript(path)
+    parts, warnings = parse_parts(transcript, minimal_nlp, unit=unit, max_length=limit)
+    assert len(parts) > 1 and warnings
+    assert all(len(parsed.doc.text) <= limit for parsed in parts)
+    segments = [piece.segment for parsed in parts for piece in parsed.segments]
+    for segment in segments:
+        assert transcript.text[segment.start_char : segment.end_char] == segment.text == segment.text.strip()
+        turn = transcript.turns[segment.turn_index]
+        assert turn.start_char <= segment.start_char < segment.end_char <= turn.end_char
+    assert [s.start_char for s in segments] == sorted(s.start_char for s in segments)
+    spoken = " ".join(transcript.text[t.start_char : t.end_char] for t in transcript.turns).split()
+    assert " ".join(s.text for s in segments).split() == spoken  # nothing lost, nothing twice
+
+
+def test_a_transcript_over_a_million_characters_is_coded_in_pieces(tmp_path):
+    """spaCy refuses texts over nlp.max_length (1,000,000) with E088; such a transcript is coded in pieces.
+    Long words keep it fast: about 50,000 tokens."""
+    paragraph = " ".join(["Pneumonoultramicroscopic"] * 40) + "."
+    answer = "\n\n".join([paragraph] * 3)
+    text = "Respondent: First, there was a language barrier.\n"
+    text += "".join(f"Interviewer: Question {n}?\nRespondent: {answer}\n" for n in range(400))
+    text += "Respondent: At the very end there was a language problem again.\n"
+    assert len(text) > 1_200_000
+    folder = tmp_path / "transcripts"
+    folder.mkdir()
+    (folder / "huge.txt").write_text(text, encoding="utf-8")
+    codebook = Path(__file__).parent / "fixtures" / "codebooks" / "minimal.yaml"
+    result = run_project(transcripts_dir=folder, codebook_path=codebook, out=tmp_path / "reports")
+    (coded,) = result.coded
+    assert coded.warnings[0].startswith("speech of 1,") and "in 2 pieces cut at turn boundaries" in coded.warnings[0]
+    assert {"source": "huge.txt", "message": coded.warnings[0]} in result.record["warnings"]
+    assert [text[t.match_start : t.match_end] for t in coded.tags] == ["language barrier", "language problem"]
+    assert coded.tags[-1].segment.text == "At the very end there was a language problem again."
+    assert len(coded.segments) == 2 + 400 * 4
+    for segment in coded.segments:
+        assert text[segment.start_char : segment.end_char] == segment.text

@@ -103,6 +103,7 @@ def run(
 def validate(transcripts: Path = TRANSCRIPTS, codebook: Path = CODEBOOK) -> None:
     """Check the codebook and every transcript; list every problem (exit 1 if any) and advice."""
     from pipeline.codebook.load import check_codebook, lint
+    from pipeline.coding.segment import DEFAULT_MAX_LENGTH, speech_length
     from pipeline.ingest.read import discover
 
     cb, problems = check_codebook(codebook)
@@ -118,9 +119,17 @@ def validate(transcripts: Path = TRANSCRIPTS, codebook: Path = CODEBOOK) -> None
         for skip in skipped:
             console.print(f"[red]error:[/red] {skip.reason}", highlight=False, soft_wrap=True)
         for transcript in found:
-            for warning in transcript.warnings:
+            warnings = list(transcript.warnings)
+            if (length := speech_length(transcript)) > DEFAULT_MAX_LENGTH:
+                warnings.append(
+                    f"speech of {length:,} characters is over spaCy's limit of {DEFAULT_MAX_LENGTH:,}: "
+                    "`qualcode run` codes it in pieces cut at turn (or paragraph) boundaries"
+                )
+            for warning in warnings:
                 console.print(
-                    f"[yellow]warning:[/yellow] {transcripts / transcript.source}: {warning}", highlight=False
+                    f"[yellow]warning:[/yellow] {transcripts / transcript.source}: {warning}",
+                    highlight=False,
+                    soft_wrap=True,
                 )
         problems = [*problems, *skipped]
     else:
@@ -156,7 +165,7 @@ def tag(
     options = CodingOptions(unit=unit, code_interviewer=code_interviewer, spacy_model=spacy_model)  # type: ignore[arg-type]
     coded = code_transcript(transcript, nlp=build_nlp(cb, spacy_model=spacy_model), codebook=cb, options=options)
     frame = tags_frame(coded.tags)
-    for warning in transcript.warnings:
+    for warning in [*transcript.warnings, *coded.warnings]:
         console.print(f"[yellow]warning[/yellow] {file}: {warning}", highlight=False)
     if format == "json":
         sys.stdout.write(frame.to_json(orient="records", force_ascii=False, indent=2) + "\n")

@@ -15,7 +15,7 @@ from spacy.language import Language
 from pipeline.codebook.model import Codebook
 from pipeline.coding.records import Segment, Tag
 from pipeline.coding.rules import add_rules, rule_tags
-from pipeline.coding.segment import Unit, parse_transcript
+from pipeline.coding.segment import Unit, parse_parts
 from pipeline.ingest.records import Transcript
 from pipeline.nlp.language import make_nlp
 
@@ -30,6 +30,7 @@ class CodingOptions:
     unit: Unit = "sentence"
     code_interviewer: bool = False
     spacy_model: str | None = None
+    max_length: int | None = None  # characters per spaCy doc; None: the pipeline's nlp.max_length
 
 
 @dataclass
@@ -39,6 +40,7 @@ class CodedTranscript:
     transcript: Transcript
     segments: list[Segment]
     tags: list[Tag] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # from coding (a transcript cut into pieces)
 
 
 def build_nlp(codebook: Codebook, *, spacy_model: str | None = None) -> Language:
@@ -54,13 +56,16 @@ def code_transcript(
     options: CodingOptions = CodingOptions(),
     tagger: Tagger | None = None,
 ) -> CodedTranscript:
-    """Segment one transcript and tag it with the rules, then with `tagger` (e.g. the classifier) when given."""
-    parsed = parse_transcript(transcript, nlp, unit=options.unit)
-    segments = [piece.segment for piece in parsed.segments]
-    tags = rule_tags(parsed, codebook, code_interviewer=options.code_interviewer)
+    """Segment one transcript and tag it with the rules, then with `tagger` (e.g. the classifier) when given.
+
+    A transcript longer than spaCy's max_length is coded in pieces cut between turns (or paragraphs).
+    """
+    parts, warnings = parse_parts(transcript, nlp, unit=options.unit, max_length=options.max_length)
+    segments = [piece.segment for parsed in parts for piece in parsed.segments]
+    tags = [tag for parsed in parts for tag in rule_tags(parsed, codebook, code_interviewer=options.code_interviewer)]
     if tagger is not None:
         tags = tagger(segments, tags)
-    return CodedTranscript(transcript=transcript, segments=segments, tags=tags)
+    return CodedTranscript(transcript=transcript, segments=segments, tags=tags, warnings=warnings)
 
 
 # Per-process state of pool workers only: each worker builds its pipeline once, in its initializer.

@@ -40,28 +40,109 @@ class ParsedTranscript:
 
 
 TURN_SEPARATOR = "\n\n"
+DEFAULT_MAX_LENGTH = 1_000_000  # spaCy's default `nlp.max_length`: longer texts raise E088
+CUTS = (("paragraph", "\n\n"), ("line", "\n"), ("space", " "))  # where a turn over the limit is cut, best first
+
+
+@dataclass(frozen=True)
+class Block:
+    """A stretch of one turn's text, by offsets into the file: a whole turn, or a piece of a turn over the limit."""
+
+    turn_index: int
+    start_char: int
+    end_char: int
 
 
 def parse_transcript(transcript: Transcript, nlp: Language, *, unit: Unit = "sentence") -> ParsedTranscript:
     """Run the pipeline once over a transcript's speech: its turns joined by blank lines, each turn starting
     a sentence, so turns never share a segment or a ConText scope and labels/timestamps are never tokens.
 
-    One doc per transcript rather than per turn saves the pipeline's per-doc overhead.
+    One doc per transcript rather than per turn saves the pipeline's per-doc overhead. The speech must fit
+    `nlp.max_length`; `parse_parts` cuts longer transcripts into pieces.
     """
+    blocks = [Block(index, turn.start_char, turn.end_char) for index, turn in enumerate(transcript.turns)]
+    return _parse(transcript, blocks, nlp, unit=unit)
+
+
+def parse_parts(
+    transcript: Transcript, nlp: Language, *, unit: Unit = "sentence", max_length: int | None = None
+) -> tuple[list[ParsedTranscript], list[str]]:
+    """The transcript parsed in as few docs as fit `max_length` (default `nlp.max_length`), and warnings.
+
+    Docs are cut between turns; a turn longer than the limit is cut at its last blank line before the
+    limit (else line break, else space, else anywhere, with a warning: that cut may split a sentence).
+    Offsets stay exact. A transcript that fits gives exactly `parse_transcript`'s one doc.
+    """
+    limit = max_length or nlp.max_length
+    blocks: list[Block] = []
+    cuts: dict[str, int] = {}
+    for index, turn in enumerate(transcript.turns):
+        for start, end, kind in _cut(transcript.text, turn.start_char, turn.end_char, limit=limit):
+            blocks.append(Block(index, start, end))
+            if kind:
+                cuts[kind] = cuts.get(kind, 0) + 1
+    groups: list[list[Block]] = [[]]
+    size = 0
+    for block in blocks:
+        length = block.end_char - block.start_char
+        if groups[-1] and size + len(TURN_SEPARATOR) + length > limit:
+            groups.append([])
+            size = 0
+        size += (len(TURN_SEPARATOR) if groups[-1] else 0) + length
+        groups[-1].append(block)
+    warnings = []
+    if len(groups) > 1:
+        speech = sum(b.end_char - b.start_char for b in blocks) + len(TURN_SEPARATOR) * (len(blocks) - 1)
+        where = "turn" + "".join(f", {kind}" for kind, _ in CUTS if cuts.get(kind)) + " boundaries"
+        warnings.append(
+            f"speech of {speech:,} characters is over spaCy's limit of {limit:,}: coded in {len(groups)} pieces "
+            f"cut at {where}"
+        )
+        split = {kind: n for kind, n in cuts.items() if kind != "paragraph"}
+        if split:
+            warnings.append(
+                "a turn with no paragraph break within the limit was cut at "
+                + ", ".join(f"{n} {kind}(s)" for kind, n in sorted(split.items()))
+                + ": a sentence there may be split in two segments"
+            )
+    return [_parse(transcript, group, nlp, unit=unit) for group in groups], warnings
+
+
+def speech_length(transcript: Transcript) -> int:
+    """Characters of the text spaCy gets for a transcript in one doc: its turns joined by blank lines."""
     turns = transcript.turns
-    texts = [transcript.text[t.start_char : t.end_char] for t in turns]
+    return sum(t.end_char - t.start_char for t in turns) + len(TURN_SEPARATOR) * max(len(turns) - 1, 0)
+
+
+def _cut(text: str, start: int, end: int, *, limit: int) -> list[tuple[int, int, str]]:
+    """[start, end) in pieces of at most `limit` characters, each with the kind of cut that ends it ('' last)."""
+    pieces = []
+    while end - start > limit:
+        window = text[start : start + limit]
+        found = ((kind, separator, window.rfind(separator)) for kind, separator in CUTS)
+        kind, separator, at = next((cut for cut in found if cut[2] > 0), ("character", "", limit))
+        pieces.append((start, start + at, kind))
+        start += at + len(separator)
+    pieces.append((start, end, ""))
+    return pieces
+
+
+def _parse(transcript: Transcript, blocks: list[Block], nlp: Language, *, unit: Unit) -> ParsedTranscript:
+    """One doc over these blocks joined by blank lines, each block starting a sentence; segments with offsets."""
+    turns = transcript.turns
+    texts = [transcript.text[b.start_char : b.end_char] for b in blocks]
     bases, cursor = [], 0
     for text in texts:
         bases.append(cursor)
         cursor += len(text) + len(TURN_SEPARATOR)
     doc = nlp.make_doc(TURN_SEPARATOR.join(texts))
     token_starts = doc.to_array([IDX]).tolist()
-    firsts = [bisect_left(token_starts, base) for base in bases]  # each turn's first token
+    firsts = [bisect_left(token_starts, base) for base in bases]  # each block's first token
     doc = nlp(mark_sentence_starts(doc, firsts))
     if unit == "turn":
         bounds = [*firsts, len(doc)]
-        pieces = [(index, doc[bounds[index] : bounds[index + 1]]) for index in range(len(turns))]
-    else:  # a sentence lies in one turn, because every turn starts a sentence
+        pieces = [(index, doc[bounds[index] : bounds[index + 1]]) for index in range(len(blocks))]
+    else:  # a sentence lies in one block, because every block starts a sentence
         pieces = [(bisect_right(bases, sentence.start_char) - 1, sentence) for sentence in doc.sents]
     segments: list[SegmentSpan] = []
     for index, text_span in pieces:
@@ -69,9 +150,10 @@ def parse_transcript(transcript: Transcript, nlp: Language, *, unit: Unit = "sen
         stripped = text.strip()
         if not stripped:
             continue
-        turn = turns[index]
+        block = blocks[index]
+        turn = turns[block.turn_index]
         doc_char = text_span.start_char + (len(text) - len(text.lstrip()))
-        start = turn.start_char + (doc_char - bases[index])
+        start = block.start_char + (doc_char - bases[index])
         end = start + len(stripped)
         segment = Segment(
             segment_id=f"{transcript.id}:{start}-{end}",
@@ -79,7 +161,7 @@ def parse_transcript(transcript: Transcript, nlp: Language, *, unit: Unit = "sen
             source=transcript.source,
             speaker=turn.speaker,
             role=turn.role,
-            turn_index=index,
+            turn_index=block.turn_index,
             start_char=start,
             end_char=end,
             text=stripped,

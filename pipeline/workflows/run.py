@@ -170,7 +170,9 @@ def run_record(
         },
         "transcripts": [transcript_record(c) for c in coded],
         "skipped": [{"source": s.source, "reason": s.reason} for s in skipped],
-        "warnings": [{"source": c.transcript.source, "message": w} for c in coded for w in c.transcript.warnings],
+        "warnings": [
+            {"source": c.transcript.source, "message": w} for c in coded for w in [*c.transcript.warnings, *c.warnings]
+        ],
     }
 
 
