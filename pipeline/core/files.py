@@ -1,9 +1,16 @@
-"""Safe output: atomic writes, and spreadsheet cells that cannot be read as formulas."""
+"""Safe output: atomic writes, report sets switched in whole under a lock, and spreadsheet cells that
+cannot be read as formulas."""
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
+import socket
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -54,3 +61,104 @@ def neutralise_cell(value: Any) -> Any:
     if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
         return "'" + value
     return value
+
+
+LOCK_NAME = ".qualcode.lock"
+SWITCH_NAME = ".switch"  # a complete staged report set whose switch-in began: finished by the next holder
+LAST = "run.json"  # switched in last: a run.json that names a run means its whole set is in place
+
+
+@contextmanager
+def output_lock(out: str | Path, *, purpose: str) -> Iterator[Path]:
+    """Hold the lock on an output folder (`<out>/.qualcode.lock`) while writing it; a second writer fails at
+    once with one line naming the holder (purpose, pid, host, since when).
+
+    `fcntl.flock` locks belong to an open file, so the kernel drops them when the holder exits or is killed:
+    a lock file left by a dead process never blocks. An interrupted switch-in is finished on taking the lock.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / LOCK_NAME
+    with open(path, "a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise QualcodeError(
+                f"in use by {holder}: wait for it to finish, or write to another folder", path=out
+            ) from None
+        try:
+            handle.seek(0)
+            handle.truncate()
+            since = datetime.now(UTC).isoformat(timespec="seconds")
+            handle.write(f"{purpose} (pid {os.getpid()} on {socket.gethostname()}, since {since})\n")
+            handle.flush()
+            finish_switch(out)
+            yield out
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def settle_reports(out: str | Path) -> None:
+    """Before reading an output folder: finish a switch-in a killed writer left, unless a writer holds it."""
+    out = Path(out)
+    if not (out / SWITCH_NAME).is_dir():
+        return
+    try:
+        with output_lock(out, purpose="qualcode (finishing an interrupted switch)"):
+            pass
+    except QualcodeError:
+        pass  # a writer is active: it finishes the switch itself
+
+
+@contextmanager
+def staged_set(out: str | Path) -> Iterator[Path]:
+    """A staging folder inside `out` for a whole set of files; switched in as one set when the block ends,
+    removed (the previous set untouched) when it raises. Hold `output_lock(out)` around it.
+
+    The commit point is one rename of the complete staging folder to `<out>/.switch`; its files are then
+    renamed into `out` (run.json last). If that is interrupted, `finish_switch` completes it.
+    """
+    out = Path(out)
+    staging = out / f".staging-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _fsync_dir(staging)
+    os.replace(staging, out / SWITCH_NAME)  # the commit point: from here the set goes in whole
+    try:
+        finish_switch(out)
+    except KeyboardInterrupt:  # Ctrl-C in the middle of the renames: finish them first
+        finish_switch(out)
+        raise
+
+
+def finish_switch(out: str | Path) -> None:
+    """Move a committed set's files from `<out>/.switch` into `out` (run.json last) and drop staging leftovers."""
+    out = Path(out)
+    switch = out / SWITCH_NAME
+    if switch.is_dir():
+        for name in sorted(os.listdir(switch), key=lambda n: (n == LAST, n)):
+            os.replace(switch / name, out / name)
+        switch.rmdir()
+        _fsync_dir(out)
+    for leftover in out.glob(".staging-*"):
+        if leftover.name != f".staging-{os.getpid()}":
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make renames in a folder durable (a no-op where directories cannot be opened)."""
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

@@ -48,7 +48,7 @@ from pipeline.coding.table import (
     read_tags,
 )
 from pipeline.core.errors import ExchangeError
-from pipeline.core.files import atomic_write_bytes
+from pipeline.core.files import atomic_write_bytes, settle_reports
 from pipeline.ingest.read import discover
 from pipeline.ingest.records import Transcript
 from pipeline.refi.codebook import ORIGIN, append_codes, append_tor_sets
@@ -377,6 +377,7 @@ def export_qdpx(
     """Write `out` (.qdpx) from the transcripts, the codebook and the run's reports/tags.csv."""
     codebook = load_codebook(codebook_path)
     transcripts, skipped = discover(transcripts_dir)
+    settle_reports(reports_dir)
     tags_path = Path(reports_dir) / "tags.csv"
     if not tags_path.is_file():
         raise ExchangeError(

@@ -13,6 +13,7 @@ from pipeline.codebook.load import load_codebook
 from pipeline.codebook.model import Codebook
 from pipeline.coding.table import SEGMENT_COLUMNS, read_table, read_tags
 from pipeline.core.errors import QualcodeError
+from pipeline.core.files import settle_reports
 from pipeline.ingest.read import discover
 from pipeline.ingest.records import Transcript
 from pipeline.review.apply import machine_tags, transcript_texts
@@ -36,6 +37,7 @@ class Corpus:
 def load_corpus(*, reports_dir: Path, transcripts_dir: Path, codebook_path: Path) -> Corpus:
     """Read the reports of the last `qualcode run` (machine tags, segments, run.json) and the transcripts."""
     reports_dir = Path(reports_dir)
+    settle_reports(reports_dir)
     needed = [reports_dir / name for name in ("tags.csv", "segments.csv", "run.json")]
     missing = [p for p in needed if not p.exists()]
     if missing:

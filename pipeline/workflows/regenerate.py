@@ -16,6 +16,7 @@ from pipeline.coding.table import (
     metadata_frame,
 )
 from pipeline.core.errors import QualcodeError
+from pipeline.core.files import output_lock, staged_set
 from pipeline.outputs.matrix import FindingsMatrix, build_matrix
 from pipeline.outputs.report import write_reports
 from pipeline.review.apply import apply_saved_reviews
@@ -29,6 +30,13 @@ def regenerate_reports(
 
     Refuses (QualcodeError) when the codebook or a transcript changed since the run: then `qualcode run`.
     """
+    with output_lock(reports_dir, purpose="qualcode regenerate"):
+        return _regenerate(reports_dir=Path(reports_dir), transcripts_dir=transcripts_dir, codebook_path=codebook_path)
+
+
+def _regenerate(
+    *, reports_dir: Path, transcripts_dir: Path, codebook_path: Path
+) -> tuple[FindingsMatrix, dict[str, Any]]:
     corpus = load_corpus(reports_dir=reports_dir, transcripts_dir=transcripts_dir, codebook_path=codebook_path)
     ran_with = corpus.run.get("codebook", {}).get("hash")
     if ran_with and ran_with != corpus.codebook.hash:
@@ -54,16 +62,17 @@ def regenerate_reports(
     }
     if counts is not None:
         run["review"] = counts
-    write_reports(
-        reports_dir,
-        coded=coded,
-        tags=tags,
-        segments=corpus.segments,
-        metadata=metadata,
-        matrix=matrix,
-        codebook=corpus.codebook,
-        run=run,
-    )
+    with staged_set(reports_dir) as staging:
+        write_reports(
+            staging,
+            coded=coded,
+            tags=tags,
+            segments=corpus.segments,
+            metadata=metadata,
+            matrix=matrix,
+            codebook=corpus.codebook,
+            run=run,
+        )
     return matrix, run
 
 

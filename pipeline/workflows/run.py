@@ -16,6 +16,7 @@ from pipeline.codebook.model import Codebook
 from pipeline.coding.corpus import CodedTranscript, CodingOptions, code_corpus
 from pipeline.coding.table import EVIDENCE, THEME, metadata_frame, segments_frame, tags_frame
 from pipeline.core.errors import QualcodeError
+from pipeline.core.files import output_lock, staged_set
 from pipeline.ingest.read import discover
 from pipeline.ingest.records import Skipped, Transcript
 from pipeline.outputs.matrix import DEFAULT_GROUP_FIELD, FindingsMatrix, build_matrix
@@ -66,6 +67,38 @@ def run_project(
     model, combine = classifier_setup(codebook, model_path=model_path, model=model, combine=combine)
     if not transcripts_dir.is_dir():
         raise QualcodeError("transcripts folder not found", path=transcripts_dir)
+    with output_lock(out, purpose="qualcode run"):  # held while coding: a second run into `out` fails at once
+        return _run_locked(
+            started=started,
+            codebook=codebook,
+            transcripts_dir=transcripts_dir,
+            out=out,
+            by=by,
+            options=options,
+            jobs=jobs,
+            on_transcript=on_transcript,
+            on_start=on_start,
+            model=model,
+            model_path=model_path,
+            combine=combine,
+        )
+
+
+def _run_locked(
+    *,
+    started: datetime,
+    codebook: Codebook,
+    transcripts_dir: Path,
+    out: Path,
+    by: str | None,
+    options: CodingOptions,
+    jobs: int,
+    on_transcript: Callable[[CodedTranscript], None] | None,
+    on_start: Callable[[int], None] | None,
+    model: ThemeModel | None,
+    model_path: Path | None,
+    combine: str,
+) -> RunResult:
     transcripts, skipped = discover(transcripts_dir)
     if not transcripts:
         reasons = "; ".join(f"{s.source}: {s.reason}" for s in skipped) or "no .txt, .md, .docx, .vtt or .srt files"
@@ -118,9 +151,18 @@ def run_project(
     if review is not None:
         record["review"] = review
     record["classifier"] = classifier_record(model, combine=combine, model_path=model_path, tags=tags)
-    written = write_reports(
-        out, coded=coded, tags=tags, segments=segments, metadata=metadata, matrix=matrix, codebook=codebook, run=record
-    )
+    with staged_set(out) as staging:  # the whole report set goes in at once, or not at all
+        staged = write_reports(
+            staging,
+            coded=coded,
+            tags=tags,
+            segments=segments,
+            metadata=metadata,
+            matrix=matrix,
+            codebook=codebook,
+            run=record,
+        )
+    written = [out / path.name for path in staged]
     return RunResult(
         coded=coded, tags=tags, segments=segments, metadata=metadata, matrix=matrix, record=record, written=written
     )

@@ -20,7 +20,7 @@ from pipeline import __version__
 from pipeline.codebook.model import Codebook
 from pipeline.coding.table import CODEBOOK_HASH, EVIDENCE, THEME, TRANSCRIPT_ID, read_table, read_tags
 from pipeline.core.errors import QualcodeError
-from pipeline.core.files import atomic_write_bytes
+from pipeline.core.files import atomic_write_bytes, settle_reports
 from pipeline.outputs.annex.evidence import (
     DISSENT_RULE,
     QUOTE_RULE,
@@ -154,6 +154,7 @@ class RunOutputs:
 def read_run_outputs(reports: str | Path) -> RunOutputs:
     """tags.csv, metadata.csv and run.json from a reports folder; a clear error when the run is missing."""
     reports = Path(reports)
+    settle_reports(reports)
     tags_path = reports / "tags.csv"
     if not tags_path.is_file():
         raise QualcodeError("no tags.csv: run `qualcode run --out <folder>` first, or pass --reports", path=reports)
