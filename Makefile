@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 QUALCODE := $(VENV)/bin/qualcode
 
-.PHONY: install run test bench accuracy validate clean
+.PHONY: install run test bench accuracy validate cli-docs clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ bench: install
 
 accuracy: install
 	$(PY) bench/accuracy.py
+
+# docs/cli.md is every command's --help; tests/test_cli_reference.py fails when it is stale.
+cli-docs: install
+	$(PY) -m pipeline.cli.reference > docs/cli.md.tmp && mv docs/cli.md.tmp docs/cli.md
 
 clean:
 	rm -rf $(VENV) reports/*.csv reports/*.html reports/*.md reports/*.json

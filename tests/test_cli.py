@@ -55,6 +55,25 @@ def test_run_reports_every_skipped_file_and_loses_nothing_else(messy_run):
         assert (out / name).stat().st_size > 0
 
 
+def test_run_ends_by_naming_every_file_it_wrote_and_the_page_to_open(messy_run):
+    result, out = messy_run
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1] == f"open {out / 'findings_matrix.html'}"
+    named = {line.removeprefix("wrote ") for line in lines if line.startswith("wrote ")}
+    assert named == {str(path) for path in out.iterdir()}
+
+
+def test_version_prints_the_installed_version():
+    from importlib.metadata import version
+
+    import pipeline
+
+    result = qualcode("--version")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"qualcode {pipeline.__version__}\n"
+    assert pipeline.__version__ == version("qualcode")
+
+
 def test_tag_prints_one_transcripts_tags(messy):
     as_json = qualcode("tag", str(messy / "cp1252.txt"), "--codebook", str(MINIMAL), "--format", "json")
     assert as_json.returncode == 0, as_json.stderr

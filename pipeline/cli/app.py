@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from pipeline import __version__
 from pipeline.core.errors import QualcodeError
 
 app = typer.Typer(
@@ -26,6 +27,22 @@ CODEBOOK = typer.Option(Path("codebook.yaml"), "--codebook", help="The YAML code
 SPACY_MODEL = typer.Option(
     None, "--spacy-model", help="An installed trained spaCy pipeline (e.g. en_core_web_sm) instead of blank English."
 )
+
+
+def print_version(value: bool) -> None:
+    """`--version`: print `qualcode <version>` and stop before any command runs."""
+    if value:
+        typer.echo(f"qualcode {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def qualcode(
+    version: bool = typer.Option(
+        False, "--version", callback=print_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Code qualitative interviews against a YAML codebook and write a ToR findings matrix."""
 
 
 def main() -> None:

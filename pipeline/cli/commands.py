@@ -81,11 +81,16 @@ def run(
         f"coded {counts['transcripts']} transcripts: {counts['segments']} segments, {counts['tags']} tags "
         f"({counts['evidence_tags']} evidence); skipped {counts['skipped']}",
         highlight=False,
+        soft_wrap=True,
     )
     for skipped in result.record["skipped"]:
-        console.print(f"[yellow]skipped[/yellow] {skipped['source']}: {skipped['reason']}", highlight=False)
+        console.print(
+            f"[yellow]skipped[/yellow] {skipped['source']}: {skipped['reason']}", highlight=False, soft_wrap=True
+        )
     for warning in result.record["warnings"]:
-        console.print(f"[yellow]warning[/yellow] {warning['source']}: {warning['message']}", highlight=False)
+        console.print(
+            f"[yellow]warning[/yellow] {warning['source']}: {warning['message']}", highlight=False, soft_wrap=True
+        )
     classifier = result.record["classifier"]
     if classifier["model"]:
         console.print(
@@ -96,7 +101,9 @@ def run(
         )
     else:
         console.print(f"rules only ({why_not or 'combine mode rules'})", highlight=False, soft_wrap=True)
-    console.print(f"reports written to {out}/ (findings_matrix.html, findings_matrix.md, tags.csv, run.json)")
+    for path in result.written:
+        console.print(f"wrote {path}", highlight=False, soft_wrap=True)
+    console.print(f"open {out / 'findings_matrix.html'}", highlight=False, soft_wrap=True)
 
 
 @app.command()
