@@ -13,12 +13,22 @@ from pipeline.codebook.patterns import span_ruler_patterns
 from pipeline.coding.rules import SPANS_KEY
 from pipeline.coding.segment import parse_transcript
 from pipeline.ingest.read import discover
-from pipeline.nlp.components import annotation_spans
+from pipeline.nlp.components import annotation_spans, sentence_starts
 from pipeline.nlp.language import make_nlp
 from pipeline.nlp.span_ruler import required_constraints
 
 ROOT = Path(__file__).resolve().parent.parent
-EDGE_TEXTS = ['Hello world!! What? "Yes." (Maybe...) ok', "", "a", "Tasks were rotated. Staff", "...", "Dr. Banda."]
+EDGE_TEXTS = [
+    'Hello world!! What? "Yes." (Maybe...) ok',
+    "",
+    "a",
+    "Tasks were rotated. Staff",
+    "...",
+    "Dr. Banda.",
+    '. a ; . - b !? ") c',
+    "No punctuation at all here",
+    '"Really?" she said. (Yes.) [laughs] So.',
+]
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +79,14 @@ def test_annotations_only_move_starts_spacy_puts_inside_them(corpus):
         assert set(differ) <= inside
         moved += len(differ)
     assert moved  # the bundled transcripts have `[laughs]` after full stops
+
+
+def test_sentence_starts_match_doc_sents(corpus):
+    nlp = make_nlp()
+    for text in [t.text for t in corpus] + EDGE_TEXTS:
+        doc = nlp(text)
+        assert sentence_starts(doc) == [sentence.start for sentence in doc.sents]
+    assert sentence_starts(spacy.blank("en")("no sentences set")) == [0]
 
 
 def test_lemmatizer_matches_its_token_lookup(corpus):

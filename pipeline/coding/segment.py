@@ -6,13 +6,13 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from typing import Literal
 
-from spacy.attrs import IDX
+from spacy.attrs import IDX, LENGTH
 from spacy.language import Language
 from spacy.tokens import Doc
 
 from pipeline.coding.records import Segment
 from pipeline.ingest.records import Transcript
-from pipeline.nlp.components import mark_sentence_starts
+from pipeline.nlp.components import mark_sentence_starts, sentence_starts
 
 Unit = Literal["sentence", "turn"]
 
@@ -135,24 +135,32 @@ def _parse(transcript: Transcript, blocks: list[Block], nlp: Language, *, unit: 
     for text in texts:
         bases.append(cursor)
         cursor += len(text) + len(TURN_SEPARATOR)
-    doc = nlp.make_doc(TURN_SEPARATOR.join(texts))
+    speech = TURN_SEPARATOR.join(texts)
+    doc = nlp.make_doc(speech)
     token_starts = doc.to_array([IDX]).tolist()
     firsts = [bisect_left(token_starts, base) for base in bases]  # each block's first token
     doc = nlp(mark_sentence_starts(doc, firsts))
+    # Token ranges and texts come from the doc's arrays and the joined string: no Span per sentence.
     if unit == "turn":
         bounds = [*firsts, len(doc)]
-        pieces = [(index, doc[bounds[index] : bounds[index + 1]]) for index in range(len(blocks))]
+        pieces = [(index, bounds[index], bounds[index + 1]) for index in range(len(blocks))]
     else:  # a sentence lies in one block, because every block starts a sentence
-        pieces = [(bisect_right(bases, sentence.start_char) - 1, sentence) for sentence in doc.sents]
+        starts = sentence_starts(doc)
+        ends = [*starts[1:], len(doc)]
+        pieces = [(bisect_right(bases, token_starts[s]) - 1, s, e) for s, e in zip(starts, ends)]
+    lengths = doc.to_array([LENGTH]).tolist()
     segments: list[SegmentSpan] = []
-    for index, text_span in pieces:
-        text = text_span.text
+    for index, token_start, token_end in pieces:
+        if token_start >= token_end:
+            continue
+        span_char = token_starts[token_start]
+        text = speech[span_char : token_starts[token_end - 1] + lengths[token_end - 1]]
         stripped = text.strip()
         if not stripped:
             continue
         block = blocks[index]
         turn = turns[block.turn_index]
-        doc_char = text_span.start_char + (len(text) - len(text.lstrip()))
+        doc_char = span_char + (len(text) - len(text.lstrip()))
         start = block.start_char + (doc_char - bases[index])
         end = start + len(stripped)
         segment = Segment(
@@ -166,5 +174,5 @@ def _parse(transcript: Transcript, blocks: list[Block], nlp: Language, *, unit: 
             end_char=end,
             text=stripped,
         )
-        segments.append(SegmentSpan(segment, text_span.start, text_span.end, doc_char))
+        segments.append(SegmentSpan(segment, token_start, token_end, doc_char))
     return ParsedTranscript(doc=doc, segments=segments)

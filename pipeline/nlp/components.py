@@ -80,17 +80,18 @@ class CaseFoldingLemmatizer(Lemmatizer):
             self._validate_tables(Errors.E1004)
         strings = doc.vocab.strings
         lemma_of = self._lemma_of
-        rows = doc.to_array([ORTH, LEMMA]).tolist()
-        lemmas = []
-        for orth, lemma in rows:
-            if lemma and not self.overwrite:
-                lemmas.append(lemma)
-                continue
-            found = lemma_of.get(orth)
-            if found is None:
-                found = lemma_of[orth] = strings.add(self._lookup(strings[orth]))
-            lemmas.append(found)
-        doc.from_array([LEMMA], numpy.asarray(lemmas, dtype="uint64"))
+        rows = doc.to_array([ORTH, LEMMA])
+        forms, inverse = numpy.unique(rows[:, 0], return_inverse=True)  # each word form looked up once
+        found = []
+        for orth in forms.tolist():
+            lemma = lemma_of.get(orth)
+            if lemma is None:
+                lemma = lemma_of[orth] = strings.add(self._lookup(strings[orth]))
+            found.append(lemma)
+        lemmas = numpy.asarray(found, dtype="uint64")[inverse.reshape(-1)]
+        if not self.overwrite:
+            lemmas = numpy.where(rows[:, 1] != 0, rows[:, 1], lemmas)
+        doc.from_array([LEMMA], lemmas.astype("uint64"))
         return doc
 
 
@@ -99,27 +100,29 @@ class ArraySentencizer(Sentencizer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._punct = {get_string_id(c) for c in self.punct_chars}  # ORTH hashes of sentence-final punctuation
+        # ORTH hashes of sentence-final punctuation
+        self._punct_keys = numpy.array(sorted(get_string_id(c) for c in self.punct_chars), dtype="uint64")
 
     def predict(self, docs: Iterable[Doc]) -> list[list[bool]]:
+        """A token starts a sentence when it is not punctuation and the run of punctuation right before it
+        holds one of `punct_chars` (spaCy's loop, as array operations); the first token always does."""
         guesses = []
         for doc in docs:
             if not len(doc):
                 guesses.append([])
                 continue
-            punct = self._punct
-            doc_guesses = [False] * len(doc)
-            doc_guesses[0] = True
-            start, seen_period = 0, False
-            for i, (orth, is_punct) in enumerate(doc.to_array([ORTH, IS_PUNCT]).tolist()):
-                in_punct_chars = orth in punct
-                if seen_period and not is_punct and not in_punct_chars:
-                    doc_guesses[start] = True
-                    start, seen_period = i, False
-                elif in_punct_chars:
-                    seen_period = True
-            doc_guesses[start] = True
-            guesses.append(doc_guesses)
+            rows = doc.to_array([ORTH, IS_PUNCT])
+            final = numpy.isin(rows[:, 0], self._punct_keys)
+            word = ~(final | (rows[:, 1] != 0))
+            positions = numpy.arange(len(doc))
+            last_word = numpy.maximum.accumulate(numpy.where(word, positions, -1))  # last word at or before i
+            finals_to = numpy.cumsum(final)  # punct_chars tokens up to and including i
+            before = numpy.concatenate(([-1], last_word[:-1]))  # the last word before i
+            finals_before = numpy.concatenate(([0], finals_to[:-1]))
+            finals_since_word = finals_before - numpy.where(before >= 0, finals_to[numpy.maximum(before, 0)], 0)
+            starts = word & (finals_since_word > 0)
+            starts[0] = True
+            guesses.append(starts.tolist())
         return guesses
 
 
@@ -172,7 +175,12 @@ def keep_annotations_whole(doc: Doc) -> Doc:
 
 def sentence_starts(doc: Doc) -> list[int]:
     """The first token of every sentence ([0]: the whole doc, when it has no sentences)."""
-    return [sentence.start for sentence in doc.sents] if doc.has_annotation("SENT_START") else [0]
+    if not doc.has_annotation("SENT_START"):
+        return [0]
+    if not len(doc):
+        return []
+    flags = doc.to_array([SENT_START])
+    return [0, *(numpy.flatnonzero(flags[1:] == 1) + 1).tolist()]  # as `doc.sents`, without a Span per sentence
 
 
 def sentence_lookup(doc: Doc):

@@ -3,15 +3,18 @@ scope."""
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy
 from spacy.language import Language
 from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc, Span
 
 from pipeline.nlp.components import sentence_lookup
+from pipeline.nlp.span_ruler import ANCHOR_ATTRS, required_constraints
 
 NEGATED = "NEGATED_EXISTENCE"
 HYPOTHETICAL = "HYPOTHETICAL"
@@ -47,10 +50,18 @@ class ConTextComponent:
         self.spans_key = spans_key
         self.phrases = PhraseMatcher(nlp.vocab, attr="LOWER")
         self.patterns = Matcher(nlp.vocab, validate=True)
+        # Per token-pattern rule, the words it requires: (attribute, sorted hashes) per required token.
+        self._required: list[list[tuple[int, numpy.ndarray]]] = []
         for index, rule in enumerate(rules):
             key = str(index)
             if rule.get("pattern"):
                 self.patterns.add(key, [rule["pattern"]])
+                self._required.append(
+                    [
+                        (ANCHOR_ATTRS[attr], numpy.array(sorted(nlp.vocab.strings.add(v) for v in values), "uint64"))
+                        for attr, values in required_constraints(rule["pattern"])
+                    ]
+                )
             else:
                 self.phrases.add(key, [nlp.make_doc(rule["literal"])])
         for attribute in ("negated", "hypothetical"):
@@ -66,7 +77,7 @@ class ConTextComponent:
         sentence_of, sentence_end = sentence_lookup(doc)
         themed = sorted({sentence_of(span.start) for span in targets})
         by_sentence: dict[int, list[_Trigger]] = {}
-        for trigger in self._triggers(doc, [doc[start : sentence_end(start)] for start in themed]):
+        for trigger in self._triggers(doc, [(start, sentence_end(start)) for start in themed]):
             by_sentence.setdefault(sentence_of(trigger.start), []).append(trigger)
         for span in targets:
             nearby = by_sentence.get(sentence_of(span.start), [])
@@ -80,12 +91,17 @@ class ConTextComponent:
                 span._.context_trigger = trigger.text
         return doc
 
-    def _triggers(self, doc: Doc, sentences: list[Span]) -> list[_Trigger]:
-        """Trigger matches: phrases over the doc, token patterns only in the given sentences (theirs)."""
-        matches = list(self.phrases(doc)) if len(self.phrases) else []
+    def _triggers(self, doc: Doc, sentences: list[tuple[int, int]]) -> list[_Trigger]:
+        """Trigger matches in the given sentences (those with a theme, as token ranges, in order): phrases
+        matched over the doc and kept where they touch one, token patterns run only in those that hold
+        every word the pattern requires."""
+        starts = [start for start, _ in sentences]
+        matches = [
+            m for m in (self.phrases(doc) if len(self.phrases) else []) if _touches(m[1], m[2], sentences, starts)
+        ]
         if len(self.patterns):
-            for sentence in sentences:
-                matches.extend((key, sentence.start + s, sentence.start + e) for key, s, e in self.patterns(sentence))
+            for start, end in self._pattern_sentences(doc, sentences):
+                matches.extend((key, start + s, start + e) for key, s, e in self.patterns(doc[start:end]))
         found: list[_Trigger] = []
         for match_id, start, end in matches:
             rule = self.rules[int(doc.vocab.strings[match_id])]
@@ -114,6 +130,28 @@ class ConTextComponent:
         ]
         return sorted(kept, key=lambda t: (t.start, t.end))
 
+    def _pattern_sentences(self, doc: Doc, sentences: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """The sentences where some token-pattern rule could match: each required word occurs in them."""
+        if not sentences:
+            return []
+        starts = numpy.array([start for start, _ in sentences], dtype="int64")
+        columns: dict[int, numpy.ndarray] = {}
+        possible: set[int] = set()
+        for required in self._required:
+            found = set(range(len(sentences)))
+            for attr, keys in required:
+                if attr not in columns:
+                    columns[attr] = doc.to_array([attr])
+                column = columns[attr]
+                word = numpy.minimum(numpy.searchsorted(keys, column), len(keys) - 1)
+                hits = numpy.flatnonzero(keys[word] == column)
+                index = numpy.searchsorted(starts, hits, side="right") - 1
+                inside = index >= 0
+                inside[inside] = hits[inside] < numpy.array([end for _, end in sentences])[index[inside]]
+                found &= set(index[inside].tolist())
+            possible |= found
+        return [sentences[index] for index in sorted(possible)]
+
     @staticmethod
     def _reaches(trigger: _Trigger, span: Span, sentence_triggers: Iterable[_Trigger]) -> bool:
         """Whether the trigger's scope (same sentence, direction, distance, no terminator between) covers the span."""
@@ -130,6 +168,14 @@ class ConTextComponent:
         if gap[1] - gap[0] > trigger.scope:
             return False
         return not any(t.category == TERMINATE and gap[0] <= t.start and t.end <= gap[1] for t in sentence_triggers)
+
+
+def _touches(start: int, end: int, sentences: list[tuple[int, int]], starts: list[int]) -> bool:
+    """Whether tokens start..end overlap one of the sentences (sorted, disjoint token ranges)."""
+    index = bisect_right(starts, start) - 1
+    if index >= 0 and start < sentences[index][1]:
+        return True
+    return index + 1 < len(sentences) and sentences[index + 1][0] < end
 
 
 def _covers(outer: _Trigger, inner: _Trigger) -> bool:

@@ -45,10 +45,14 @@ class AnchoredSpanRuler(SpanRuler):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._token_matchers: list[Matcher] = []
-        self._required: list[int] = []
-        self._index: dict[tuple[int, int], list[tuple[int, int]]] = {}
+        self._required: list[int] = []  # per token pattern: how many word constraints it has
         self._unanchored: list[int] = []
-        self._anchor_keys: dict[int, numpy.ndarray] = {}  # attribute -> hashes of the index's words, for isin
+        self._index: dict[tuple[int, int], list[tuple[int, int]]] = {}  # (attr, word) -> [(pattern, constraint)]
+        # The index as arrays per attribute: sorted word hashes, and a CSR table of the constraints (numbered
+        # across patterns) each word meets; anchored patterns and where their constraints' numbers start.
+        self._anchors: dict[int, tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]] = {}
+        self._anchored = numpy.zeros(0, dtype="int64")
+        self._first_constraint = numpy.zeros(0, dtype="int64")
 
     def add_patterns(self, patterns: list[dict[str, Any]]) -> None:
         super().add_patterns(patterns)
@@ -60,24 +64,26 @@ class AnchoredSpanRuler(SpanRuler):
             matcher.add(repr((entry["label"], entry.get("id", ""))), [entry["pattern"]])
             position = len(self._token_matchers)
             self._token_matchers.append(matcher)
-            constraints = self._selective(required_constraints(entry["pattern"]))
+            constraints = required_constraints(entry["pattern"])
             self._required.append(len(constraints))
             if not constraints:
                 self._unanchored.append(position)
             for number, (attr, values) in enumerate(constraints):
                 for value in values:
                     self._index.setdefault((ANCHOR_ATTRS[attr], strings.add(value)), []).append((position, number))
-        keys: dict[int, list[int]] = {}
-        for attr, value in self._index:
-            keys.setdefault(attr, []).append(value)
-        self._anchor_keys = {attr: numpy.array(values, dtype="uint64") for attr, values in keys.items()}
-
-    def _selective(self, constraints: list[tuple[str, frozenset[str]]]) -> list[tuple[str, frozenset[str]]]:
-        """The constraints worth looking up: those with no stop word among their values, else all of them
-        (any subset of the required constraints is still a necessary condition, so no match is lost)."""
-        vocab = self.nlp.vocab
-        content = [c for c in constraints if not any(vocab[value.lower()].is_stop for value in c[1])]
-        return content or constraints
+        anchored = [position for position, required in enumerate(self._required) if required]
+        first = numpy.cumsum([0, *self._required])
+        self._anchored = numpy.array(anchored, dtype="int64")
+        self._first_constraint = first[anchored].astype("int64")
+        self._anchors = {}
+        for attr in sorted({attr for attr, _ in self._index}):
+            keys = sorted(value for a, value in self._index if a == attr)
+            entries = [self._index[(attr, key)] for key in keys]
+            self._anchors[attr] = (
+                numpy.array(keys, dtype="uint64"),
+                numpy.cumsum([0, *map(len, entries)]).astype("int64"),
+                numpy.array([first[position] + number for found in entries for position, number in found], "int64"),
+            )
 
     def match(self, doc: Doc) -> list[Span]:
         matches = list(self.phrase_matcher(doc)) if len(self.phrase_matcher) else []
@@ -102,20 +108,28 @@ class AnchoredSpanRuler(SpanRuler):
         return sorted(unique)
 
     def _candidates(self, doc: Doc) -> Iterator[tuple[int, int, list[int]]]:
-        """Per sentence: the token patterns whose required words all occur in it."""
-        starts = numpy.array(sentence_starts(doc))
-        met: dict[tuple[int, int], set[int]] = {}
-        for attr, keys in self._anchor_keys.items():
-            column = doc.to_array([attr])
-            hits = numpy.flatnonzero(numpy.isin(column, keys))
-            sentences = numpy.searchsorted(starts, hits, side="right") - 1
-            for sentence, value in zip(sentences.tolist(), column[hits].tolist()):
-                for position, number in self._index[(attr, value)]:
-                    met.setdefault((sentence, position), set()).add(number)
-        by_sentence: dict[int, set[int]] = {}
-        for (sentence, position), numbers in met.items():
-            if len(numbers) == self._required[position]:
-                by_sentence.setdefault(sentence, set()).add(position)
+        """Per sentence: the token patterns all of whose required word constraints some token in it meets
+        (a necessary condition for a match there), found with array operations over the doc."""
+        starts = numpy.array(sentence_starts(doc), dtype="int64")
+        by_sentence: dict[int, list[int]] = {}
+        if len(self._anchored):
+            met = numpy.zeros((len(starts), int(self._first_constraint[-1]) + self._required[self._anchored[-1]]), bool)
+            for attr, (keys, offsets, constraints) in self._anchors.items():
+                column = doc.to_array([attr])
+                word = numpy.minimum(numpy.searchsorted(keys, column), len(keys) - 1)
+                hits = numpy.flatnonzero(keys[word] == column)
+                if not len(hits):
+                    continue
+                word = word[hits]
+                counts = offsets[word + 1] - offsets[word]
+                rows = numpy.repeat(offsets[word] - (numpy.cumsum(counts) - counts), counts) + numpy.arange(
+                    counts.sum()
+                )
+                met[numpy.repeat(numpy.searchsorted(starts, hits, side="right") - 1, counts), constraints[rows]] = True
+            required = numpy.array(self._required, dtype="int64")[self._anchored]
+            complete = numpy.add.reduceat(met, self._first_constraint, axis=1) == required
+            for sentence, pattern in zip(*(axis.tolist() for axis in numpy.nonzero(complete))):
+                by_sentence.setdefault(sentence, []).append(int(self._anchored[pattern]))
         bounds = [*starts.tolist(), len(doc)]
         sentences = range(len(starts)) if self._unanchored else sorted(by_sentence)
         for sentence in sentences:
