@@ -172,7 +172,13 @@ def test_docx_headings_tables_styles_and_quotes(annex, rendered):
     styled = [(p.style.name, p.text) for p in document.paragraphs]
     assert styled[0] == ("Title", "Test annex")
     headings = [text for style, text in styled if style == "Heading 1"]
-    assert headings == ["How to read this annex", "Q1. Institutions", "Q2. Reciprocity", "Q3. Other factors"]
+    assert headings == [
+        "How these tags were made",
+        "How to read this annex",
+        "Q1. Institutions",
+        "Q2. Reciprocity",
+        "Q3. Other factors",
+    ]
     assert [t for s, t in styled if s == "Heading 2"] == ["Evidence strength", "Quotes", "Names"]
     facts, q1, q2 = document.tables  # Q3 has no finding, so no table
     assert [row.cells[0].text for row in facts.rows][:2] == ["Transcripts", "Interviews by side"]
@@ -203,7 +209,7 @@ def test_docx_headings_tables_styles_and_quotes(annex, rendered):
 
 def test_xlsx_sheets_filters_frozen_headers_and_neutralised_cells(rendered):
     workbook = openpyxl.load_workbook(io.BytesIO(rendered["xlsx"]))
-    assert workbook.sheetnames == ["Matrix", "Quotes", "Tags"]
+    assert workbook.sheetnames == ["Matrix", "How tags were made", "Quotes", "Tags"]
     for sheet in workbook:
         assert sheet.auto_filter.ref == sheet.dimensions
         assert sheet.freeze_panes == "A2"
@@ -261,7 +267,8 @@ def test_html_is_autoescaped(codebook, inputs):
     hostile = tags.assign(
         **{
             TEXT: tags[TEXT].where(
-                tags["transcript_id"] != "s1", "<script>alert(1)</script> and the language barrier was real"
+                tags["transcript_id"] != "s1",
+                "<script>alert(1)</script> and the language barrier was real for all of us",
             )
         }
     )
@@ -322,7 +329,7 @@ def test_cli_writes_the_annex_and_the_redaction_log(reports, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "annex written to" in result.stderr and "do not share" in result.stderr
     workbook = openpyxl.load_workbook(out)
-    assert workbook.sheetnames == ["Matrix", "Quotes", "Tags"]
+    assert workbook.sheetnames == ["Matrix", "How tags were made", "Quotes", "Tags"]
     log = pd.read_csv(reports / "redactions.csv")
     assert {"Torunn", "Kari Nilsen", "Dr. Khamis", "Sindre"} <= set(log["original"])
     assert not any(re.search(rf"\b{name}\b", _xlsx_text(out.read_bytes())) for name in KNOWN_NAMES)
@@ -338,3 +345,69 @@ def test_cli_reports_a_bad_findings_file_in_one_line(reports, tmp_path):
     lines = result.stderr.strip().splitlines()
     assert lines == [f"error: {findings.name}:8: Q1: unknown theme id 'languag_barrier' (not in the codebook)"]
     assert not (reports / "annex.md").exists()
+
+
+def _measured_run(codebook) -> dict:
+    """A run record whose tagging block comes from a card with grouped-CV precision for two themes."""
+    from pipeline.classifier.precision import EVIDENCE_RULE, theme_accuracy
+
+    card = {
+        "combine_measured": {
+            "per_theme": {
+                "rules": {
+                    "language_barrier": {"precision": 0.81, "recall": 0.4, "f1": 0.5356},
+                    "reciprocity": {"precision": 0.3, "recall": 0.6, "f1": 0.4},
+                }
+            }
+        }
+    }
+    return {
+        "counts": {"transcripts": 6, "tags": 19},
+        "tagging": {
+            "rules": "9 rules of codebook Annex test codebook v0.3",
+            "model": None,
+            "combine": "rules",
+            "min_precision": 0.7,
+            "evidence_rule": EVIDENCE_RULE.format(bar=0.7),
+            "measured": True,
+            "measured_by": "nested 5-fold cross-validation grouped by transcript, against the human coders",
+            "trained_on": {"segments": 120, "transcripts": 6, "coders": ["ana"]},
+            "macro": {"rules": {"precision": 0.555, "recall": 0.5, "f1": 0.4678}},
+            "per_theme": theme_accuracy(card, codebook.theme_ids, mode="rules", learned=[], bar=0.7),
+            "below_precision_bar_tags": 3,
+        },
+    }
+
+
+@pytest.mark.parametrize("format", FORMATS)
+def test_every_format_says_how_the_tags_were_made(codebook, inputs, format):
+    from pipeline.workflows.run import tagging_record
+
+    tags, metadata, redactor = inputs
+    measured = build_annex(
+        tags=tags,
+        metadata=metadata,
+        codebook=codebook,
+        findings=load_findings(ANNEX / "findings.yaml", codebook=codebook),
+        run=_measured_run(codebook),
+        by="side",
+    )
+    text = " ".join(TEXT_OF[format](render(measured, format=format)).split()).replace("\\|", "|")
+    assert "How these tags were made" in text
+    assert "Made by: rules only (9 rules of codebook Annex test codebook v0.3); no classifier model." in text
+    assert "Precision bar 0.70: An unreviewed machine tag counts as evidence only if" in text
+    assert "macro over themes: rules: precision 0.56, recall 0.50, F1 0.47" in text
+    assert "Reviewed: 0 of 19 tags (0%)" in text
+    # per theme, where the theme is shown: a measured theme, one under the bar, and an unmeasured one (themes are
+    # named when a finding has several)
+    assert "evidence from rules: precision 0.81, recall 0.40, F1 0.54 (grouped CV)" in text
+    assert "Reciprocity: no unreviewed tag counts: measured precision rules 0.30 is under the bar 0.70" in text
+    assert "Cultural brokers: evidence from rules; accuracy unmeasured" in text
+    rules_only = {
+        "counts": {"tags": 19},
+        "tagging": tagging_record(None, codebook=codebook, combine="rules", min_precision=0.7, tags=tags),
+    }
+    unmeasured = build_annex(tags=tags, metadata=metadata, codebook=codebook, run=rules_only, by="side")
+    text = " ".join(TEXT_OF[format](render(unmeasured, format=format)).split())
+    assert "How these tags were made" in text and "no classifier model" in text
+    assert "accuracy is unmeasured (no model card)" in text

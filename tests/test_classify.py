@@ -540,12 +540,26 @@ def test_cli_run_with_model_tags_with_the_classifier(trained_cli, tmp_path: Path
             str(model),
             "--combine",
             "union",
+            "--min-precision",
+            "0.55",
             "--out",
             str(out),
         ],
     )
     assert result.exit_code == 0, result.output
     card = json.loads(card_path(model).read_text())
+    run = json.loads((out / "run.json").read_text())
+    assert run["options"]["min_precision"] == 0.55 and run["tagging"]["min_precision"] == 0.55
+    assert run["tagging"]["model"] == f"classifier.skops@{card_hash(card)}" and run["tagging"]["combine"] == "union"
+    precision = card["combine_measured"]["per_theme"]["classifier"]
+    classifier_tags = read_tags(out / "tags.csv").query("method == 'classifier'")
+    assert len(classifier_tags)
+    for _, tag in classifier_tags.iterrows():  # an unreviewed classifier tag counts only if its theme clears 0.55
+        assert tag["evidence"] == (precision.get(tag["theme"], {}).get("precision", 0) >= 0.55)
+        assert tag["evidence_reason"] == ("" if tag["evidence"] else "below_precision_bar")
+    assert run["tagging"]["below_precision_bar_tags"] == int((~classifier_tags["evidence"]).sum()) + int(
+        read_tags(out / "tags.csv").query("method != 'classifier'")["evidence_reason"].eq("below_precision_bar").sum()
+    )
     tags = read_tags(out / "tags.csv")
     assert {"rule", CLASSIFIER_METHOD, BOTH_METHOD} <= set(tags["method"])
     learned = tags[tags["method"] != "rule"]
@@ -766,3 +780,91 @@ def test_cli_train_uses_a_review_log_only_if_it_belongs_to_the_transcripts(tmp_p
     card = json.loads(card_path(tmp_path / "c.skops").read_text())
     assert card["training_data"]["review_log"] == {"path": str(own), "decisions": 1}
     assert "review" in card["training_data"]["coders"]
+
+
+# --- the precision bar -----------------------------------------------------------------------
+
+
+def _measured(model: ThemeModel, *, classifier: dict, rules: dict, threshold: float = 0.0) -> ThemeModel:
+    """The model with a card whose grouped-CV precision per theme is given (a theme left out is unmeasured)."""
+    per_theme = {
+        "classifier": {t: {"precision": p, "recall": 0.5, "f1": 0.5} for t, p in classifier.items()},
+        "rules": {t: {"precision": p, "recall": 0.5, "f1": 0.5} for t, p in rules.items()},
+    }
+    return ThemeModel(
+        pipeline=model.pipeline_,
+        themes=model.themes_,
+        feature_themes=model.feature_themes_,
+        thresholds={t: threshold for t in model.themes_},
+        left_to_rules=model.left_to_rules_,
+        card={**model.card, "combine_measured": {"per_theme": per_theme}},
+        source="test.skops",
+    )
+
+
+@pytest.mark.parametrize(
+    ("classifier_precision", "rules_precision", "bar", "classifier_counts", "both_counts"),
+    [
+        (0.9, 0.3, 0.7, True, True),  # the classifier clears the bar: its tags count, and so do tags both found
+        (0.5, 0.3, 0.7, False, False),  # neither method clears it: nothing unreviewed counts
+        (0.5, 0.8, 0.7, False, True),  # the rules clear it: tags both found count, classifier-only ones do not
+        (0.5, None, 0.7, False, True),  # rules never measured: rule tags keep their status
+        (0.7, 0.3, 0.7, True, True),  # at the bar counts
+        (0.1, 0.1, 0.0, True, True),  # bar 0: every tag counts, as before the bar existed
+    ],
+)
+def test_the_precision_bar_decides_which_unreviewed_tags_are_evidence(
+    model, project, teacher, classifier_precision, rules_precision, bar, classifier_counts, both_counts
+):
+    measured = _measured(
+        model,
+        classifier={"generic_tasks": classifier_precision},
+        rules={} if rules_precision is None else {"generic_tasks": rules_precision},
+    )
+    coded = code_transcript(
+        teacher,
+        nlp=project.nlp,
+        codebook=project.codebook,
+        tagger=ModelTagger(measured, project.codebook, "union", min_precision=bar),
+    )
+    by_key = {(t.segment.segment_id, t.theme): t for t in coded.tags}
+    only, both = by_key[("b_teacher:58-119", "generic_tasks")], by_key[("b_teacher:120-161", "generic_tasks")]
+    assert (only.method, both.method) == (CLASSIFIER_METHOD, BOTH_METHOD)
+    assert only.counts_as_evidence is classifier_counts and both.counts_as_evidence is both_counts
+    for tag in (only, both):
+        assert tag.evidence_reason == ("" if tag.counts_as_evidence else "below_precision_bar")
+    negated = by_key[("b_teacher:252-309", "language_barrier")]
+    assert negated.evidence_reason == "negated"  # ConText's verdict comes first, whatever the bar
+
+
+@pytest.mark.parametrize(("rules_precision", "counts"), [(0.3, False), (0.9, True), (None, True)])
+def test_rule_tags_answer_to_the_rules_measured_precision(model, project, rules_precision, counts):
+    nurse = next(t for t in discover(CLASSIFY / "transcripts")[0] if t.id == "a_nurse")
+    themes = project.codebook.theme_ids
+    rules = {} if rules_precision is None else {t: rules_precision for t in themes}
+    measured = _measured(model, classifier={t: 0.0 for t in model.themes_}, rules=rules)
+    coded = code_transcript(
+        nurse, nlp=project.nlp, codebook=project.codebook, tagger=ModelTagger(measured, project.codebook, "rules")
+    )
+    plain = code_transcript(nurse, nlp=project.nlp, codebook=project.codebook)
+    machine = [t for t in plain.tags if t.counts_as_evidence]
+    assert machine and len(coded.tags) == len(plain.tags)
+    barred = [
+        t for t in coded.tags if (t.segment.segment_id, t.theme) in {(m.segment.segment_id, m.theme) for m in machine}
+    ]
+    assert all(t.counts_as_evidence is counts for t in barred)
+
+
+def test_the_card_records_precision_and_recall_of_every_method(trained_cli):
+    _, model, _ = trained_cli
+    measured = json.loads(card_path(model).read_text())["combine_measured"]
+    assert set(measured["per_theme"]) == {"rules", "classifier", "union", "rules_and_classifier"}
+    for name, themes in measured["per_theme"].items():
+        assert set(themes) == set(measured["themes_scored"])
+        for figures in themes.values():
+            assert 0.0 <= figures["precision"] <= 1.0 and 0.0 <= figures["recall"] <= 1.0
+            assert figures["tagged"] >= 0 and figures["coded"] >= 1
+        assert measured["macro"][name]["f1"] == pytest.approx(np.mean([f["f1"] for f in themes.values()]), abs=1e-4)
+    assert measured["per_theme"]["union"].keys() == measured["per_theme_f1"]["union"].keys()
+    union = measured["per_theme"]["union"]
+    assert {t: f["f1"] for t, f in union.items()} == measured["per_theme_f1"]["union"]

@@ -176,12 +176,12 @@ def test_the_most_central_quotable_segment_comes_first():
             ("n1", "The weather in Bergen was mostly rain, and the buses ran late every single morning."),
             ("n2", "The language barrier with patients was hard, the language of the ward was Swahili."),
             ("n3", "The language on the ward was Swahili, so the language barrier with patients was real."),
-            ("s1", "Language."),  # central but not quotable: too short
+            ("s1", "Language."),  # central but never quoted: under 8 words
         ]
     )
     quotes = representative_quotes(evidence, groups_of=GROUPS, limit=4)
     assert quotes[0].transcript_id in ("n2", "n3")
-    assert quotes[-1].transcript_id == "s1"
+    assert "s1" not in {q.transcript_id for q in quotes} and len(quotes) == 3
     assert quotes[0].centrality > next(q.centrality for q in quotes if q.transcript_id == "n1")
 
 
@@ -201,8 +201,23 @@ def test_one_quote_per_interview_and_groups_in_rounds():
     assert {q.group for q in representative_quotes(evidence, groups_of=GROUPS, limit=2)} == {"north", "south"}
 
 
+@pytest.mark.parametrize(
+    ("score", "threshold", "quoted"),
+    [(None, None, True), (0.9, 0.5, True), (0.55, 0.5, False), (0.9, None, False)],
+)
+def test_no_quote_the_classifier_is_unsure_of(score, threshold, quoted):
+    """A tag scored under its theme's threshold + 0.1 (or with no known threshold) never gives a quote."""
+    evidence = _evidence([("n1", "The language barrier on the ward meant I missed what the night staff said.")])
+    evidence = evidence.assign(score=[score if score is not None else float("nan")])
+    thresholds = {} if threshold is None else {"language_barrier": threshold}
+    quotes = representative_quotes(evidence, groups_of=GROUPS, limit=3, thresholds=thresholds)
+    assert len(quotes) == int(quoted)
+
+
 def test_no_vocabulary_and_no_evidence():
-    stop_words_only = _evidence([("n1", "It was, and it is, what it was."), ("s1", "We were there and then.")])
+    stop_words_only = _evidence(
+        [("n1", "It was, and it is, what it was."), ("s1", "We were there and then we were not there.")]
+    )
     quotes = representative_quotes(stop_words_only, groups_of=GROUPS, limit=3)
     assert [q.centrality for q in quotes] == [0.0, 0.0]
     assert representative_quotes(stop_words_only.iloc[0:0], groups_of=GROUPS, limit=3) == []

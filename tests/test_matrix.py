@@ -7,7 +7,7 @@ import pytest
 
 from pipeline.coding.records import Segment, Tag
 from pipeline.coding.table import tags_frame
-from pipeline.outputs.matrix import ALL_GROUPS, build_matrix, matrix_frame, select_quotes
+from pipeline.outputs.matrix import ALL_GROUPS, build_matrix, matrix_frame, quotable, select_quotes
 
 
 def _tag(
@@ -120,7 +120,34 @@ def test_classifier_score_ranks_quotes():
             ),
         ]
     )
-    assert [q.transcript_id for q in select_quotes(frame, limit=2)] == ["b", "a"]
+    assert [q.transcript_id for q in select_quotes(frame, limit=2, thresholds={"t": 0.3})] == ["b", "a"]
+
+
+@pytest.mark.parametrize(
+    "text, method, score, thresholds, quoted",
+    [
+        ("It was a language barrier that made every ward round slow.", "rule", None, {}, True),
+        ("The language barrier was real.", "rule", None, {}, False),  # 5 words: never quoted
+        ("Seven words is one word too few.", "rule", None, {}, False),
+        ("Eight words is just enough for a quote.", "rule", None, {}, True),
+        ("We were put to filing papers nobody needed for months.", "classifier", 0.95, {"language_barrier": 0.5}, True),
+        (
+            "We were put to filing papers nobody needed for months.",
+            "classifier",
+            0.59,
+            {"language_barrier": 0.5},
+            False,
+        ),
+        ("We were put to filing papers nobody needed for months.", "classifier", 0.61, {"language_barrier": 0.5}, True),
+        ("We were put to filing papers nobody needed for months.", "classifier", 0.95, {}, False),  # unknown threshold
+        # a rule tag the classifier scored just under its threshold: the classifier is unsure, so no quote
+        ("It was a language barrier that made every ward round slow.", "rule", 0.45, {"language_barrier": 0.5}, False),
+    ],
+)
+def test_quotes_are_never_short_or_unsure(text, method, score, thresholds, quoted):
+    frame = tags_frame([_tag("a", 0, text, score=score, method=method, rule_id="" if method != "rule" else "lb")])
+    assert bool(quotable(frame, thresholds).iloc[0]) is quoted
+    assert len(select_quotes(frame, limit=3, thresholds=thresholds)) == int(quoted)
 
 
 def test_any_metadata_field_groups(tags, metadata, minimal_codebook):

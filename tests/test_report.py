@@ -88,3 +88,24 @@ def test_written_tag_offsets_slice_the_files(result):
         text = (folder / row["source"]).read_text()
         assert text[row["start_char"] : row["end_char"]] == row["text"]
         assert text[row["match_start"] : row["match_end"]].lower() in row["matched"].lower()
+
+
+def test_every_matrix_and_transcript_page_says_how_the_tags_were_made(result):
+    """Rules only, without a model card: the reports say so, and that the rules' accuracy is unmeasured."""
+    folder = result.written[0].parent
+    html = (folder / "findings_matrix.html").read_text()
+    markdown = (folder / "findings_matrix.md").read_text()
+    for text in (html, markdown):
+        assert "How these tags were made" in text
+        assert "Made by: rules only (2 rules of codebook" in text and "no classifier model" in text
+        assert "accuracy is unmeasured (no model card)" in text
+        assert "Precision bar 0.70: not applied" in text
+        assert "Reviewed: 0 of 3 tags (0%)" in text
+    assert markdown.count("evidence from rules; accuracy unmeasured") >= 1  # per theme, beside its quotes
+    sections = html.split('<section class="transcript"')[1:]
+    assert len(sections) == 2
+    for section in sections:
+        assert 'Tags made by rules only, accuracy unmeasured (<a href="#how">How these tags were made</a>)' in section
+    record = json.loads((folder / "run.json").read_text())
+    assert record["options"]["min_precision"] == 0.7
+    assert record["tagging"]["model"] is None and record["tagging"]["measured"] is False

@@ -236,6 +236,41 @@ def test_applying_twice_gives_the_same_table(project: Path) -> None:
     assert len(machine_tags(again)) == len(tags) - 1
 
 
+def test_a_reviewer_decision_overrides_the_precision_bar_and_undoing_it_restores_the_machine_reason(
+    project: Path,
+) -> None:
+    """An accepted tag counts even when its method measured below the bar; a rejected one never counts; the
+    machine's own reason comes back when the reviews are undone."""
+    decide(project, BARRIER, "accept", before="language_barrier")
+    decide(project, SHORT, "reject", before="short_stay")
+    corpus = load_corpus(
+        reports_dir=project / "reports",
+        transcripts_dir=project / "transcripts",
+        codebook_path=project / "codebook.yaml",
+    )
+    machine = read_tags(project / "reports" / "tags.csv")
+    below = (machine.theme == "language_barrier") & machine.evidence  # as a run with a bar above its precision
+    machine.loc[below, "evidence"] = False
+    machine.loc[below, "evidence_reason"] = "below_precision_bar"
+    state = derive_state(
+        ReviewLog(project / "reports" / "review.sqlite").frame(),
+        segments=corpus.segments,
+        texts=corpus.texts,
+        theme_ids=corpus.codebook.theme_ids,
+    )
+    reviewed = apply_decisions(machine, state, segments=corpus.segments, codebook=corpus.codebook)
+    accepted = row(reviewed, BARRIER, "language_barrier")
+    assert (accepted.evidence, accepted.evidence_reason, accepted.machine_evidence) == (True, "", False)
+    other = reviewed[(reviewed.theme == "language_barrier") & (reviewed.review_status == "unreviewed")]
+    assert (other.evidence_reason == "below_precision_bar").any() and not other.evidence.any()
+    rejected = row(reviewed, SHORT, "short_stay")
+    assert (rejected.evidence, rejected.evidence_reason) == (False, "rejected")
+    undone = machine_tags(reviewed)
+    assert row(undone, BARRIER, "language_barrier").evidence_reason == "below_precision_bar"
+    assert (row(undone, SHORT, "short_stay").evidence, row(undone, SHORT, "short_stay").evidence_reason) == (True, "")
+    assert row(undone, NEGATED, "language_barrier").evidence_reason == "negated"
+
+
 def test_export_coder_file_per_reviewer_reads_back_as_gold(project: Path) -> None:
     decide(project, SWAHILI, "accept", before="language_barrier")
     decide(project, BARRIER, "reject", before="language_barrier")

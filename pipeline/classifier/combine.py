@@ -8,11 +8,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import f1_score
+from sklearn.metrics import f1_score, precision_recall_fscore_support
 from spacy.language import Language
 
 from pipeline.classifier.features import Estimator, rule_features, rule_nlp
 from pipeline.classifier.model import BOTH_METHOD, CLASSIFIER_METHOD, COMBINE_MODES, ThemeModel
+from pipeline.classifier.precision import DEFAULT_MIN_PRECISION, RULES_AND_CLASSIFIER, measured_per_theme, passes
 from pipeline.classifier.train import grouped_folds, train_classifier
 from pipeline.codebook.model import Codebook
 from pipeline.coding.records import Segment, Tag
@@ -26,6 +27,8 @@ from pipeline.coding.table import (
     tags_frame,
 )
 from pipeline.core.errors import ModelError, QualcodeError
+
+MEASURED_SETS = (*COMBINE_MODES, RULES_AND_CLASSIFIER)
 
 
 def combine(rules: pd.DataFrame, predicted: pd.DataFrame, *, mode: str, left_to_rules: Sequence[str]) -> pd.DataFrame:
@@ -69,7 +72,8 @@ def measure_combine(
     cv_folds: int = 5,
     estimator: Estimator = "logistic",
 ) -> dict[str, Any]:
-    """Macro F1 of each combine mode against the labels, by cross-validation grouped by transcript.
+    """Macro F1 of each combine mode against the labels, by cross-validation grouped by transcript; and per theme
+    the precision, recall and F1 of each mode and of the segments both rules and classifier found.
 
     Each outer fold trains a model (thresholds by inner grouped CV) without the test transcripts. The macro
     runs over themes with at least one coded segment; ties go to rules, then union, then classifier.
@@ -114,13 +118,42 @@ def measure_combine(
     }
     preference = ("rules", "union", "classifier")  # on a tie, keep every rule hit, and the rules alone if they suffice
     best = max(preference, key=lambda mode: (macro[mode], -preference.index(mode)))
+    decided[RULES_AND_CLASSIFIER] = decided["rules"] & decided["classifier"]
+    measured = {name: _per_theme_scores(truth, decided[name], scored) for name in MEASURED_SETS}
     return {
         "best": best,
         "macro_f1": macro,
         "per_theme_f1": per_theme,
+        "per_theme": measured,
+        "macro": {name: _macro(measured[name]) for name in MEASURED_SETS},
         "folds": len(folds),
         "themes_scored": scored,
         "grouped_by": TRANSCRIPT_ID,
+    }
+
+
+def _per_theme_scores(truth: pd.DataFrame, decided: pd.DataFrame, themes: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Out-of-fold precision, recall, F1, segments tagged and coded, per theme (precision 0 when nothing tagged)."""
+    scores = {}
+    for theme in themes:
+        precision, recall, f1, _ = precision_recall_fscore_support(
+            truth[theme], decided[theme], average="binary", zero_division=0
+        )
+        scores[theme] = {
+            "precision": round(float(precision), 4),
+            "recall": round(float(recall), 4),
+            "f1": round(float(f1), 4),
+            "tagged": int(decided[theme].sum()),
+            "coded": int(truth[theme].sum()),
+        }
+    return scores
+
+
+def _macro(per_theme: dict[str, dict[str, Any]]) -> dict[str, float]:
+    """Unweighted means over the scored themes (as the macro F1 that picks the combine mode)."""
+    return {
+        key: round(float(np.mean([s[key] for s in per_theme.values()])) if per_theme else 0.0, 4)
+        for key in ("precision", "recall", "f1")
     }
 
 
@@ -131,16 +164,26 @@ def tag_segments(
     model: ThemeModel,
     codebook: Codebook,
     mode: str,
+    min_precision: float = DEFAULT_MIN_PRECISION,
 ) -> list[Tag]:
     """Rule tags combined with the model's decisions: one tag per segment x theme.
 
     Respondent segments are scored. A theme both found gets method rule+classifier; one only the classifier
     found gets method classifier. Negated or hypothetical rule tags stay as they are and block a classifier
-    tag on the same segment and theme; in classifier mode a learned theme's rule-only tag is dropped.
+    tag on the same segment and theme; in classifier mode a learned theme's rule-only tag is dropped. A tag
+    whose method measured a precision under `min_precision` for its theme is kept but marked not evidence
+    (`precision.passes`).
     """
+    measured = measured_per_theme(model.card)
+
+    def barred(tag: Tag) -> Tag:
+        if tag.counts_as_evidence and not passes(measured, tag.theme, tag.method, bar=min_precision):
+            return replace(tag, below_precision_bar=True)
+        return tag
+
     scored_segments = [s for s in segments if s.role != "interviewer"]
     if mode == "rules" or not scored_segments:
-        return list(tags)
+        return [barred(tag) for tag in tags]
     frame = pd.DataFrame([s.as_dict() for s in scored_segments])
     hits = rule_features(frame, tags_frame(tags), themes=codebook.theme_ids)
     scores = model.scores(frame, hits)
@@ -174,6 +217,7 @@ def tag_segments(
                     )
                 )
     order = {theme: n for n, theme in enumerate(codebook.theme_ids)}
+    result = [barred(tag) for tag in result]
     return sorted(result, key=lambda t: (t.segment.start_char, t.segment.end_char, order.get(t.theme, len(order))))
 
 
@@ -211,6 +255,9 @@ class ModelTagger:
     model: ThemeModel
     codebook: Codebook
     mode: str = "union"
+    min_precision: float = DEFAULT_MIN_PRECISION
 
     def __call__(self, segments: Sequence[Segment], tags: list[Tag]) -> list[Tag]:
-        return tag_segments(segments, tags, model=self.model, codebook=self.codebook, mode=self.mode)
+        return tag_segments(
+            segments, tags, model=self.model, codebook=self.codebook, mode=self.mode, min_precision=self.min_precision
+        )

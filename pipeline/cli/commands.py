@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+from pipeline.classifier.precision import DEFAULT_MIN_PRECISION
 from pipeline.cli.app import CODEBOOK, SPACY_MODEL, TRANSCRIPTS, app, console
 from pipeline.core.errors import QualcodeError
 
@@ -38,6 +39,16 @@ def run(
         "auto",
         "--combine",
         help="rules, classifier, union, or auto (the mode the model card measured best; rules without a model).",
+    ),
+    min_precision: float = typer.Option(
+        DEFAULT_MIN_PRECISION,
+        "--min-precision",
+        min=0.0,
+        max=1.0,
+        help=(
+            "Precision bar: an unreviewed tag counts as evidence only if its method (classifier, rules) measured at "
+            "least this precision for the theme in the model card's grouped CV (0 counts every tag)."
+        ),
     ),
 ) -> None:
     """Code every transcript and write tags.csv, findings_matrix.html/.md and run.json to --out."""
@@ -73,6 +84,7 @@ def run(
             jobs=jobs,
             model_path=model,
             combine=combine,
+            min_precision=min_precision,
             on_start=lambda n: progress.update(task, total=n),
             on_transcript=lambda c: progress.update(task, advance=1, description=c.transcript.source),
         )
@@ -101,6 +113,15 @@ def run(
         )
     else:
         console.print(f"rules only ({why_not or 'combine mode rules'})", highlight=False, soft_wrap=True)
+    tagging = result.record["tagging"]
+    console.print(
+        f"precision bar {tagging['min_precision']:.2f}: {tagging['below_precision_bar_tags']} tags below it are "
+        "kept in tags.csv but not counted (evidence_reason below_precision_bar)"
+        if tagging["measured"]
+        else "precision bar: not applied, no measured precision (rules' accuracy unmeasured)",
+        highlight=False,
+        soft_wrap=True,
+    )
     for path in result.written:
         console.print(f"wrote {path}", highlight=False, soft_wrap=True)
     console.print(f"open {out / 'findings_matrix.html'}", highlight=False, soft_wrap=True)

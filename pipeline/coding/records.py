@@ -42,9 +42,22 @@ class Tag:
     negated: bool = False
     hypothetical: bool = False
     trigger: str = ""
+    below_precision_bar: bool = False  # its method's measured precision for the theme is under the run's bar
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def counts_as_evidence(self) -> bool:
-        """Negated or hypothetical mentions are kept but are not evidence; nor are interviewer turns."""
-        return not (self.negated or self.hypothetical) and self.segment.role != "interviewer"
+        """Negated or hypothetical mentions are kept but are not evidence; nor are interviewer turns, nor tags
+        whose method measured below the run's precision bar for the theme."""
+        return not self.evidence_reason
+
+    @property
+    def evidence_reason(self) -> str:
+        """Why the tag is not evidence ("" when it is): interviewer, negated, hypothetical or below_precision_bar."""
+        if self.segment.role == "interviewer":
+            return "interviewer"
+        if self.negated:
+            return "negated"
+        if self.hypothetical:
+            return "hypothetical"
+        return "below_precision_bar" if self.below_precision_bar else ""

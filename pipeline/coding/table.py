@@ -31,6 +31,7 @@ NEGATED = "negated"
 HYPOTHETICAL = "hypothetical"
 TRIGGER = "trigger"
 EVIDENCE = "evidence"
+EVIDENCE_REASON = "evidence_reason"
 CODEBOOK_VERSION = "codebook_version"
 CODEBOOK_HASH = "codebook_hash"
 
@@ -56,6 +57,7 @@ TAG_COLUMNS = [
     HYPOTHETICAL,
     TRIGGER,
     EVIDENCE,
+    EVIDENCE_REASON,
     CODEBOOK_VERSION,
     CODEBOOK_HASH,
 ]
@@ -63,7 +65,8 @@ METADATA_ID = TRANSCRIPT_ID
 
 
 def tags_frame(tags: Iterable[Tag]) -> pd.DataFrame:
-    """The tags table; `evidence` is False for negated, hypothetical and interviewer tags."""
+    """The tags table; `evidence` is False for negated, hypothetical, interviewer and below-bar tags, and
+    `evidence_reason` says which."""
     rows = [
         {
             SEGMENT_ID: t.segment.segment_id,
@@ -86,6 +89,7 @@ def tags_frame(tags: Iterable[Tag]) -> pd.DataFrame:
             HYPOTHETICAL: t.hypothetical,
             TRIGGER: t.trigger,
             EVIDENCE: t.counts_as_evidence,
+            EVIDENCE_REASON: t.evidence_reason,
             CODEBOOK_VERSION: t.codebook_version,
             CODEBOOK_HASH: t.codebook_hash,
         }

@@ -6,6 +6,7 @@ negated, not hypothetical), and carries the best quotes, each traceable to trans
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -37,7 +38,12 @@ OTHER_THEMES = TorQuestion(
 )
 ALL_GROUPS = "All"
 QUOTE_TARGET_WORDS = 25
-QUOTE_MIN_WORDS = 6
+QUOTE_MIN_WORDS = 8
+UNSURE_MARGIN = 0.1  # a classifier score under its theme's threshold + this is "unsure": never quoted
+QUOTABLE_RULE = (
+    f"A quote has at least {QUOTE_MIN_WORDS} words, and never comes from a tag the classifier is unsure of: "
+    f"one it scored below its theme's threshold + {UNSURE_MARGIN} (or whose threshold is not recorded)."
+)
 
 
 @dataclass(frozen=True)
@@ -100,15 +106,23 @@ class FindingsMatrix:
 
 
 def build_matrix(
-    tags: pd.DataFrame, metadata: pd.DataFrame, codebook: Codebook, *, by: str = "side", quotes_per_cell: int = 3
+    tags: pd.DataFrame,
+    metadata: pd.DataFrame,
+    codebook: Codebook,
+    *,
+    by: str = "side",
+    quotes_per_cell: int = 3,
+    thresholds: Mapping[str, float] | None = None,
 ) -> FindingsMatrix:
-    """Pivot the tags table into ToR rows x group columns, counting only evidence tags."""
+    """Pivot the tags table into ToR rows x group columns, counting only evidence tags; quotes only from
+    quotable ones (`quotable`, with the model's per-theme `thresholds`)."""
     groups_of = _groups(metadata, by)
     institutions_of = metadata.set_index(TRANSCRIPT_ID)["institution"].to_dict() if "institution" in metadata else {}
     groups = sorted(set(groups_of.values()), key=lambda g: (g == UNKNOWN_GROUP, g))
     group_sizes = {g: sum(1 for v in groups_of.values() if v == g) for g in groups}
     evidence = tags[tags[EVIDENCE]].copy()
     evidence["group"] = evidence[TRANSCRIPT_ID].map(groups_of).fillna(UNKNOWN_GROUP)
+    evidence["_quotable"] = quotable(evidence, thresholds or {})
     negated = tags[tags[NEGATED] & ~tags[EVIDENCE].astype(bool)]
     theme_rows: dict[str, ThemeRow] = {}
     for theme in codebook.themes:
@@ -179,18 +193,33 @@ def _cell(theme_tags: pd.DataFrame, group_size: int, institutions_of: dict, quot
     )
 
 
-def select_quotes(theme_tags: pd.DataFrame, *, limit: int) -> list[Quote]:
-    """Best quotes, at most one per interview: strongest tag first (model score, or number of distinct
-    rules matched), then sentences of quotable length (>= 6 words, closest to 25)."""
+def quotable(tags: pd.DataFrame, thresholds: Mapping[str, float], *, keep: Collection[str] = ()) -> pd.Series:
+    """Which tags may give a quote (QUOTABLE_RULE): at least QUOTE_MIN_WORDS words as shown (annotations left out,
+    bracketed tags in `keep` kept), and no classifier score under the theme's threshold + UNSURE_MARGIN; a scored
+    tag whose threshold is unknown counts as unsure."""
+    words = tags[TEXT].astype(str).map(lambda text: len(quote_text(text, keep=keep).split()))
+    limit = tags[THEME].map(lambda theme: thresholds.get(theme, float("inf")) + UNSURE_MARGIN)
+    sure = tags[SCORE].isna() | (tags[SCORE] >= limit)
+    return (words >= QUOTE_MIN_WORDS) & sure
+
+
+def select_quotes(
+    theme_tags: pd.DataFrame, *, limit: int, thresholds: Mapping[str, float] | None = None
+) -> list[Quote]:
+    """Best quotes among the quotable tags (`quotable`), at most one per interview: strongest tag first (model
+    score, or number of distinct rules matched), then the length closest to 25 words."""
+    if "_quotable" not in theme_tags:
+        theme_tags = theme_tags.assign(_quotable=quotable(theme_tags, thresholds or {}))
+    theme_tags = theme_tags[theme_tags["_quotable"].astype(bool)]
     if theme_tags.empty or limit <= 0:
         return []
     ranked = theme_tags.assign(
         _strength=[_strength(score, rule_id) for score, rule_id in zip(theme_tags[SCORE], theme_tags[RULE_ID])],
         _words=theme_tags[TEXT].str.split().str.len(),
     )
-    ranked = ranked.assign(
-        _short=ranked["_words"] < QUOTE_MIN_WORDS, _distance=(ranked["_words"] - QUOTE_TARGET_WORDS).abs()
-    ).sort_values(["_short", "_strength", "_distance", SEGMENT_ID], ascending=[True, False, True, True])
+    ranked = ranked.assign(_distance=(ranked["_words"] - QUOTE_TARGET_WORDS).abs()).sort_values(
+        ["_strength", "_distance", SEGMENT_ID], ascending=[False, True, True]
+    )
     best = ranked.drop_duplicates(TRANSCRIPT_ID).head(limit)
     return [
         Quote(

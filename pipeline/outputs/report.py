@@ -13,10 +13,12 @@ import pandas as pd
 
 from pipeline.codebook.model import Codebook
 from pipeline.coding.corpus import CodedTranscript
-from pipeline.coding.table import EVIDENCE, SEGMENT_ID, THEME, write_csv
+from pipeline.coding.table import EVIDENCE, EVIDENCE_REASON, SEGMENT_ID, THEME, write_csv
 from pipeline.core.files import atomic_write_text
 from pipeline.outputs.jinja import environment
-from pipeline.outputs.matrix import FindingsMatrix, ThemeRow, matrix_frame
+from pipeline.outputs.matrix import QUOTABLE_RULE, FindingsMatrix, ThemeRow, matrix_frame
+from pipeline.outputs.provenance import HEADING as TAGGING_HEADING
+from pipeline.outputs.provenance import TaggingStatement, tagging_statement
 
 HTML_TEMPLATE = "findings_matrix.v1.html.j2"
 MD_TEMPLATE = "findings_matrix.v1.md.j2"
@@ -42,8 +44,11 @@ class TranscriptPage:
     n_tags: int = 0
 
 
-def transcript_page(coded: CodedTranscript, tags: pd.DataFrame, codebook: Codebook) -> TranscriptPage:
-    """The original text of one transcript with its tagged segments marked, for the report's transcript pages."""
+def transcript_page(
+    coded: CodedTranscript, tags: pd.DataFrame, codebook: Codebook, *, accuracy: TaggingStatement | None = None
+) -> TranscriptPage:
+    """The original text of one transcript with its tagged segments marked, for the report's transcript pages;
+    each mark's hover says why it was tagged and how accurate that theme's tags measured."""
     text = coded.transcript.text
     labels = {t.id: t.label for t in codebook.themes}
     own = tags[tags["transcript_id"] == coded.transcript.id]
@@ -56,13 +61,23 @@ def transcript_page(coded: CodedTranscript, tags: pd.DataFrame, codebook: Codebo
             continue
         pieces.append(Piece(text[cursor : segment.start_char]))
         evidence = frame[frame[EVIDENCE]]
-        status = "evidence" if len(evidence) else ("interviewer" if segment.role == "interviewer" else "negated")
+        if len(evidence):
+            status = "evidence"
+        elif segment.role == "interviewer":
+            status = "interviewer"
+        elif (frame["negated"] | frame["hypothetical"]).any():
+            status = "negated"
+        else:
+            status = "not-counted"  # below the precision bar, or rejected by a reviewer
         why = "; ".join(
             f"{labels.get(r[THEME], r[THEME])}: {r['method']} {r['rule_id'] or ''}"
             + (f" score {r['score']:.2f}" if pd.notna(r["score"]) else "")
             + (f" [matched: {r['matched']}]" if r["matched"] else "")
             + (" (negated)" if r["negated"] else "")
             + (" (hypothetical)" if r["hypothetical"] else "")
+            + (" (below the precision bar: not counted)" if r.get(EVIDENCE_REASON) == "below_precision_bar" else "")
+            + (" (rejected by a reviewer)" if r.get(EVIDENCE_REASON) == "rejected" else "")
+            + (f" - {accuracy.theme_text(r[THEME])}" if accuracy is not None else "")
             for _, r in frame.iterrows()
         )
         pieces.append(
@@ -97,6 +112,13 @@ def heatmap_sections(matrix: FindingsMatrix, codebook: Codebook) -> list[tuple[s
     return [(labels.get(group, "Other themes"), themes) for group, themes in sections.items() if themes]
 
 
+def run_statement(run: dict[str, Any]) -> TaggingStatement:
+    """The run's "How these tags were made" statement, with the reviewed share from its review record."""
+    return tagging_statement(
+        run, reviewed=int(run.get("review", {}).get("reviewed_tags", 0)), total=int(run["counts"]["tags"])
+    )
+
+
 def render_html(
     matrix: FindingsMatrix, *, codebook: Codebook, pages: Sequence[TranscriptPage], run: dict[str, Any]
 ) -> str:
@@ -111,12 +133,26 @@ def render_html(
             heat=_heat,
             anchor=anchor,
             heatmap=heatmap_sections(matrix, codebook),
+            tagging=run_statement(run),
+            tagging_heading=TAGGING_HEADING,
+            quote_rule=QUOTABLE_RULE,
         )
     )
 
 
 def render_markdown(matrix: FindingsMatrix, *, codebook: Codebook, run: dict[str, Any]) -> str:
-    return environment().get_template(MD_TEMPLATE).render(matrix=matrix, codebook=codebook, run=run)
+    return (
+        environment()
+        .get_template(MD_TEMPLATE)
+        .render(
+            matrix=matrix,
+            codebook=codebook,
+            run=run,
+            tagging=run_statement(run),
+            tagging_heading=TAGGING_HEADING,
+            quote_rule=QUOTABLE_RULE,
+        )
+    )
 
 
 def anchor(segment_id: str) -> str:
@@ -143,7 +179,8 @@ def write_reports(
 ) -> list[Path]:
     """Write tags.csv, segments.csv, metadata.csv, matrix.csv, findings_matrix.html/.md and run.json atomically."""
     out = Path(out)
-    pages = [transcript_page(c, tags, codebook) for c in coded]
+    statement = run_statement(run)
+    pages = [transcript_page(c, tags, codebook, accuracy=statement) for c in coded]
     written = [
         write_csv(tags, out / "tags.csv"),
         write_csv(segments, out / "segments.csv"),

@@ -1,8 +1,9 @@
 """Reviewers' decisions applied to the tags table: evidence, review status, coder files and training labels.
 
-Accepted and added tags are evidence, rejected and changed-away tags are not; a change rejects the old
-theme and adds the new one. The machine's own call is kept in `machine_evidence`, so reviews can be
-re-applied (or undone) from any tags.csv without re-coding.
+Accepted and added tags are evidence, rejected and changed-away tags are not (`evidence_reason` "rejected"),
+whatever the machine's call or its precision bar; a change rejects the old theme and adds the new one. The
+machine's own call is kept in `machine_evidence`, so reviews can be re-applied (or undone) from any tags.csv
+without re-coding.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pipeline.coding.table import (
     CODEBOOK_VERSION,
     END_CHAR,
     EVIDENCE,
+    EVIDENCE_REASON,
     HYPOTHETICAL,
     METHOD,
     NEGATED,
@@ -54,6 +56,8 @@ def machine_tags(tags: pd.DataFrame) -> pd.DataFrame:
     machine = tags[tags[METHOD] != HUMAN_METHOD].copy()
     if MACHINE_EVIDENCE in machine.columns:
         machine[EVIDENCE] = machine[MACHINE_EVIDENCE].astype(str).str.lower().eq("true")
+        if EVIDENCE_REASON in machine.columns:
+            machine[EVIDENCE_REASON] = machine_reasons(machine)
     return machine.drop(columns=[c for c in REVIEW_COLUMNS if c in machine.columns]).reset_index(drop=True)
 
 
@@ -95,6 +99,10 @@ def apply_decisions(
     positive = tags[REVIEW_STATUS].isin(["accepted", "added"])
     negative = tags[REVIEW_STATUS].isin(["rejected", "changed"])
     tags[EVIDENCE] = (tags[EVIDENCE].astype(bool) & ~negative) | (positive & respondent)
+    if EVIDENCE_REASON not in tags.columns:
+        tags[EVIDENCE_REASON] = machine_reasons(tags.assign(**{EVIDENCE: tags[MACHINE_EVIDENCE]}))
+    tags[EVIDENCE_REASON] = tags[EVIDENCE_REASON].fillna("").astype(str).mask(negative, "rejected")
+    tags.loc[positive & respondent, EVIDENCE_REASON] = ""
     order = {tid: n for n, tid in enumerate(dict.fromkeys(tags[TRANSCRIPT_ID]))}
     tags = tags.sort_values(
         [TRANSCRIPT_ID, START_CHAR, END_CHAR],
@@ -102,6 +110,17 @@ def apply_decisions(
         kind="stable",
     ).reset_index(drop=True)
     return tags[[*TAG_COLUMNS, *REVIEW_COLUMNS, *[c for c in tags.columns if c not in TAG_COLUMNS + REVIEW_COLUMNS]]]
+
+
+def machine_reasons(tags: pd.DataFrame) -> pd.Series:
+    """Why each machine tag is not evidence, from its columns: interviewer, negated, hypothetical, else (not
+    evidence for none of those) below_precision_bar; "" for evidence."""
+    reasons = pd.Series("", index=tags.index, dtype=object)
+    reasons[~tags[EVIDENCE].astype(bool)] = "below_precision_bar"
+    reasons[tags[HYPOTHETICAL].astype(bool)] = "hypothetical"
+    reasons[tags[NEGATED].astype(bool)] = "negated"
+    reasons[tags[ROLE] == "interviewer"] = "interviewer"
+    return reasons
 
 
 def _human_row(segment: Mapping[str, Any], theme: str, decision: Mapping[str, Any], codebook: Codebook) -> dict:
@@ -126,6 +145,7 @@ def _human_row(segment: Mapping[str, Any], theme: str, decision: Mapping[str, An
         HYPOTHETICAL: False,
         "trigger": "",
         EVIDENCE: False,
+        EVIDENCE_REASON: "interviewer" if segment[ROLE] == "interviewer" else "",
         CODEBOOK_VERSION: codebook.version,
         CODEBOOK_HASH: codebook.hash,
         MACHINE_EVIDENCE: False,

@@ -10,6 +10,7 @@ from pipeline.coding.records import Segment
 from pipeline.coding.table import (
     END_CHAR,
     EVIDENCE,
+    EVIDENCE_REASON,
     START_CHAR,
     THEME,
     TRANSCRIPT_ID,
@@ -51,7 +52,13 @@ def _regenerate(
         transcripts=corpus.transcripts,
         codebook=corpus.codebook,
     )
-    matrix = build_matrix(tags, metadata, corpus.codebook, by=by if by in metadata.columns else "side")
+    matrix = build_matrix(
+        tags,
+        metadata,
+        corpus.codebook,
+        by=by if by in metadata.columns else "side",
+        thresholds=corpus.run.get("classifier", {}).get("thresholds"),
+    )
     evidence = tags[tags[EVIDENCE]]
     run = dict(corpus.run)
     run["counts"] = {
@@ -60,6 +67,11 @@ def _regenerate(
         "evidence_tags": int(len(evidence)),
         "evidence_tags_by_theme": {k: int(v) for k, v in evidence[THEME].value_counts().sort_index().items()},
     }
+    if "tagging" in run and EVIDENCE_REASON in tags:
+        run["tagging"] = {
+            **run["tagging"],
+            "below_precision_bar_tags": int(tags[EVIDENCE_REASON].eq("below_precision_bar").sum()),
+        }
     if counts is not None:
         run["review"] = counts
     with staged_set(reports_dir) as staging:

@@ -11,10 +11,17 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from pipeline.classifier.precision import (
+    DEFAULT_MIN_PRECISION,
+    EVIDENCE_RULE,
+    measured_by,
+    measured_per_theme,
+    theme_accuracy,
+)
 from pipeline.codebook.load import load_codebook
 from pipeline.codebook.model import Codebook
 from pipeline.coding.corpus import CodedTranscript, CodingOptions, code_corpus
-from pipeline.coding.table import EVIDENCE, THEME, metadata_frame, segments_frame, tags_frame
+from pipeline.coding.table import EVIDENCE, EVIDENCE_REASON, THEME, metadata_frame, segments_frame, tags_frame
 from pipeline.core.errors import QualcodeError
 from pipeline.core.files import output_lock, staged_set
 from pipeline.ingest.read import discover
@@ -56,12 +63,16 @@ def run_project(
     model_path: Path | None = None,
     combine: str = "auto",
     model: ThemeModel | None = None,
+    min_precision: float = DEFAULT_MIN_PRECISION,
 ) -> RunResult:
     """Code every transcript under `transcripts_dir` against the codebook and write the reports to `out`.
 
     With `model_path` (or a loaded `model`) the classifier tags too, combined with the rules by `combine`:
     rules, classifier, union, or auto (the mode the model card measured best; rules without a model).
+    Unreviewed tags whose method measured a precision under `min_precision` for the theme are not evidence.
     """
+    if not 0.0 <= min_precision <= 1.0:
+        raise QualcodeError(f"the precision bar must be between 0 and 1, not {min_precision}")
     started = datetime.now(UTC)
     codebook = load_codebook(codebook_path)
     model, combine = classifier_setup(codebook, model_path=model_path, model=model, combine=combine)
@@ -81,6 +92,7 @@ def run_project(
             model=model,
             model_path=model_path,
             combine=combine,
+            min_precision=min_precision,
         )
 
 
@@ -98,6 +110,7 @@ def _run_locked(
     model: ThemeModel | None,
     model_path: Path | None,
     combine: str,
+    min_precision: float,
 ) -> RunResult:
     transcripts, skipped = discover(transcripts_dir)
     if not transcripts:
@@ -110,7 +123,7 @@ def _run_locked(
     if model is not None:
         from pipeline.classifier.combine import ModelTagger
 
-        tagger = ModelTagger(model, codebook, combine)
+        tagger = ModelTagger(model, codebook, combine, min_precision)
     for result in code_corpus(transcripts, codebook=codebook, options=options, jobs=jobs, tagger=tagger):
         coded.append(result)
         if on_transcript:
@@ -135,7 +148,7 @@ def _run_locked(
             f"--by {by!r} is not a metadata field (fields: {', '.join(sorted(map(str, metadata.columns)))})",
             path=transcripts_dir,
         )
-    matrix = build_matrix(tags, metadata, codebook, by=by)
+    matrix = build_matrix(tags, metadata, codebook, by=by, thresholds=model.thresholds_ if model is not None else None)
     record = run_record(
         codebook=codebook,
         coded=coded,
@@ -147,10 +160,14 @@ def _run_locked(
         transcripts_dir=transcripts_dir,
         started=started,
     )
+    record["options"]["min_precision"] = min_precision
     record["warnings"].extend(run_warnings)
     if review is not None:
         record["review"] = review
     record["classifier"] = classifier_record(model, combine=combine, model_path=model_path, tags=tags)
+    record["tagging"] = tagging_record(
+        model, codebook=codebook, combine=combine, min_precision=min_precision, tags=tags
+    )
     with staged_set(out) as staging:  # the whole report set goes in at once, or not at all
         staged = write_reports(
             staging,
@@ -182,6 +199,9 @@ def run_record(
 ) -> dict[str, Any]:
     """The facts of a run for run.json: inputs and their hashes, versions, counts, skipped files, warnings."""
     evidence = tags[tags[EVIDENCE]] if len(tags) else tags
+    reasons = (
+        tags.loc[~tags[EVIDENCE], EVIDENCE_REASON].value_counts() if EVIDENCE_REASON in tags else pd.Series(dtype=int)
+    )
     return {
         "started": started.isoformat(timespec="seconds"),
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -207,7 +227,8 @@ def run_record(
             "segments": sum(len(c.segments) for c in coded),
             "tags": int(len(tags)),
             "evidence_tags": int(len(evidence)),
-            "negated_or_hypothetical_tags": int(len(tags) - len(evidence)) if len(tags) else 0,
+            "negated_or_hypothetical_tags": int(reasons.get("negated", 0) + reasons.get("hypothetical", 0)),
+            "not_evidence_by_reason": {str(k): int(v) for k, v in reasons.sort_index().items()},
             "evidence_tags_by_theme": {k: int(v) for k, v in evidence[THEME].value_counts().sort_index().items()},
         },
         "transcripts": [transcript_record(c) for c in coded],
@@ -269,6 +290,44 @@ def classifier_record(
         "left_to_rules": model.left_to_rules_,
         "thresholds": model.thresholds_,
         "tags_by_method": by_method,
+    }
+
+
+def tagging_record(
+    model: ThemeModel | None, *, codebook: Codebook, combine: str, min_precision: float, tags: pd.DataFrame
+) -> dict[str, Any]:
+    """How the tags were made and how accurate that measured, for run.json and every report's "How these tags
+    were made" block: rules, model, combine mode, the precision bar, and the card's grouped-CV figures."""
+    card = model.card if model is not None else None
+    measured = (card or {}).get("combine_measured") or {}
+    reasons = tags[EVIDENCE_REASON].value_counts() if EVIDENCE_REASON in tags else pd.Series(dtype=int)
+    return {
+        "rules": f"{sum(len(t.rules) for t in codebook.themes)} rules of codebook {codebook.name} "
+        f"v{codebook.version}, with negation and hypotheticals detected ConText-style",
+        "model": model.label if model is not None else None,
+        "combine": combine,
+        "min_precision": min_precision,
+        "evidence_rule": EVIDENCE_RULE.format(bar=min_precision),
+        "measured": bool(measured_per_theme(card)),
+        "measured_by": measured_by(card),
+        "trained_on": (
+            {
+                "segments": card["training_data"]["segments"],
+                "transcripts": card["training_data"]["transcripts"],
+                "coders": card["training_data"].get("coders", []),
+            }
+            if card
+            else None
+        ),
+        "macro": measured.get("macro", {}),
+        "per_theme": theme_accuracy(
+            card,
+            codebook.theme_ids,
+            mode=combine,
+            learned=[t for t in model.themes_ if t not in model.left_to_rules_] if model is not None else [],
+            bar=min_precision,
+        ),
+        "below_precision_bar_tags": int(reasons.get("below_precision_bar", 0)),
     }
 
 

@@ -39,6 +39,8 @@ from pipeline.outputs.annex.findings import Findings
 from pipeline.outputs.annex.redact import DEFAULT_TAG, Redaction, Redactor, redact_tags
 from pipeline.outputs.jinja import environment
 from pipeline.outputs.matrix import DEFAULT_GROUP_FIELD, OTHER_THEMES, UNKNOWN_GROUP
+from pipeline.outputs.provenance import HEADING as TAGGING_HEADING
+from pipeline.outputs.provenance import TaggingStatement, tagging_statement
 
 Format = Literal["docx", "xlsx", "html", "md"]
 FORMATS: tuple[str, ...] = ("docx", "xlsx", "html", "md")
@@ -83,6 +85,7 @@ class AnnexFinding:
     theme_labels: tuple[str, ...]
     strength: Strength
     quotes: tuple[AnnexQuote, ...]
+    theme_accuracy: tuple[str, ...] = ()  # per theme: how its evidence tags were made and measured
 
     @property
     def counts_text(self) -> str:
@@ -112,11 +115,13 @@ class Annex:
     tags: pd.DataFrame
     redacted: bool
     redactions: tuple[Redaction, ...]
+    tagging: TaggingStatement
     warnings: tuple[str, ...] = ()
     scale: tuple[tuple[str, str], ...] = SCALE
     dissent_rule: str = DISSENT_RULE
     quote_rule: str = QUOTE_RULE
     attribution_rule: str = ATTRIBUTION_RULE
+    tagging_heading: str = TAGGING_HEADING
     generated: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
 
     @property
@@ -238,11 +243,14 @@ def build_annex(
     meta_of = {str(row[TRANSCRIPT_ID]): row for row in metadata.to_dict("records")}
     refs: dict[str, str] = {}
     labels = {theme.id: theme.label for theme in codebook.themes}
+    thresholds = (run.get("classifier") or {}).get("thresholds") or {}
+    reviewed, total = review_share(tags)
+    tagging = tagging_statement(run, reviewed=reviewed, total=total)
 
     def finding(finding_id: str, text: str, themes: Sequence[str], *, draft: bool) -> AnnexFinding:
         strength = evidence_strength(evidence_counts(tags, metadata, themes=themes, by=by))
         evidence = tags[tags[THEME].isin(themes) & tags[EVIDENCE].astype(bool)]
-        selected = representative_quotes(evidence, groups_of=groups_of, limit=quotes_per_finding)
+        selected = representative_quotes(evidence, groups_of=groups_of, limit=quotes_per_finding, thresholds=thresholds)
         if draft:
             text = draft_statement(strength, selected)
         quotes = tuple(_quote(q, refs, meta_of.get(q.transcript_id, {}), labels) for q in selected)
@@ -254,6 +262,9 @@ def build_annex(
             theme_labels=tuple(labels[t] for t in themes),
             strength=strength,
             quotes=quotes,
+            theme_accuracy=tuple(
+                f"{labels[t]}: {tagging.theme_text(t)}" if len(themes) > 1 else tagging.theme_text(t) for t in themes
+            ),
         )
 
     questions = []
@@ -297,6 +308,7 @@ def build_annex(
         tags=tags,
         redacted=redactor is not None,
         redactions=tuple(redactions),
+        tagging=tagging,
         warnings=tuple(_warnings(tags, codebook)),
     )
 
@@ -361,7 +373,7 @@ def _facts(
         (
             "Tags",
             f"{total} tags, {evidence} counted as evidence (negated, hypothetical and interviewer "
-            "mentions are not counted)",
+            "mentions, and unreviewed tags below the precision bar, are not counted)",
         ),
         ("Tags reviewed", f"{reviewed} of {total} ({100 * reviewed / total:.0f}%)" if total else "0 of 0"),
         ("Findings", f"{statements} statements from the consultant, {drafts} drafts from the evidence"),

@@ -20,9 +20,19 @@ import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics.pairwise import cosine_similarity
 
-from pipeline.coding.table import END_CHAR, EVIDENCE, NEGATED, SEGMENT_ID, START_CHAR, TEXT, THEME, TRANSCRIPT_ID
+from pipeline.coding.table import (
+    END_CHAR,
+    EVIDENCE,
+    NEGATED,
+    SCORE,
+    SEGMENT_ID,
+    START_CHAR,
+    TEXT,
+    THEME,
+    TRANSCRIPT_ID,
+)
 from pipeline.outputs.annex.redact import REDACTION_TAGS
-from pipeline.outputs.matrix import UNKNOWN_GROUP
+from pipeline.outputs.matrix import QUOTE_MIN_WORDS, UNKNOWN_GROUP, UNSURE_MARGIN, quotable
 from pipeline.outputs.quotes import quote_text
 
 STRONG, MODERATE, WEAK, NONE = "strong", "moderate", "weak", "none"
@@ -31,8 +41,8 @@ MIN_INTERVIEWS = 3
 MIN_INSTITUTIONS = 2
 GROUP_SHARE = 0.5
 DISSENT_SHARE = 0.5
-QUOTABLE_WORDS = (8, 60)
-ACCEPTABLE_WORDS = (5, 100)
+QUOTABLE_WORDS = (QUOTE_MIN_WORDS, 60)
+ACCEPTABLE_WORDS = (QUOTE_MIN_WORDS, 100)
 SCALE = (
     (
         STRONG,
@@ -49,10 +59,11 @@ DISSENT_RULE = (
 )
 QUOTE_RULE = (
     "Quotes are the evidence segments closest to the TF-IDF centroid of all evidence segments for the finding "
-    f"(the most representative, not the highest-scoring); quotable length ({QUOTABLE_WORDS[0]}-{QUOTABLE_WORDS[1]} "
-    f"words) first, and segments under {ACCEPTABLE_WORDS[0]} or over {ACCEPTABLE_WORDS[1]} words only when nothing "
-    "else is left; at most one quote per interview; picked in rounds, one group at a time, so that every group "
-    "with evidence is heard before a group is quoted twice."
+    f"(the most representative, not the highest-scoring); {QUOTABLE_WORDS[0]}-{QUOTABLE_WORDS[1]} words first, "
+    f"over {ACCEPTABLE_WORDS[1]} words only when nothing else is left, never under {QUOTE_MIN_WORDS} words, and "
+    f"never a tag the classifier is unsure of (scored below its theme's threshold + {UNSURE_MARGIN}); at most one "
+    "quote per interview; picked in rounds, one group at a time, so that every group with evidence is heard "
+    "before a group is quoted twice."
 )
 
 
@@ -195,10 +206,16 @@ def counts_text(counts: EvidenceCounts, *, groups: bool = True) -> str:
 
 
 def representative_quotes(
-    evidence: pd.DataFrame, *, groups_of: Mapping[str, str], limit: int = 3
+    evidence: pd.DataFrame,
+    *,
+    groups_of: Mapping[str, str],
+    limit: int = 3,
+    thresholds: Mapping[str, float] | None = None,
 ) -> list[SelectedQuote]:
-    """Quotes by the documented rule (QUOTE_RULE): TF-IDF centrality, quotable length, one per interview,
-    groups in rounds."""
+    """Quotes by the documented rule (QUOTE_RULE): only quotable tags (`matrix.quotable`: no short segment, no
+    unsure classifier tag), by TF-IDF centrality among them, one per interview, groups in rounds."""
+    scored = evidence if SCORE in evidence else evidence.assign(**{SCORE: float("nan")})  # rules only: no scores
+    evidence = evidence[quotable(scored, thresholds or {}, keep=REDACTION_TAGS)]
     if evidence.empty or limit <= 0:
         return []
     segments = (

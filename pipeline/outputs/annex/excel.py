@@ -1,4 +1,5 @@
-"""The annex as an Excel workbook: Matrix (one row per finding), Quotes (with their ids) and Tags sheets.
+"""The annex as an Excel workbook: Matrix (one row per finding), How tags were made, Quotes (with their ids)
+and Tags sheets.
 
 Every sheet has a filter and a frozen header; every text cell goes through `files.neutralise_cell`, so
 no quote can run as a formula.
@@ -20,6 +21,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from pipeline.coding.table import (
     END_CHAR,
     EVIDENCE,
+    EVIDENCE_REASON,
     HYPOTHETICAL,
     MATCHED,
     METHOD,
@@ -51,6 +53,7 @@ TAG_SHEET_COLUMNS = [
     NEGATED,
     HYPOTHETICAL,
     EVIDENCE,
+    EVIDENCE_REASON,
     REVIEW_STATUS,
     START_CHAR,
     END_CHAR,
@@ -83,6 +86,7 @@ def render_xlsx(annex: Annex) -> bytes:
         *group_columns,
         "dissent_interviews",
         "quote_refs",
+        "tag_accuracy",
     ]
     rows = []
     for question in annex.questions:
@@ -113,9 +117,13 @@ def render_xlsx(annex: Annex) -> bytes:
                     *group_values,
                     counts.dissent,
                     " ".join(q.ref for q in finding.quotes),
+                    "; ".join(finding.theme_accuracy),
                 ]
             )
-    _fill(matrix, header, rows, wide={"finding", "tor_question"})
+    _fill(matrix, header, rows, wide={"finding", "tor_question", "tag_accuracy"})
+
+    method = workbook.create_sheet("How tags were made")
+    _fill(method, [annex.tagging_heading], [[line] for line in annex.tagging.lines], wide={annex.tagging_heading})
 
     quotes = workbook.create_sheet("Quotes")
     used_in: dict[str, list[str]] = {}

@@ -57,6 +57,9 @@ def render_docx(annex: Annex) -> bytes:
         cells[1].paragraphs[0].add_run(value)
     _widths(facts, (6.0, 19.7))
     document.add_paragraph(f"Generated {annex.generated}. {annex.redaction_note}", style=styles[COUNTS])
+    document.add_heading(annex.tagging_heading, level=1)
+    for line in annex.tagging.lines:
+        document.add_paragraph(line, style=styles["List Bullet"])
     _how_to_read(document, annex, styles)
     for question in annex.questions:
         document.add_page_break()
@@ -110,6 +113,8 @@ def _findings_table(
         _keep_on_one_page(row)
         theme_cell, finding_cell, strength_cell, groups_cell, quotes_cell = row.cells
         _lines(theme_cell, finding.theme_labels, style=styles[TABLE_TEXT])
+        for accuracy in finding.theme_accuracy:
+            theme_cell.add_paragraph(accuracy, style=styles[COUNTS])
         paragraph = finding_cell.paragraphs[0]
         paragraph.style = styles[DRAFT_FINDING if finding.draft else FINDING]
         if finding.draft:
