@@ -13,24 +13,15 @@ import pandas as pd
 
 from pipeline.codebook.model import Codebook
 from pipeline.coding.corpus import CodedTranscript
+from pipeline.coding.records import Segment
 from pipeline.coding.table import EVIDENCE, SEGMENT_ID, THEME, write_csv
 from pipeline.core.files import atomic_write_text
+from pipeline.core.pieces import Piece, split_text
 from pipeline.outputs.jinja import environment
 from pipeline.outputs.matrix import FindingsMatrix, ThemeRow, matrix_frame
 
 HTML_TEMPLATE = "findings_matrix.v1.html.j2"
 MD_TEMPLATE = "findings_matrix.v1.md.j2"
-
-
-@dataclass(frozen=True)
-class Piece:
-    """A run of a transcript's text: plain, or a tagged segment with its themes."""
-
-    text: str
-    segment_id: str = ""
-    themes: tuple[str, ...] = ()
-    status: str = ""
-    why: str = ""
 
 
 @dataclass
@@ -48,13 +39,9 @@ def transcript_page(coded: CodedTranscript, tags: pd.DataFrame, codebook: Codebo
     labels = {t.id: t.label for t in codebook.themes}
     own = tags[tags["transcript_id"] == coded.transcript.id]
     by_segment = {sid: frame for sid, frame in own.groupby(SEGMENT_ID, sort=False)}
-    pieces: list[Piece] = []
-    cursor = 0
-    for segment in sorted(coded.segments, key=lambda s: s.start_char):
-        frame = by_segment.get(segment.segment_id)
-        if frame is None or segment.start_char < cursor:
-            continue
-        pieces.append(Piece(text[cursor : segment.start_char]))
+
+    def marked(start: int, end: int, segment: Segment) -> Piece:
+        frame = by_segment[segment.segment_id]
         evidence = frame[frame[EVIDENCE]]
         status = "evidence" if len(evidence) else ("interviewer" if segment.role == "interviewer" else "negated")
         why = "; ".join(
@@ -65,17 +52,11 @@ def transcript_page(coded: CodedTranscript, tags: pd.DataFrame, codebook: Codebo
             + (" (hypothetical)" if r["hypothetical"] else "")
             for _, r in frame.iterrows()
         )
-        pieces.append(
-            Piece(
-                text[segment.start_char : segment.end_char],
-                segment.segment_id,
-                tuple(labels.get(t, t) for t in dict.fromkeys(frame[THEME])),
-                status,
-                why,
-            )
-        )
-        cursor = segment.end_char
-    pieces.append(Piece(text[cursor:]))
+        themes = tuple(labels.get(t, t) for t in dict.fromkeys(frame[THEME]))
+        return Piece(text[start:end], segment_id=segment.segment_id, themes=themes, status=status, why=why)
+
+    segments = sorted(coded.segments, key=lambda s: s.start_char)
+    pieces = split_text(text, ((s.start_char, s.end_char, s) for s in segments if s.segment_id in by_segment), marked)
     return TranscriptPage(
         id=coded.transcript.id,
         source=coded.transcript.source,

@@ -37,6 +37,7 @@ from werkzeug.exceptions import BadRequest, HTTPException
 
 from pipeline.coding.table import END_CHAR, METHOD, SCORE, SEGMENT_ID, START_CHAR, TEXT, THEME, TRANSCRIPT_ID
 from pipeline.core.errors import QualcodeError
+from pipeline.core.pieces import Piece, split_text
 from pipeline.review.apply import apply_decisions
 from pipeline.review.corpus import Corpus, load_corpus
 from pipeline.review.log import ACTIONS, LOG_NAME, STATUSES, Decision, ReviewLog, ReviewState, derive_state, text_sha
@@ -515,18 +516,6 @@ def _filter_options(snap: Snapshot) -> dict[str, list[str]]:
     }
 
 
-@dataclass(frozen=True)
-class Piece:
-    """A run of transcript text in the context pane: plain, a segment (with its tags), or the current one."""
-
-    text: str
-    url: str = ""
-    current: bool = False
-    tagged: bool = False
-    match: tuple[str, str, str] | None = None
-    anchor: str = ""
-
-
 def _pieces(snap: Snapshot, key: tuple[str, int, int], focus: list[dict[str, Any]]) -> list[Piece]:
     """The transcript split at its segments; every segment links to its page, the current one is marked."""
     text = snap.corpus.texts.get(key[0], "")
@@ -537,31 +526,25 @@ def _pieces(snap: Snapshot, key: tuple[str, int, int], focus: list[dict[str, Any
             snap.reviewed[snap.reviewed[TRANSCRIPT_ID] == key[0]][END_CHAR].astype(int),
         )
     )
-    pieces, cursor = [], 0
-    for row in own.to_dict("records"):
-        start, end = int(row[START_CHAR]), int(row[END_CHAR])
-        if start < cursor or end > len(text):
-            continue
-        pieces.append(Piece(text[cursor:start]))
+
+    def segment_piece(start: int, end: int, segment_id: str) -> Piece:
         current = (start, end) == key[1:]
         match = None
         if current and focus and pd.notna(focus[0].get("match_start")) and pd.notna(focus[0].get("match_end")):
             m_start, m_end = int(focus[0]["match_start"]), int(focus[0]["match_end"])
             if start <= m_start < m_end <= end:
                 match = (text[start:m_start], text[m_start:m_end], text[m_end:end])
-        pieces.append(
-            Piece(
-                text[start:end],
-                url=tag_url(key[0], start, end),
-                current=current,
-                tagged=(start, end) in tagged,
-                match=match,
-                anchor=row[SEGMENT_ID],
-            )
+        return Piece(
+            text[start:end],
+            segment_id=segment_id,
+            url=tag_url(key[0], start, end),
+            current=current,
+            tagged=(start, end) in tagged,
+            match=match,
         )
-        cursor = end
-    pieces.append(Piece(text[cursor:]))
-    return pieces
+
+    spans = ((int(row[START_CHAR]), int(row[END_CHAR]), row[SEGMENT_ID]) for row in own.to_dict("records"))
+    return split_text(text, ((start, end, sid) for start, end, sid in spans if end <= len(text)), segment_piece)
 
 
 def _fmt(value: Any, digits: int = 2) -> str:
