@@ -9,6 +9,7 @@ import docx
 import pytest
 
 from pipeline.core.errors import TranscriptError
+from pipeline.ingest.decode import decode_text
 from pipeline.ingest.metadata import load_metadata
 from pipeline.ingest.read import NO_LABELS_WARNING, TRANSCRIPT_SUFFIXES, discover, read_transcript
 from pipeline.ingest.records import Transcript
@@ -538,6 +539,16 @@ def test_encodings(tmp_path: Path, data: bytes, encoding: str, warnings: list[st
         ("Respondent", R, "It’s closed now."),
     ]
     check_offsets(transcript)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "utf-32"])
+def test_decode_text_follows_the_byte_order_mark_and_drops_it(encoding: str) -> None:
+    assert decode_text(DIALOGUE.encode(encoding)) == DIALOGUE
+
+
+def test_decode_text_is_strict_utf8_without_a_mark() -> None:
+    with pytest.raises(UnicodeDecodeError):
+        decode_text(DIALOGUE.encode("cp1252"))
 
 
 # --- bad files -----------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from spacy.util import filter_spans
 
 from pipeline.coding.table import ROLE, SEGMENT_ID, SPEAKER, START_CHAR, TEXT, TRANSCRIPT_ID
 from pipeline.core.errors import QualcodeError
+from pipeline.core.files import read_utf8
 from pipeline.ingest.records import Transcript
 
 DEFAULT_TAG = "[colleague]"
@@ -185,13 +186,7 @@ def names_from_tags(tags: pd.DataFrame) -> list[KnownName]:
 def read_names_list(path: str | Path) -> list[KnownName]:
     """A user's names list: one name per line; blank lines and lines starting with # are ignored."""
     path = Path(path)
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except OSError as exc:
-        raise QualcodeError(f"cannot read names list: {exc.strerror or exc}", path=path) from None
-    except UnicodeDecodeError as exc:
-        line = path.read_bytes()[: exc.start].count(b"\n") + 1
-        raise QualcodeError("names list is not valid UTF-8", path=path, line=line) from None
+    text = read_utf8(path, what="names list", error=QualcodeError)
     return [
         KnownName(line.strip(), f"{SOURCE_LIST} {path.name}")
         for line in text.splitlines()
