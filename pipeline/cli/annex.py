@@ -41,7 +41,7 @@ def annex(
     """Write the findings annex: per ToR question, each finding with its evidence strength, groups and quotes."""
     from pipeline.codebook.load import load_codebook
     from pipeline.coding.table import write_csv
-    from pipeline.ingest.read import discover
+    from pipeline.ingest.read import read_folder
     from pipeline.outputs.annex.build import FORMATS, build_annex, read_run_outputs, write_annex
     from pipeline.outputs.annex.findings import load_findings
     from pipeline.outputs.annex.redact import (
@@ -69,11 +69,8 @@ def annex(
     redactor = None
     if redact:
         known = [*names_from_metadata(outputs.metadata), *names_from_tags(outputs.tags)]
-        folder = transcripts if transcripts is not None else Path("transcripts")
-        if transcripts is not None and not transcripts.is_dir():
-            raise QualcodeError("transcripts folder not found", path=transcripts)
-        if folder.is_dir():
-            found, _ = discover(folder)
+        if transcripts is not None or Path("transcripts").is_dir():  # the default folder only if it exists
+            found, _ = read_folder(transcripts or Path("transcripts"), allow_empty=True)
             known.extend(names_from_transcripts(found))
         if names is not None:
             known.extend(read_names_list(names))

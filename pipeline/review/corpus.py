@@ -18,7 +18,7 @@ from pipeline.coding.table import (
     read_tags,
 )
 from pipeline.core.errors import QualcodeError
-from pipeline.ingest.read import discover
+from pipeline.ingest.read import read_folder
 from pipeline.ingest.records import Transcript
 from pipeline.review.apply import machine_tags, transcript_texts
 
@@ -46,9 +46,7 @@ def load_corpus(*, reports_dir: Path, transcripts_dir: Path, codebook_path: Path
     if missing:
         raise QualcodeError("no finished run here: run `qualcode run` first", path=missing[0])
     codebook = load_codebook(codebook_path)
-    if not Path(transcripts_dir).is_dir():
-        raise QualcodeError("transcripts folder not found", path=transcripts_dir)
-    transcripts, _ = discover(Path(transcripts_dir))
+    transcripts, _ = read_folder(transcripts_dir, allow_empty=True)
     segments = pd.read_csv(reports_dir / "segments.csv", dtype={TEXT: str, SPEAKER: str}, keep_default_na=False)
     segments = segments.reindex(columns=SEGMENT_COLUMNS)
     for column in (TEXT, SPEAKER):

@@ -16,7 +16,7 @@ from pipeline.coding.table import (
     THEME,
     TRANSCRIPT_ID,
 )
-from pipeline.ingest.read import discover
+from pipeline.ingest.read import read_folder
 from pipeline.review.apply import review_labels, transcript_texts
 from pipeline.review.log import derive_state, read_log
 
@@ -53,7 +53,7 @@ def with_review_decisions(
     gold = gold.copy() if gold is not None else pd.DataFrame(columns=columns)
     if not Path(log_path).exists():
         return ReviewTraining(segments=segments, gold=gold)
-    transcripts, _ = discover(Path(transcripts_dir))
+    transcripts, _ = read_folder(transcripts_dir, allow_empty=True)
     state = derive_state(
         read_log(log_path), segments=segments, texts=transcript_texts(transcripts), theme_ids=theme_ids
     )

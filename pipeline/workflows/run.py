@@ -16,7 +16,7 @@ from pipeline.codebook.model import Codebook
 from pipeline.coding.corpus import CodedTranscript, CodingOptions, code_corpus
 from pipeline.coding.table import EVIDENCE, THEME, metadata_frame, segments_frame, tags_frame
 from pipeline.core.errors import QualcodeError
-from pipeline.ingest.read import discover
+from pipeline.ingest.read import read_folder
 from pipeline.ingest.records import Skipped, Transcript
 from pipeline.outputs.matrix import DEFAULT_GROUP_FIELD, FindingsMatrix, build_matrix
 from pipeline.outputs.report import write_reports
@@ -64,12 +64,7 @@ def run_project(
     started = datetime.now(UTC)
     codebook = load_codebook(codebook_path)
     model, combine = classifier_setup(codebook, model_path=model_path, model=model, combine=combine)
-    if not transcripts_dir.is_dir():
-        raise QualcodeError("transcripts folder not found", path=transcripts_dir)
-    transcripts, skipped = discover(transcripts_dir)
-    if not transcripts:
-        reasons = "; ".join(f"{s.source}: {s.reason}" for s in skipped) or "no .txt, .md, .docx, .vtt or .srt files"
-        raise QualcodeError(f"no readable transcripts ({reasons})", path=transcripts_dir)
+    transcripts, skipped = read_folder(transcripts_dir)
     if on_start:
         on_start(len(transcripts))
     coded = []

@@ -29,7 +29,7 @@ from pipeline.coding.table import (
     tags_frame,
 )
 from pipeline.core.errors import QualcodeError
-from pipeline.ingest.read import discover
+from pipeline.ingest.read import read_folder
 from pipeline.ingest.records import Skipped
 from pipeline.measure.coder_files import CODER, segment_labels, unknown_themes
 
@@ -67,11 +67,7 @@ def code_project(
 ) -> CodedProject:
     """Code every transcript with the rules; keep the respondent segments (the ones a run scores)."""
     codebook = load_codebook(codebook_path)
-    if not Path(transcripts_dir).is_dir():
-        raise QualcodeError("transcripts folder not found", path=transcripts_dir)
-    transcripts, skipped = discover(Path(transcripts_dir))
-    if not transcripts:
-        raise QualcodeError("no readable transcripts", path=transcripts_dir)
+    transcripts, skipped = read_folder(transcripts_dir)
     if on_start:
         on_start(len(transcripts))
     nlp = build_nlp(codebook, spacy_model=options.spacy_model)
