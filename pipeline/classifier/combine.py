@@ -11,7 +11,7 @@ import pandas as pd
 from sklearn.metrics import f1_score
 from spacy.language import Language
 
-from pipeline.classifier.features import Estimator, rule_features, rule_nlp
+from pipeline.classifier.features import rule_features, rule_nlp
 from pipeline.classifier.model import BOTH_METHOD, CLASSIFIER_METHOD, COMBINE_MODES, ThemeModel
 from pipeline.classifier.train import grouped_folds, train_classifier
 from pipeline.codebook.model import Codebook
@@ -25,6 +25,7 @@ from pipeline.coding.table import (
     TRANSCRIPT_ID,
     tags_frame,
 )
+from pipeline.core.choices import Estimator
 from pipeline.core.errors import ModelError, QualcodeError
 
 
@@ -67,7 +68,7 @@ def measure_combine(
     random_state: int = 0,
     min_positive: int = 5,
     cv_folds: int = 5,
-    estimator: Estimator = "logistic",
+    estimator: Estimator = Estimator.LOGISTIC,
 ) -> dict[str, Any]:
     """Macro F1 of each combine mode against the labels, by cross-validation grouped by transcript.
 

@@ -7,12 +7,13 @@ from pathlib import Path
 import typer
 
 from pipeline.cli.app import CODEBOOK, app, console
+from pipeline.core.choices import AnnexFormat
 from pipeline.core.errors import QualcodeError
 
 
 @app.command("annex")
 def annex(
-    format: str | None = typer.Option(
+    format: AnnexFormat | None = typer.Option(
         None, "--format", help="docx, xlsx, html or md (default: from --out's suffix, else docx)."
     ),
     out: Path | None = typer.Option(None, "--out", help="The annex file (default: <reports>/annex.<format>)."),
@@ -55,9 +56,7 @@ def annex(
 
     suffix = out.suffix.lower().lstrip(".") if out is not None else ""
     if format is None:
-        format = suffix if suffix in FORMATS else "docx"
-    if format not in FORMATS:
-        raise QualcodeError(f"--format must be one of {', '.join(FORMATS)}, not {format!r}")
+        format = AnnexFormat(suffix) if suffix in FORMATS else AnnexFormat.DOCX
     if suffix in FORMATS and suffix != format:
         raise QualcodeError(f"--format {format} does not match the suffix of --out {out}")
     cb = load_codebook(codebook)
@@ -88,7 +87,7 @@ def annex(
     for warning in result.warnings:
         console.print(f"[yellow]warning[/yellow] {warning}", highlight=False, soft_wrap=True)
     target = out if out is not None else reports / f"annex.{format}"
-    write_annex(result, target, format=format)  # type: ignore[arg-type]
+    write_annex(result, target, format=format)
     n_findings = sum(len(q.findings) for q in result.questions)
     n_drafts = sum(f.draft for q in result.questions for f in q.findings)
     console.print(

@@ -27,8 +27,8 @@ from pipeline.classifier.train import train_classifier
 from pipeline.codebook.load import load_codebook
 from pipeline.codebook.model import Codebook
 from pipeline.coding.corpus import CodingOptions, build_nlp, code_corpus
-from pipeline.coding.segment import Unit
 from pipeline.coding.table import ROLE, SEGMENT_ID, TEXT, TRANSCRIPT_ID, segments_frame, tags_frame
+from pipeline.core.choices import Unit
 from pipeline.core.errors import ModelError, QualcodeError
 from pipeline.core.files import atomic_write_text
 from pipeline.ingest.read import read_folder
@@ -54,7 +54,7 @@ class EvaluationOptions:
     seed: int = 0
     resamples: int = 1000
     coders: tuple[str, ...] | None = None
-    unit: Unit = "sentence"
+    unit: Unit = Unit.SENTENCE
     min_positive: int = 5
     use_examples: bool = True
 

@@ -13,10 +13,12 @@ import pandas as pd
 
 from pipeline.codebook.load import load_codebook
 from pipeline.codebook.model import Codebook
-from pipeline.coding.corpus import CodedTranscript, CodingOptions, code_corpus
+from pipeline.coding.corpus import CodedTranscript, CodingOptions, build_nlp, code_corpus, code_transcript
 from pipeline.coding.table import EVIDENCE, THEME, metadata_frame, segments_frame, tags_frame
+from pipeline.core.choices import Combine
 from pipeline.core.errors import QualcodeError
-from pipeline.ingest.read import read_folder
+from pipeline.ingest.metadata import load_metadata
+from pipeline.ingest.read import read_folder, read_transcript
 from pipeline.ingest.records import Skipped, Transcript
 from pipeline.outputs.matrix import DEFAULT_GROUP_FIELD, FindingsMatrix, build_matrix
 from pipeline.outputs.report import write_reports
@@ -53,7 +55,7 @@ def run_project(
     on_transcript: Callable[[CodedTranscript], None] | None = None,
     on_start: Callable[[int], None] | None = None,
     model_path: Path | None = None,
-    combine: str = "auto",
+    combine: Combine = Combine.AUTO,
     model: ThemeModel | None = None,
 ) -> RunResult:
     """Code every transcript under `transcripts_dir` against the codebook and write the reports to `out`.
@@ -170,7 +172,7 @@ def run_record(
 
 
 def classifier_setup(
-    codebook: Codebook, *, model_path: Path | None, model: ThemeModel | None, combine: str
+    codebook: Codebook, *, model_path: Path | None, model: ThemeModel | None, combine: Combine
 ) -> tuple[ThemeModel | None, str]:
     """The model a run uses (loaded and checked against the codebook) and its combine mode, "auto" resolved."""
     if model is None and model_path is not None:
@@ -202,6 +204,39 @@ def default_model(codebook: Codebook, *, path: Path = DEFAULT_MODEL) -> tuple[Pa
                 "retrain with `qualcode train`"
             )
     return path, ""
+
+
+def choose_model(codebook: Codebook, *, model_path: Path | None, combine: Combine) -> tuple[Path | None, str]:
+    """The model a command codes with: `model_path`, else the default model if it fits the codebook (else None,
+    and why). A combine mode that needs a model, with none to use, is an error."""
+    if model_path is not None:
+        return model_path, ""
+    model_path, why_not = default_model(codebook)
+    if why_not and combine in (Combine.CLASSIFIER, Combine.UNION):
+        raise QualcodeError(f"--combine {combine} needs a model: {why_not}")
+    return model_path, why_not
+
+
+def tag_file(
+    path: Path,
+    *,
+    codebook_path: Path,
+    options: CodingOptions = CodingOptions(),
+    model_path: Path | None = None,
+    combine: Combine = Combine.AUTO,
+) -> tuple[Transcript, pd.DataFrame]:
+    """One transcript file (with its folder's metadata.csv row) coded as a run codes it: its tags table."""
+    codebook = load_codebook(codebook_path)
+    model, combine = classifier_setup(codebook, model_path=model_path, model=None, combine=combine)
+    transcript = read_transcript(path, metadata=load_metadata(path.parent).get(path.name, {}))
+    tagger = None
+    if model is not None:
+        from pipeline.classifier.combine import ModelTagger
+
+        tagger = ModelTagger(model, codebook, combine)
+    nlp = build_nlp(codebook, spacy_model=options.spacy_model)
+    coded = code_transcript(transcript, nlp=nlp, codebook=codebook, options=options, tagger=tagger)
+    return transcript, tags_frame(coded.tags)
 
 
 def classifier_record(

@@ -12,7 +12,7 @@ import pandas as pd
 from spacy.language import Language
 
 from pipeline.classifier.combine import measure_combine, uncertain_segments
-from pipeline.classifier.features import Estimator, rule_features
+from pipeline.classifier.features import rule_features
 from pipeline.classifier.model import ThemeModel
 from pipeline.classifier.train import train_classifier
 from pipeline.codebook.load import load_codebook
@@ -28,6 +28,7 @@ from pipeline.coding.table import (
     segments_frame,
     tags_frame,
 )
+from pipeline.core.choices import Estimator, Unit
 from pipeline.core.errors import QualcodeError
 from pipeline.ingest.read import read_folder
 from pipeline.ingest.records import Skipped
@@ -96,9 +97,9 @@ def train_project(
     random_state: int = 0,
     min_positive: int = 5,
     cv_folds: int = 5,
-    estimator: Estimator = "logistic",
+    estimator: Estimator = Estimator.LOGISTIC,
     use_examples: bool = True,
-    unit: str = "sentence",
+    unit: Unit = Unit.SENTENCE,
     measure: bool = True,
 ) -> TrainingResult:
     """Train on the segments of every transcript a coder coded (uncoded segments there are negatives), and
@@ -126,7 +127,7 @@ def train_project(
         cv_folds=cv_folds,
         estimator=estimator,
     )
-    model.card["unit"] = unit
+    model.card["unit"] = str(unit)  # a plain string: the card is saved in the skops file
     model.card["training_data"]["coders"] = sorted(set(gold[CODER]))
     if measure:
         measured = measure_combine(

@@ -12,13 +12,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 
 from pipeline import __version__
 from pipeline.codebook.model import Codebook
 from pipeline.coding.table import CODEBOOK_HASH, EVIDENCE, THEME, TRANSCRIPT_ID, read_tags
+from pipeline.core.choices import AnnexFormat
 from pipeline.core.errors import QualcodeError
 from pipeline.core.files import atomic_write_bytes
 from pipeline.outputs.annex.evidence import (
@@ -40,8 +41,7 @@ from pipeline.outputs.annex.redact import DEFAULT_TAG, Redaction, Redactor, reda
 from pipeline.outputs.jinja import environment
 from pipeline.outputs.matrix import DEFAULT_GROUP_FIELD, OTHER_THEMES, UNKNOWN_GROUP
 
-Format = Literal["docx", "xlsx", "html", "md"]
-FORMATS: tuple[str, ...] = ("docx", "xlsx", "html", "md")
+FORMATS: tuple[str, ...] = tuple(f.value for f in AnnexFormat)
 HTML_TEMPLATE = "annex.v1.html.j2"
 MD_TEMPLATE = "annex.v1.md.j2"
 DEFAULT_TITLE = "ToR questions and key study findings"
@@ -402,7 +402,7 @@ def render_markdown(annex: Annex) -> str:
     return environment().get_template(MD_TEMPLATE).render(annex=annex)
 
 
-def render(annex: Annex, *, format: Format) -> bytes:
+def render(annex: Annex, *, format: AnnexFormat) -> bytes:
     """The annex in one format, as the bytes of the file."""
     if format == "docx":
         from pipeline.outputs.annex.word import render_docx
@@ -419,6 +419,6 @@ def render(annex: Annex, *, format: Format) -> bytes:
     raise QualcodeError(f"--format must be one of {', '.join(FORMATS)}, not {format!r}")
 
 
-def write_annex(annex: Annex, path: str | Path, *, format: Format) -> Path:
+def write_annex(annex: Annex, path: str | Path, *, format: AnnexFormat) -> Path:
     """Render and write atomically."""
     return atomic_write_bytes(path, render(annex, format=format))
