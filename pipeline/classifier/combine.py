@@ -18,6 +18,7 @@ from pipeline.codebook.model import Codebook
 from pipeline.coding.records import Segment, Tag
 from pipeline.coding.table import (
     END_CHAR,
+    SCORE,
     SEGMENT_ID,
     START_CHAR,
     TEXT,
@@ -182,7 +183,7 @@ def uncertain_segments(
     segments: pd.DataFrame, scores: pd.DataFrame, thresholds: dict[str, float], *, n: int
 ) -> pd.DataFrame:
     """The `n` segments whose highest-scoring theme is closest to its threshold: the best ones to code next."""
-    columns = [SEGMENT_ID, TRANSCRIPT_ID, START_CHAR, END_CHAR, THEME, "score", "threshold", "distance", TEXT]
+    columns = [SEGMENT_ID, TRANSCRIPT_ID, START_CHAR, END_CHAR, THEME, SCORE, "threshold", "distance", TEXT]
     if segments.empty or scores.empty:
         return pd.DataFrame(columns=columns)
     aligned = scores.reindex(segments[SEGMENT_ID].to_numpy())
@@ -196,7 +197,7 @@ def uncertain_segments(
             START_CHAR: segments[START_CHAR].to_numpy(),
             END_CHAR: segments[END_CHAR].to_numpy(),
             THEME: theme.to_numpy(),
-            "score": score.to_numpy().round(4),
+            SCORE: score.to_numpy().round(4),
             "threshold": threshold.to_numpy().round(4),
             "distance": (score - threshold).abs().to_numpy().round(4),
             TEXT: segments[TEXT].to_numpy(),

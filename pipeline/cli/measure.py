@@ -174,6 +174,7 @@ def agree(
 ) -> None:
     """Agreement between coders at segment level: per theme percent agreement, Cohen's kappa for each pair and
     Krippendorff's alpha across all, with 95% intervals (bootstrap over transcripts)."""
+    from pipeline.coding.table import THEME
     from pipeline.measure.agreement import BootstrapOptions
     from pipeline.measure.coder_agreement import coder_agreement
 
@@ -239,7 +240,7 @@ def agree(
     kappa_table.add_column("theme", overflow="ellipsis", no_wrap=True, max_width=28)
     for a, b in pair_names:
         kappa_table.add_column(f"{a}\n× {b}", justify="right", no_wrap=True)
-    by_pair = pairs.set_index(["theme", "coder_a", "coder_b"])
+    by_pair = pairs.set_index([THEME, "coder_a", "coder_b"])
     for theme in [*used, pooled]:
         cells = []
         for a, b in pair_names:

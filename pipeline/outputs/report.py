@@ -14,7 +14,19 @@ import pandas as pd
 from pipeline.codebook.model import Codebook
 from pipeline.coding.corpus import CodedTranscript
 from pipeline.coding.records import Segment
-from pipeline.coding.table import EVIDENCE, SEGMENT_ID, THEME, write_csv
+from pipeline.coding.table import (
+    EVIDENCE,
+    HYPOTHETICAL,
+    MATCHED,
+    METHOD,
+    NEGATED,
+    RULE_ID,
+    SCORE,
+    SEGMENT_ID,
+    THEME,
+    TRANSCRIPT_ID,
+    write_csv,
+)
 from pipeline.core.files import atomic_write_text
 from pipeline.core.pieces import Piece, split_text
 from pipeline.outputs.jinja import environment
@@ -37,7 +49,7 @@ def transcript_page(coded: CodedTranscript, tags: pd.DataFrame, codebook: Codebo
     """The original text of one transcript with its tagged segments marked, for the report's transcript pages."""
     text = coded.transcript.text
     labels = {t.id: t.label for t in codebook.themes}
-    own = tags[tags["transcript_id"] == coded.transcript.id]
+    own = tags[tags[TRANSCRIPT_ID] == coded.transcript.id]
     by_segment = {sid: frame for sid, frame in own.groupby(SEGMENT_ID, sort=False)}
 
     def marked(start: int, end: int, segment: Segment) -> Piece:
@@ -45,11 +57,11 @@ def transcript_page(coded: CodedTranscript, tags: pd.DataFrame, codebook: Codebo
         evidence = frame[frame[EVIDENCE]]
         status = "evidence" if len(evidence) else ("interviewer" if segment.role == "interviewer" else "negated")
         why = "; ".join(
-            f"{labels.get(r[THEME], r[THEME])}: {r['method']} {r['rule_id'] or ''}"
-            + (f" score {r['score']:.2f}" if pd.notna(r["score"]) else "")
-            + (f" [matched: {r['matched']}]" if r["matched"] else "")
-            + (" (negated)" if r["negated"] else "")
-            + (" (hypothetical)" if r["hypothetical"] else "")
+            f"{labels.get(r[THEME], r[THEME])}: {r[METHOD]} {r[RULE_ID] or ''}"
+            + (f" score {r[SCORE]:.2f}" if pd.notna(r[SCORE]) else "")
+            + (f" [matched: {r[MATCHED]}]" if r[MATCHED] else "")
+            + (" (negated)" if r[NEGATED] else "")
+            + (" (hypothetical)" if r[HYPOTHETICAL] else "")
             for _, r in frame.iterrows()
         )
         themes = tuple(labels.get(t, t) for t in dict.fromkeys(frame[THEME]))

@@ -20,7 +20,7 @@ import pandas as pd
 
 from pipeline.codebook.load import load_codebook
 from pipeline.codebook.model import Codebook
-from pipeline.coding.table import END_CHAR, START_CHAR, THEME, TRANSCRIPT_ID, write_csv
+from pipeline.coding.table import END_CHAR, START_CHAR, TEXT, THEME, TRANSCRIPT_ID, write_csv
 from pipeline.core.errors import ExchangeError, QualcodeError
 from pipeline.core.files import atomic_write_bytes, atomic_write_text
 from pipeline.ingest.decode import decode_text
@@ -48,7 +48,7 @@ from pipeline.refi.xml import (
     split_tag,
 )
 
-CODER_COLUMNS = [TRANSCRIPT_ID, START_CHAR, END_CHAR, THEME, "text", "note"]
+CODER_COLUMNS = [TRANSCRIPT_ID, START_CHAR, END_CHAR, THEME, TEXT, "note"]
 TEXT_SUFFIXES = (".txt", ".md")
 RICH_SUFFIXES = (".docx", ".doc", ".rtf", ".odt", ".pdf", ".html", ".htm")
 _SRT = re.compile(r"\A\s*\d+\s*\r?\n\s*\d{1,2}:\d{2}:\d{2}[,.]\d{1,3}\s+-->")
@@ -441,7 +441,7 @@ def import_qdpx(
                         START_CHAR: start,
                         END_CHAR: end,
                         THEME: theme_of[code_guid],
-                        "text": source.text[start:end],
+                        TEXT: source.text[start:end],
                         "note": " | ".join(memos),
                         "_code": code_guid,
                     }

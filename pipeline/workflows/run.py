@@ -14,7 +14,7 @@ import pandas as pd
 from pipeline.codebook.load import load_codebook
 from pipeline.codebook.model import Codebook
 from pipeline.coding.corpus import CodedTranscript, CodingOptions, build_nlp, code_corpus, code_transcript
-from pipeline.coding.table import EVIDENCE, THEME, metadata_frame, segments_frame, tags_frame
+from pipeline.coding.table import EVIDENCE, METHOD, THEME, metadata_frame, segments_frame, tags_frame
 from pipeline.core.choices import Combine
 from pipeline.core.errors import QualcodeError
 from pipeline.ingest.metadata import load_metadata
@@ -243,7 +243,7 @@ def classifier_record(
     model: ThemeModel | None, *, combine: str, model_path: Path | None, tags: pd.DataFrame
 ) -> dict[str, Any]:
     """The classifier facts of a run for run.json: which model (path and card hash), how it was combined."""
-    by_method = {str(k): int(v) for k, v in tags["method"].value_counts().sort_index().items()} if len(tags) else {}
+    by_method = {str(k): int(v) for k, v in tags[METHOD].value_counts().sort_index().items()} if len(tags) else {}
     if model is None:
         return {"model": None, "combine": combine, "tags_by_method": by_method}
     return {

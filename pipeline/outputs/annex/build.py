@@ -18,7 +18,7 @@ import pandas as pd
 
 from pipeline import __version__
 from pipeline.codebook.model import Codebook
-from pipeline.coding.table import CODEBOOK_HASH, EVIDENCE, THEME, TRANSCRIPT_ID, read_tags
+from pipeline.coding.table import CODEBOOK_HASH, EVIDENCE, SEGMENT_ID, START_CHAR, TEXT, THEME, TRANSCRIPT_ID, read_tags
 from pipeline.core.choices import AnnexFormat
 from pipeline.core.errors import QualcodeError
 from pipeline.core.files import atomic_write_bytes
@@ -161,7 +161,7 @@ def read_run_outputs(reports: str | Path) -> RunOutputs:
         tags = read_tags(tags_path)
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         raise QualcodeError(f"cannot read the tags table: {str(exc).splitlines()[0]}", path=tags_path) from None
-    missing = {TRANSCRIPT_ID, THEME, EVIDENCE, "segment_id", "text", "start_char"} - set(tags.columns)
+    missing = {TRANSCRIPT_ID, THEME, EVIDENCE, SEGMENT_ID, TEXT, START_CHAR} - set(tags.columns)
     if missing:
         raise QualcodeError(f"not a qualcode tags table: missing columns {', '.join(sorted(missing))}", path=tags_path)
     tags[TRANSCRIPT_ID] = tags[TRANSCRIPT_ID].astype(str)

@@ -20,7 +20,7 @@ from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.util import filter_spans
 
-from pipeline.coding.table import ROLE, SEGMENT_ID, SPEAKER, START_CHAR, TEXT, TRANSCRIPT_ID
+from pipeline.coding.table import END_CHAR, MATCHED, ROLE, SEGMENT_ID, SPEAKER, START_CHAR, TEXT, TRANSCRIPT_ID
 from pipeline.core.errors import QualcodeError
 from pipeline.core.files import read_utf8
 from pipeline.ingest.records import Transcript
@@ -102,7 +102,7 @@ ROLE_LABEL_WORDS = frozenset(
         "both",
     }
 )
-REDACTION_COLUMNS = [TRANSCRIPT_ID, SEGMENT_ID, START_CHAR, "end_char", "original", "replacement", "source"]
+REDACTION_COLUMNS = [TRANSCRIPT_ID, SEGMENT_ID, START_CHAR, END_CHAR, "original", "replacement", "source"]
 
 
 @dataclass(frozen=True)
@@ -302,8 +302,8 @@ def redact_tags(tags: pd.DataFrame, redactor: Redactor) -> tuple[pd.DataFrame, l
             ROLE_TAGS.get(str(role), DEFAULT_TAG) if is_personal_label(str(speaker)) else speaker
             for speaker, role in zip(safe[SPEAKER], safe[ROLE])
         ]
-    if "matched" in safe:
-        safe["matched"] = [redactor.redact(str(m))[0] if m else m for m in safe["matched"]]
+    if MATCHED in safe:
+        safe[MATCHED] = [redactor.redact(str(m))[0] if m else m for m in safe[MATCHED]]
     return safe, log
 
 
