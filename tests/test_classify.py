@@ -627,6 +627,39 @@ def test_cli_run_uses_the_default_model_only_when_it_fits_the_codebook(trained_c
     assert refused.exit_code != 0 and isinstance(refused.exception, QualcodeError)
 
 
+@pytest.mark.parametrize(
+    "choice",
+    [
+        [],
+        ["--combine", "union"],
+        ["--model", "models/classifier.skops", "--combine", "classifier"],
+        ["--combine", "rules"],
+    ],
+    ids=["default-model-auto", "default-model-union", "explicit-model", "rules"],
+)
+def test_cli_tag_codes_a_file_as_run_does(trained_cli, tmp_path: Path, choice: list[str]):
+    folder, _, _ = trained_cli
+    runner = CliRunner()
+    codebook = ["--codebook", str(CLASSIFY / "codebook.yaml")]
+    cwd = os.getcwd()
+    os.chdir(folder)  # models/classifier.skops is here: the default model of run and tag
+    try:
+        ran = runner.invoke(
+            app, ["run", "--transcripts", str(CLASSIFY / "transcripts"), *codebook, *choice, "--out", "out"]
+        )
+        assert ran.exit_code == 0, ran.output
+        run_tags = read_tags(folder / "out" / "tags.csv")
+        learned = run_tags[run_tags["method"] != "rule"]
+        source = (learned if len(learned) else run_tags)["source"].iloc[0]  # a transcript the classifier tagged
+        tagged = runner.invoke(app, ["tag", str(CLASSIFY / "transcripts" / source), *codebook, *choice])
+    finally:
+        os.chdir(cwd)
+    assert tagged.exit_code == 0, tagged.output
+    expected = run_tags[run_tags["source"] == source].reset_index(drop=True)
+    pd.testing.assert_frame_equal(read_tags(StringIO(tagged.stdout)), expected)
+    assert (len(learned) == 0) == (choice == ["--combine", "rules"])
+
+
 def test_cli_run_explicit_model_for_another_codebook_fails(trained_cli, tmp_path: Path):
     _, model, _ = trained_cli
     result = CliRunner().invoke(

@@ -98,10 +98,6 @@ def test_tag_prints_one_transcripts_tags(messy):
             ["run", "--transcripts", str(FIXTURES / "transcripts"), "--codebook", str(MINIMAL), "--by", "colour"],
             "--by 'colour' is not a metadata field",
         ),
-        (
-            ["tag", str(FIXTURES / "codebooks" / "minimal.yaml"), "--codebook", str(MINIMAL), "--format", "xml"],
-            "--format must be csv or json",
-        ),
     ],
 )
 def test_errors_are_one_line(args, message, tmp_path):
@@ -156,3 +152,29 @@ def test_every_command_has_help():
     for name, command in get_command(app).commands.items():
         assert command.help, f"{name} has no help"
         assert f"qualcode {name}" in readme, f"`qualcode {name}` is not documented in the README"
+
+
+@pytest.mark.parametrize(
+    ("command", "option", "choices"),
+    [
+        ("run", "--unit", "'sentence', 'turn'"),
+        ("run", "--combine", "'rules', 'classifier', 'union', 'auto'"),
+        ("tag", "--unit", "'sentence', 'turn'"),
+        ("tag", "--combine", "'rules', 'classifier', 'union', 'auto'"),
+        ("tag", "--format", "'csv', 'json'"),
+        ("train", "--unit", "'sentence', 'turn'"),
+        ("train", "--estimator", "'logistic', 'svm'"),
+        ("suggest", "--unit", "'sentence', 'turn'"),
+        ("suggest", "--format", "'table', 'csv'"),
+        ("evaluate", "--unit", "'sentence', 'turn'"),
+        ("agree", "--unit", "'sentence', 'turn'"),
+        ("annex", "--format", "'docx', 'xlsx', 'html', 'md'"),
+    ],
+)
+def test_options_with_fixed_choices_refuse_other_values(command: str, option: str, choices: str, tmp_path: Path):
+    arguments = {"tag": [str(MINIMAL)], "agree": [str(MINIMAL), str(MINIMAL)]}.get(command, [])
+    result = qualcode(command, *arguments, option, "banana", cwd=tmp_path)
+    assert result.returncode == 2  # a usage error, before anything is read or written
+    message = " ".join(line.strip("│ ") for line in result.stderr.splitlines())
+    assert f"Invalid value for '{option}'" in message and f"'banana' is not one of {choices}" in message
+    assert not any(tmp_path.iterdir())

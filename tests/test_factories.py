@@ -146,3 +146,61 @@ def test_anchored_ruler_finds_the_same_spans_as_spacys(corpus, study_codebook):
 )
 def test_required_constraints(pattern, expected):
     assert [(attr, set(values)) for attr, values in required_constraints(pattern)] == expected
+
+
+RULER_PATTERNS = [
+    {"label": "BARRIER", "id": "language", "pattern": [{"LOWER": "language"}, {"LOWER": "barrier"}]},
+    {"label": "BARRIER", "id": "problem", "pattern": "language problem"},
+    {"label": "SUPPORT", "id": "mentor", "pattern": [{"LEMMA": "mentor"}]},
+    {
+        "label": "SUPPORT",
+        "id": "help",
+        "pattern": [{"LOWER": {"IN": ["help", "helped"]}}, {"OP": "?"}, {"LOWER": "me"}],
+    },
+    {"label": "SUPPORT", "id": "mentor", "pattern": "my supervisor"},
+    {"label": "TASKS", "pattern": [{"LOWER": "generic"}, {"LOWER": "tasks"}]},
+    {"label": "PUNCT", "id": "punct", "pattern": [{"IS_PUNCT": True}]},  # requires no word: runs everywhere
+]
+RULER_TEXTS = [
+    "The language barrier was hard. My mentor helped me a lot.",
+    "We had a language problem, and generic tasks! My supervisor could help me.",
+    "Mentors help. Help me",
+]
+
+
+def _ruler_spans(factory: str, steps: list[tuple[str, object]]) -> tuple:
+    nlp = make_nlp()
+    ruler = nlp.add_pipe(factory, config={"spans_key": SPANS_KEY, "validate": True})
+    ruler.add_patterns(RULER_PATTERNS)
+    for method, argument in steps:
+        getattr(ruler, method)(*([] if argument is None else [argument]))
+    docs = [nlp(text) for text in RULER_TEXTS]
+    found = [sorted((s.start, s.end, s.label_, s.id_) for s in doc.spans[SPANS_KEY]) for doc in docs]
+    return found, len(ruler), sorted(ruler.labels), sorted(ruler.ids)
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        [],
+        [("remove", "BARRIER")],
+        [("remove", "SUPPORT"), ("remove", "PUNCT")],
+        [("remove_by_id", "mentor")],
+        [("remove_by_id", "language"), ("remove_by_id", "punct")],
+        [("clear", None)],
+        [("clear", None), ("add_patterns", RULER_PATTERNS[2:4])],
+        [("remove", "TASKS"), ("add_patterns", RULER_PATTERNS[5:6]), ("remove_by_id", "help")],
+    ],
+    ids=["none", "remove", "remove-two", "remove-by-id", "remove-by-id-two", "clear", "clear-add", "mixed"],
+)
+def test_anchored_ruler_follows_spacys_after_remove_and_clear(steps):
+    ours, theirs = _ruler_spans("qualcode_span_ruler", steps), _ruler_spans("span_ruler", steps)
+    assert ours == theirs
+    assert any(ours[0]) or not ours[1]  # something is still found while patterns are left
+
+
+@pytest.mark.parametrize(("method", "argument"), [("remove", "NOPE"), ("remove_by_id", "nope")])
+def test_anchored_ruler_refuses_unknown_labels_and_ids_as_spacys(method, argument):
+    for factory in ("qualcode_span_ruler", "span_ruler"):
+        with pytest.raises(ValueError, match=argument):
+            _ruler_spans(factory, [(method, argument)])

@@ -9,8 +9,9 @@ import docx
 import pytest
 
 from pipeline.core.errors import TranscriptError
+from pipeline.ingest.decode import decode_text
 from pipeline.ingest.metadata import load_metadata
-from pipeline.ingest.read import NO_LABELS_WARNING, TRANSCRIPT_SUFFIXES, discover, read_transcript
+from pipeline.ingest.read import NO_LABELS_WARNING, TRANSCRIPT_SUFFIXES, discover, read_folder, read_transcript
 from pipeline.ingest.records import Transcript
 
 FIXTURES = Path(__file__).parent / "fixtures" / "transcripts"
@@ -540,6 +541,16 @@ def test_encodings(tmp_path: Path, data: bytes, encoding: str, warnings: list[st
     check_offsets(transcript)
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "utf-32"])
+def test_decode_text_follows_the_byte_order_mark_and_drops_it(encoding: str) -> None:
+    assert decode_text(DIALOGUE.encode(encoding)) == DIALOGUE
+
+
+def test_decode_text_is_strict_utf8_without_a_mark() -> None:
+    with pytest.raises(UnicodeDecodeError):
+        decode_text(DIALOGUE.encode("cp1252"))
+
+
 # --- bad files -----------------------------------------------------------------------------------
 
 
@@ -889,3 +900,27 @@ def test_discover_malformed_metadata_raises(tmp_path: Path) -> None:
 def test_discover_missing_folder(tmp_path: Path) -> None:
     with pytest.raises(TranscriptError, match="not found"):
         discover(tmp_path / "nope")
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({}, "no readable transcripts (no .txt, .md, .docx, .vtt or .srt files)"),
+        ({"notes.yaml": "x: 1\n"}, "no readable transcripts (no .txt, .md, .docx, .vtt or .srt files)"),
+        ({"a.txt": b"", "b.pdf": b"%PDF-1.4\n"}, "no readable transcripts (a.txt: {dir}/a.txt: empty file; b.pdf: "),
+    ],
+    ids=["empty", "no-transcript-files", "none-readable"],
+)
+def test_read_folder_needs_a_readable_transcript(tmp_path: Path, files: dict[str, str | bytes], message: str) -> None:
+    for name, content in files.items():
+        write(tmp_path, name, content)
+    with pytest.raises(TranscriptError) as caught:
+        read_folder(tmp_path)
+    assert str(caught.value).startswith(f"{tmp_path}: " + message.format(dir=tmp_path))
+    assert read_folder(tmp_path, allow_empty=True) == discover(tmp_path)
+
+
+def test_read_folder_missing_folder(tmp_path: Path) -> None:
+    for allow_empty in (False, True):
+        with pytest.raises(TranscriptError, match="nope: transcripts folder not found"):
+            read_folder(tmp_path / "nope", allow_empty=allow_empty)

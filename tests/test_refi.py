@@ -235,6 +235,7 @@ def foreign_qdpx(
     spans: list[tuple[int, int, str]],
     origin: str,
     bom: bool = False,
+    encoding: str = "utf-8",
     folder: str = "Sources",
     qde: str = "Project.qde",
     codes: tuple[str, ...] = ("Barrier",),
@@ -260,8 +261,24 @@ def foreign_qdpx(
     )
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr(qde, project)
-        archive.writestr(f"{folder}/{source}.txt", (b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8"))
+        archive.writestr(f"{folder}/{source}.txt", (b"\xef\xbb\xbf" if bom else b"") + text.encode(encoding))
     return path
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "utf-32"])
+def test_a_source_is_decoded_by_its_byte_order_mark(encoding: str, tmp_path: Path):
+    text = "Interviewer: Was the café open?\r\nRespondent: It’s closed now 😅.\r\n"
+    path = foreign_qdpx(tmp_path / "foreign.qdpx", text=text, spans=[], origin="NVivo 14", encoding=encoding)
+    import_qdpx(path, out=tmp_path / "out")
+    assert (tmp_path / "out" / "transcripts" / "Interview 1.txt").read_bytes() == text.encode("utf-8")  # mark dropped
+
+
+def test_a_source_that_is_not_utf8_is_listed_not_imported(tmp_path: Path):
+    path = foreign_qdpx(
+        tmp_path / "foreign.qdpx", text="Respondent: the café.", spans=[], origin="x", encoding="cp1252"
+    )
+    result = import_qdpx(path, out=tmp_path / "out")
+    assert any(item.endswith("is not UTF-8 text") for item in result.not_imported)
 
 
 def _units(text: str, offset: int, convention: str) -> int:

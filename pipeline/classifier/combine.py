@@ -11,7 +11,7 @@ import pandas as pd
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 from spacy.language import Language
 
-from pipeline.classifier.features import Estimator, rule_features, rule_nlp
+from pipeline.classifier.features import rule_features, rule_nlp
 from pipeline.classifier.model import BOTH_METHOD, CLASSIFIER_METHOD, COMBINE_MODES, ThemeModel
 from pipeline.classifier.precision import DEFAULT_MIN_PRECISION, RULES_AND_CLASSIFIER, measured_per_theme, passes
 from pipeline.classifier.train import grouped_folds, train_classifier
@@ -19,6 +19,7 @@ from pipeline.codebook.model import Codebook
 from pipeline.coding.records import Segment, Tag
 from pipeline.coding.table import (
     END_CHAR,
+    SCORE,
     SEGMENT_ID,
     START_CHAR,
     TEXT,
@@ -26,6 +27,7 @@ from pipeline.coding.table import (
     TRANSCRIPT_ID,
     tags_frame,
 )
+from pipeline.core.choices import Estimator
 from pipeline.core.errors import ModelError, QualcodeError
 
 MEASURED_SETS = (*COMBINE_MODES, RULES_AND_CLASSIFIER)
@@ -70,7 +72,7 @@ def measure_combine(
     random_state: int = 0,
     min_positive: int = 5,
     cv_folds: int = 5,
-    estimator: Estimator = "logistic",
+    estimator: Estimator = Estimator.LOGISTIC,
 ) -> dict[str, Any]:
     """Macro F1 of each combine mode against the labels, by cross-validation grouped by transcript; and per theme
     the precision, recall and F1 of each mode and of the segments both rules and classifier found.
@@ -225,7 +227,7 @@ def uncertain_segments(
     segments: pd.DataFrame, scores: pd.DataFrame, thresholds: dict[str, float], *, n: int
 ) -> pd.DataFrame:
     """The `n` segments whose highest-scoring theme is closest to its threshold: the best ones to code next."""
-    columns = [SEGMENT_ID, TRANSCRIPT_ID, START_CHAR, END_CHAR, THEME, "score", "threshold", "distance", TEXT]
+    columns = [SEGMENT_ID, TRANSCRIPT_ID, START_CHAR, END_CHAR, THEME, SCORE, "threshold", "distance", TEXT]
     if segments.empty or scores.empty:
         return pd.DataFrame(columns=columns)
     aligned = scores.reindex(segments[SEGMENT_ID].to_numpy())
@@ -239,7 +241,7 @@ def uncertain_segments(
             START_CHAR: segments[START_CHAR].to_numpy(),
             END_CHAR: segments[END_CHAR].to_numpy(),
             THEME: theme.to_numpy(),
-            "score": score.to_numpy().round(4),
+            SCORE: score.to_numpy().round(4),
             "threshold": threshold.to_numpy().round(4),
             "distance": (score - threshold).abs().to_numpy().round(4),
             TEXT: segments[TEXT].to_numpy(),

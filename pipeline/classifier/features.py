@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 from sklearn.calibration import CalibratedClassifierCV
@@ -24,10 +24,8 @@ from pipeline.coding.table import (
     TEXT,
     THEME,
 )
+from pipeline.core.choices import Estimator
 from pipeline.core.errors import QualcodeError
-
-Estimator = Literal["logistic", "svm"]
-ESTIMATORS = ("logistic", "svm")
 
 
 def rule_column(theme: str) -> str:
@@ -74,7 +72,7 @@ def text_rule_features(texts: Sequence[str], *, nlp: Language, themes: Sequence[
 def make_pipeline(
     *,
     feature_themes: Sequence[str],
-    estimator: Estimator = "logistic",
+    estimator: Estimator = Estimator.LOGISTIC,
     random_state: int = 0,
     calibration_folds: int = 3,
 ) -> Pipeline:
@@ -94,7 +92,7 @@ def make_pipeline(
             LinearSVC(class_weight="balanced", random_state=random_state), cv=calibration_folds
         )
     else:
-        raise QualcodeError(f"unknown estimator {estimator!r} (choose {', '.join(ESTIMATORS)})")
+        raise QualcodeError(f"unknown estimator {estimator!r} (choose {', '.join(Estimator)})")
     return Pipeline([("features", features), ("classifier", OneVsRestClassifier(model))])
 
 

@@ -23,11 +23,12 @@ from pipeline.classifier.features import feature_frame
 from pipeline.coding.table import (
     SEGMENT_ID,
 )
+from pipeline.core.choices import Combine
 
 MODEL_FORMAT = "qualcode-classifier/1"
 CLASSIFIER_METHOD = "classifier"
 BOTH_METHOD = "rule+classifier"
-COMBINE_MODES = ("rules", "classifier", "union")
+COMBINE_MODES = tuple(mode.value for mode in Combine if mode is not Combine.AUTO)  # what "auto" chooses from
 THRESHOLD_RULE = (
     "per theme, the out-of-fold score that maximises F1 (predict score >= threshold); ties go to the higher threshold"
 )

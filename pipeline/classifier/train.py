@@ -15,7 +15,7 @@ from sklearn.pipeline import Pipeline
 from spacy.language import Language
 from threadpoolctl import threadpool_limits
 
-from pipeline.classifier.features import Estimator, feature_frame, make_pipeline, text_rule_features
+from pipeline.classifier.features import feature_frame, make_pipeline, text_rule_features
 from pipeline.classifier.model import MODEL_FORMAT, THRESHOLD_RULE, ThemeModel, positive_scores
 from pipeline.codebook.model import Codebook
 from pipeline.coding.table import (
@@ -23,6 +23,7 @@ from pipeline.coding.table import (
     TEXT,
     TRANSCRIPT_ID,
 )
+from pipeline.core.choices import Estimator
 from pipeline.core.errors import ModelError
 
 
@@ -59,7 +60,7 @@ def train_classifier(
     random_state: int = 0,
     min_positive: int = 5,
     cv_folds: int = 5,
-    estimator: Estimator = "logistic",
+    estimator: Estimator = Estimator.LOGISTIC,
 ) -> ThemeModel:
     """Fit the Pipeline on coded segments (+ the codebook's examples) and choose thresholds by grouped CV.
 
@@ -131,7 +132,7 @@ def train_classifier(
             "examples": int(len(examples)),
             "coded_positives": positives,
         },
-        "estimator": estimator,
+        "estimator": str(estimator),  # a plain string: the card is saved in the skops file
         "features": {
             "words": "tf-idf word 1-2-grams",
             "chars": "tf-idf char_wb 2-5-grams (min_df 2)",

@@ -7,12 +7,13 @@ from pathlib import Path
 import typer
 
 from pipeline.cli.app import CODEBOOK, app, console
+from pipeline.core.choices import AnnexFormat
 from pipeline.core.errors import QualcodeError
 
 
 @app.command("annex")
 def annex(
-    format: str | None = typer.Option(
+    format: AnnexFormat | None = typer.Option(
         None, "--format", help="docx, xlsx, html or md (default: from --out's suffix, else docx)."
     ),
     out: Path | None = typer.Option(None, "--out", help="The annex file (default: <reports>/annex.<format>)."),
@@ -41,7 +42,7 @@ def annex(
     """Write the findings annex: per ToR question, each finding with its evidence strength, groups and quotes."""
     from pipeline.codebook.load import load_codebook
     from pipeline.coding.table import write_csv
-    from pipeline.ingest.read import discover
+    from pipeline.ingest.read import read_folder
     from pipeline.outputs.annex.build import FORMATS, build_annex, read_run_outputs, write_annex
     from pipeline.outputs.annex.findings import load_findings
     from pipeline.outputs.annex.redact import (
@@ -55,9 +56,7 @@ def annex(
 
     suffix = out.suffix.lower().lstrip(".") if out is not None else ""
     if format is None:
-        format = suffix if suffix in FORMATS else "docx"
-    if format not in FORMATS:
-        raise QualcodeError(f"--format must be one of {', '.join(FORMATS)}, not {format!r}")
+        format = AnnexFormat(suffix) if suffix in FORMATS else AnnexFormat.DOCX
     if suffix in FORMATS and suffix != format:
         raise QualcodeError(f"--format {format} does not match the suffix of --out {out}")
     cb = load_codebook(codebook)
@@ -69,11 +68,8 @@ def annex(
     redactor = None
     if redact:
         known = [*names_from_metadata(outputs.metadata), *names_from_tags(outputs.tags)]
-        folder = transcripts if transcripts is not None else Path("transcripts")
-        if transcripts is not None and not transcripts.is_dir():
-            raise QualcodeError("transcripts folder not found", path=transcripts)
-        if folder.is_dir():
-            found, _ = discover(folder)
+        if transcripts is not None or Path("transcripts").is_dir():  # the default folder only if it exists
+            found, _ = read_folder(transcripts or Path("transcripts"), allow_empty=True)
             known.extend(names_from_transcripts(found))
         if names is not None:
             known.extend(read_names_list(names))
@@ -91,7 +87,7 @@ def annex(
     for warning in result.warnings:
         console.print(f"[yellow]warning[/yellow] {warning}", highlight=False, soft_wrap=True)
     target = out if out is not None else reports / f"annex.{format}"
-    write_annex(result, target, format=format)  # type: ignore[arg-type]
+    write_annex(result, target, format=format)
     n_findings = sum(len(q.findings) for q in result.questions)
     n_drafts = sum(f.draft for q in result.questions for f in q.findings)
     console.print(

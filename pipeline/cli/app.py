@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
 from pathlib import Path
 
 import typer
 from rich.console import Console
 
 from pipeline import __version__
+from pipeline.core.choices import Combine, Unit
 from pipeline.core.errors import QualcodeError
 
 app = typer.Typer(
@@ -27,6 +29,35 @@ CODEBOOK = typer.Option(Path("codebook.yaml"), "--codebook", help="The YAML code
 SPACY_MODEL = typer.Option(
     None, "--spacy-model", help="An installed trained spaCy pipeline (e.g. en_core_web_sm) instead of blank English."
 )
+UNIT = typer.Option(Unit.SENTENCE, "--unit", help="Segment unit: sentence or turn.")
+UNIT_AS_RUN = typer.Option(Unit.SENTENCE, "--unit", help="Segment unit: sentence or turn (use the one you run with).")
+CLASSIFIER_MODEL = typer.Option(
+    None,
+    "--model",
+    help=(
+        "Classifier model (.skops) from `qualcode train` (default: models/classifier.skops if it exists and "
+        "fits the codebook; else rules only)."
+    ),
+)
+COMBINE = typer.Option(
+    Combine.AUTO,
+    "--combine",
+    help="rules, classifier, union, or auto (the mode the model card measured best; rules without a model).",
+)
+
+
+class TagFormat(StrEnum):
+    """What `qualcode tag` prints."""
+
+    CSV = "csv"
+    JSON = "json"
+
+
+class SuggestFormat(StrEnum):
+    """What `qualcode suggest` prints."""
+
+    TABLE = "table"
+    CSV = "csv"
 
 
 def print_version(value: bool) -> None:

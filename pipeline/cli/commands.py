@@ -9,8 +9,18 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from pipeline.classifier.precision import DEFAULT_MIN_PRECISION
-from pipeline.cli.app import CODEBOOK, SPACY_MODEL, TRANSCRIPTS, app, console
-from pipeline.core.errors import QualcodeError
+from pipeline.cli.app import (
+    CLASSIFIER_MODEL,
+    CODEBOOK,
+    COMBINE,
+    SPACY_MODEL,
+    TRANSCRIPTS,
+    UNIT,
+    TagFormat,
+    app,
+    console,
+)
+from pipeline.core.choices import Combine, Unit
 
 
 @app.command()
@@ -21,25 +31,14 @@ def run(
     by: str | None = typer.Option(
         None, "--by", help="Metadata field whose values are the matrix's stakeholder groups (default: side)."
     ),
-    unit: str = typer.Option("sentence", "--unit", help="Segment unit: sentence or turn."),
+    unit: Unit = UNIT,
     jobs: int = typer.Option(1, "--jobs", min=1, help="Worker processes (results are identical for any N)."),
     code_interviewer: bool = typer.Option(
         False, "--code-interviewer", help="Also tag interviewer turns (never counted as evidence)."
     ),
     spacy_model: str | None = SPACY_MODEL,
-    model: Path | None = typer.Option(
-        None,
-        "--model",
-        help=(
-            "Classifier model (.skops) from `qualcode train` (default: models/classifier.skops if it exists and "
-            "fits the codebook; else rules only)."
-        ),
-    ),
-    combine: str = typer.Option(
-        "auto",
-        "--combine",
-        help="rules, classifier, union, or auto (the mode the model card measured best; rules without a model).",
-    ),
+    model: Path | None = CLASSIFIER_MODEL,
+    combine: Combine = COMBINE,
     min_precision: float = typer.Option(
         DEFAULT_MIN_PRECISION,
         "--min-precision",
@@ -54,18 +53,10 @@ def run(
     """Code every transcript and write tags.csv, findings_matrix.html/.md and run.json to --out."""
     from pipeline.codebook.load import load_codebook
     from pipeline.coding.corpus import CodingOptions
-    from pipeline.workflows.run import default_model, run_project
+    from pipeline.workflows.run import choose_model, run_project
 
-    if unit not in ("sentence", "turn"):
-        raise QualcodeError(f"--unit must be sentence or turn, not {unit!r}")
-    if combine not in ("rules", "classifier", "union", "auto"):
-        raise QualcodeError(f"--combine must be rules, classifier, union or auto, not {combine!r}")
-    why_not = ""
-    if model is None:
-        model, why_not = default_model(load_codebook(codebook))
-        if why_not and combine in ("classifier", "union"):
-            raise QualcodeError(f"--combine {combine} needs a model: {why_not}")
-    options = CodingOptions(unit=unit, code_interviewer=code_interviewer, spacy_model=spacy_model)  # type: ignore[arg-type]
+    model, why_not = choose_model(load_codebook(codebook), model_path=model, combine=combine)
+    options = CodingOptions(unit=unit, code_interviewer=code_interviewer, spacy_model=spacy_model)
     with Progress(
         TextColumn("[bold]coding"),
         BarColumn(),
@@ -173,29 +164,25 @@ def validate(transcripts: Path = TRANSCRIPTS, codebook: Path = CODEBOOK) -> None
 def tag(
     file: Path = typer.Argument(..., help="One transcript file."),
     codebook: Path = CODEBOOK,
-    format: str = typer.Option("csv", "--format", help="csv or json."),
-    unit: str = typer.Option("sentence", "--unit", help="Segment unit: sentence or turn."),
+    format: TagFormat = typer.Option(TagFormat.CSV, "--format", help="csv or json."),
+    unit: Unit = UNIT,
     code_interviewer: bool = typer.Option(False, "--code-interviewer"),
     spacy_model: str | None = SPACY_MODEL,
+    model: Path | None = CLASSIFIER_MODEL,
+    combine: Combine = COMBINE,
 ) -> None:
-    """Print the tags of one transcript to stdout (no reports written)."""
+    """Print the tags of one transcript to stdout (no reports written), coded as `qualcode run` codes it."""
     from pipeline.codebook.load import load_codebook
-    from pipeline.coding.corpus import CodingOptions, build_nlp, code_transcript
-    from pipeline.coding.table import TAG_COLUMNS, neutralise_frame, tags_frame
-    from pipeline.ingest.metadata import load_metadata
-    from pipeline.ingest.read import read_transcript
+    from pipeline.coding.corpus import CodingOptions
+    from pipeline.coding.table import TAG_COLUMNS, neutralise_frame
+    from pipeline.workflows.run import choose_model, tag_file
 
-    if format not in ("csv", "json"):
-        raise QualcodeError(f"--format must be csv or json, not {format!r}")
-    cb = load_codebook(codebook)
-    sidecar = load_metadata(file.parent).get(file.name, {})
-    transcript = read_transcript(file, metadata=sidecar)
-    options = CodingOptions(unit=unit, code_interviewer=code_interviewer, spacy_model=spacy_model)  # type: ignore[arg-type]
-    coded = code_transcript(transcript, nlp=build_nlp(cb, spacy_model=spacy_model), codebook=cb, options=options)
-    frame = tags_frame(coded.tags)
-    for warning in [*transcript.warnings, *coded.warnings]:
+    model, _ = choose_model(load_codebook(codebook), model_path=model, combine=combine)
+    options = CodingOptions(unit=unit, code_interviewer=code_interviewer, spacy_model=spacy_model)
+    transcript, frame = tag_file(file, codebook_path=codebook, options=options, model_path=model, combine=combine)
+    for warning in transcript.warnings:
         console.print(f"[yellow]warning[/yellow] {file}: {warning}", highlight=False)
-    if format == "json":
+    if format == TagFormat.JSON:
         sys.stdout.write(frame.to_json(orient="records", force_ascii=False, indent=2) + "\n")
     else:
         sys.stdout.write(neutralise_frame(frame)[TAG_COLUMNS].to_csv(index=False))

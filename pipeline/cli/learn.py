@@ -9,19 +9,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from pipeline.cli.app import CODEBOOK, SPACY_MODEL, TRANSCRIPTS, app, console
+from pipeline.cli.app import CODEBOOK, SPACY_MODEL, TRANSCRIPTS, UNIT_AS_RUN, SuggestFormat, app, console
+from pipeline.core.choices import Estimator, Unit
 from pipeline.core.errors import QualcodeError
 
 GOLD = typer.Option(Path("coded"), "--gold", help="Folder of coder files (coded/<coder>.csv).")
 MODEL = typer.Option(Path("models/classifier.skops"), "--model", help="The classifier model file (.skops).")
 
 
-def _options(unit: str, spacy_model: str | None):
+def _options(unit: Unit, spacy_model: str | None):
     from pipeline.coding.corpus import CodingOptions
 
-    if unit not in ("sentence", "turn"):
-        raise QualcodeError(f"--unit must be sentence or turn, not {unit!r}")
-    return CodingOptions(unit=unit, spacy_model=spacy_model)  # type: ignore[arg-type]
+    return CodingOptions(unit=unit, spacy_model=spacy_model)
 
 
 def _code(transcripts: Path, codebook: Path, options):
@@ -47,13 +46,13 @@ def train(
         5, "--min-positive", min=1, help="Themes with fewer coded segments are left to the rules."
     ),
     folds: int = typer.Option(5, "--folds", min=2, help="Cross-validation folds, grouped by transcript."),
-    estimator: str = typer.Option(
-        "logistic", "--estimator", help="logistic (regression) or svm (calibrated linear SVM)."
+    estimator: Estimator = typer.Option(
+        Estimator.LOGISTIC, "--estimator", help="logistic (regression) or svm (calibrated linear SVM)."
     ),
     no_examples: bool = typer.Option(
         False, "--no-examples", help="Do not add the codebook's examples to the training data."
     ),
-    unit: str = typer.Option("sentence", "--unit", help="Segment unit: sentence or turn (use the one you run with)."),
+    unit: Unit = UNIT_AS_RUN,
     spacy_model: str | None = SPACY_MODEL,
     reports: Path | None = typer.Option(
         None,
@@ -65,15 +64,12 @@ def train(
     ),
 ) -> None:
     """Train the classifier on the coder files in --gold; choose thresholds and the combine mode by grouped CV."""
-    from pipeline.classifier.features import ESTIMATORS
     from pipeline.classifier.model import card_path
     from pipeline.classifier.persist import save_model
     from pipeline.measure.coder_files import load_gold
     from pipeline.review.log import LOG_NAME
     from pipeline.workflows.train import merge_review_log, train_project
 
-    if estimator not in ESTIMATORS:
-        raise QualcodeError(f"--estimator must be {' or '.join(ESTIMATORS)}, not {estimator!r}")
     review_log = (reports or Path("reports")) / LOG_NAME
     codes = load_gold(gold) if gold.is_dir() or not review_log.exists() else None
     project = _code(transcripts, codebook, _options(unit, spacy_model))
@@ -180,9 +176,9 @@ def suggest(
     codebook: Path = CODEBOOK,
     model: Path = MODEL,
     gold: Path = GOLD,
-    format: str = typer.Option("table", "--format", help="table or csv."),
+    format: SuggestFormat = typer.Option(SuggestFormat.TABLE, "--format", help="table or csv."),
     new_transcripts: bool = typer.Option(False, "--new-transcripts", help="Only transcripts no coder has coded yet."),
-    unit: str = typer.Option("", "--unit", help="Segment unit (default: the one the model was trained on)."),
+    unit: Unit | None = typer.Option(None, "--unit", help="Segment unit (default: the one the model was trained on)."),
     spacy_model: str | None = SPACY_MODEL,
 ) -> None:
     """List the segments the classifier is least sure about (score closest to the threshold), to code next."""
@@ -192,17 +188,15 @@ def suggest(
     from pipeline.measure.coder_files import load_gold
     from pipeline.workflows.train import suggest_segments
 
-    if format not in ("table", "csv"):
-        raise QualcodeError(f"--format must be table or csv, not {format!r}")
     trained = load_model(model, codebook=load_codebook(codebook))
     codes = load_gold(gold) if gold.is_dir() else None
     if codes is None:
         console.print(
             f"[yellow]note[/yellow] no {gold}/ folder: no segment is excluded as already coded", highlight=False
         )
-    project = _code(transcripts, codebook, _options(unit or trained.card.get("unit", "sentence"), spacy_model))
+    project = _code(transcripts, codebook, _options(unit or Unit(trained.card.get("unit", Unit.SENTENCE)), spacy_model))
     found = suggest_segments(project, trained, gold=codes, n=n, new_transcripts_only=new_transcripts)
-    if format == "csv":
+    if format == SuggestFormat.CSV:
         sys.stdout.write(neutralise_frame(found).to_csv(index=False))
         return
     table = Table(title=f"{len(found)} segments to code next (top theme score closest to its threshold)")

@@ -11,22 +11,16 @@ import typer
 from rich import box
 from rich.table import Table
 
-from pipeline.cli.app import CODEBOOK, TRANSCRIPTS, app, console
+from pipeline.cli.app import CODEBOOK, TRANSCRIPTS, UNIT_AS_RUN, app, console
+from pipeline.core.choices import Unit
 from pipeline.core.errors import QualcodeError
 
 GOLD = typer.Option(Path("coded"), "--gold", help="Folder of coder files (coded/<coder>.csv), the gold standard.")
-UNIT = typer.Option("sentence", "--unit", help="Segment unit: sentence or turn (use the one you run with).")
 RESAMPLES = typer.Option(
     1000, "--resamples", min=0, help="Bootstrap resamples of transcripts for the 95% intervals (0: none)."
 )
 SHORT_NAMES = {"rules": "rules", "classifier": "classifier", "combined": "combined", "keyword_baseline": "keywords"}
 SEED = typer.Option(0, "--seed", help="Seed of the fold split, the classifier and the bootstrap.")
-
-
-def _unit(unit: str) -> str:
-    if unit not in ("sentence", "turn"):
-        raise QualcodeError(f"--unit must be sentence or turn, not {unit!r}")
-    return unit
 
 
 def _num(value: Any, digits: int = 2) -> str:
@@ -66,7 +60,7 @@ def evaluate(
             "any coder coded it)."
         ),
     ),
-    unit: str = UNIT,
+    unit: Unit = UNIT_AS_RUN,
     resamples: int = RESAMPLES,
     min_positive: int = typer.Option(
         5,
@@ -84,9 +78,9 @@ def evaluate(
         seed=seed,
         resamples=resamples,
         coders=tuple(coder) if coder else None,
-        unit=_unit(unit),
+        unit=unit,
         min_positive=min_positive,
-    )  # type: ignore[arg-type]
+    )
     with console.status(f"coding transcripts and training {folds} folds grouped by transcript") as status:
         evaluation = evaluate_project(
             transcripts_dir=transcripts,
@@ -166,7 +160,7 @@ def agree(
     transcripts: Path = TRANSCRIPTS,
     codebook: Path = CODEBOOK,
     json_file: Path | None = typer.Option(None, "--json", help="Also write the figures as JSON to this file."),
-    unit: str = UNIT,
+    unit: Unit = UNIT_AS_RUN,
     all_transcripts: bool = typer.Option(
         False,
         "--all-transcripts",
@@ -180,6 +174,7 @@ def agree(
 ) -> None:
     """Agreement between coders at segment level: per theme percent agreement, Cohen's kappa for each pair and
     Krippendorff's alpha across all, with 95% intervals (bootstrap over transcripts)."""
+    from pipeline.coding.table import THEME
     from pipeline.measure.agreement import BootstrapOptions
     from pipeline.measure.coder_agreement import coder_agreement
 
@@ -191,7 +186,7 @@ def agree(
             files,
             transcripts_dir=transcripts,
             codebook_path=codebook,
-            unit=_unit(unit),
+            unit=unit,
             all_transcripts=all_transcripts,
             bootstrap=bootstrap,
         )
@@ -245,7 +240,7 @@ def agree(
     kappa_table.add_column("theme", overflow="ellipsis", no_wrap=True, max_width=28)
     for a, b in pair_names:
         kappa_table.add_column(f"{a}\n× {b}", justify="right", no_wrap=True)
-    by_pair = pairs.set_index(["theme", "coder_a", "coder_b"])
+    by_pair = pairs.set_index([THEME, "coder_a", "coder_b"])
     for theme in [*used, pooled]:
         cells = []
         for a, b in pair_names:

@@ -15,7 +15,8 @@ from spacy.language import Language
 from pipeline.codebook.model import Codebook
 from pipeline.coding.records import Segment, Tag
 from pipeline.coding.rules import add_rules, rule_tags
-from pipeline.coding.segment import Unit, parse_parts
+from pipeline.coding.segment import parse_parts
+from pipeline.core.choices import Unit
 from pipeline.ingest.records import Transcript
 from pipeline.nlp.language import make_nlp
 
@@ -27,7 +28,7 @@ Tagger = Callable[[Sequence[Segment], list[Tag]], list[Tag]]
 class CodingOptions:
     """How transcripts are segmented and which turns are coded."""
 
-    unit: Unit = "sentence"
+    unit: Unit = Unit.SENTENCE
     code_interviewer: bool = False
     spacy_model: str | None = None
     max_length: int | None = None  # characters per spaCy doc; None: the pipeline's nlp.max_length

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
-from typing import Literal
 
 from spacy.attrs import IDX, LENGTH
 from spacy.language import Language
 from spacy.tokens import Doc
 
 from pipeline.coding.records import Segment
+from pipeline.core.choices import Unit
 from pipeline.ingest.records import Transcript
 from pipeline.nlp.components import mark_sentence_starts, sentence_starts
-
-Unit = Literal["sentence", "turn"]
 
 
 @dataclass(frozen=True)
@@ -53,7 +51,7 @@ class Block:
     end_char: int
 
 
-def parse_transcript(transcript: Transcript, nlp: Language, *, unit: Unit = "sentence") -> ParsedTranscript:
+def parse_transcript(transcript: Transcript, nlp: Language, *, unit: Unit = Unit.SENTENCE) -> ParsedTranscript:
     """Run the pipeline once over a transcript's speech: its turns joined by blank lines, each turn starting
     a sentence, so turns never share a segment or a ConText scope and labels/timestamps are never tokens.
 
@@ -65,7 +63,7 @@ def parse_transcript(transcript: Transcript, nlp: Language, *, unit: Unit = "sen
 
 
 def parse_parts(
-    transcript: Transcript, nlp: Language, *, unit: Unit = "sentence", max_length: int | None = None
+    transcript: Transcript, nlp: Language, *, unit: Unit = Unit.SENTENCE, max_length: int | None = None
 ) -> tuple[list[ParsedTranscript], list[str]]:
     """The transcript parsed in as few docs as fit `max_length` (default `nlp.max_length`), and warnings.
 

@@ -8,34 +8,37 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.coding.records import Segment, Tag
+from pipeline.core.columns import Column
 from pipeline.core.files import atomic_write_text, neutralise_cell
 from pipeline.ingest.records import Transcript
 
-SEGMENT_ID = "segment_id"
-TRANSCRIPT_ID = "transcript_id"
-SOURCE = "source"
-SPEAKER = "speaker"
-ROLE = "role"
-START_CHAR = "start_char"
-END_CHAR = "end_char"
-TEXT = "text"
-THEME = "theme"
-METHOD = "method"
-RULE_ID = "rule_id"
-MATCHED = "matched"
-MATCH_START = "match_start"
-MATCH_END = "match_end"
-SCORE = "score"
-MODEL = "model"
-NEGATED = "negated"
-HYPOTHETICAL = "hypothetical"
-TRIGGER = "trigger"
-EVIDENCE = "evidence"
-EVIDENCE_REASON = "evidence_reason"
-CODEBOOK_VERSION = "codebook_version"
-CODEBOOK_HASH = "codebook_hash"
+# The column names as plain strings (see core.columns.Column for why frames hold str, not members).
+SEGMENT_ID = Column.SEGMENT_ID.value
+TRANSCRIPT_ID = Column.TRANSCRIPT_ID.value
+SOURCE = Column.SOURCE.value
+SPEAKER = Column.SPEAKER.value
+ROLE = Column.ROLE.value
+TURN_INDEX = Column.TURN_INDEX.value
+START_CHAR = Column.START_CHAR.value
+END_CHAR = Column.END_CHAR.value
+TEXT = Column.TEXT.value
+THEME = Column.THEME.value
+METHOD = Column.METHOD.value
+RULE_ID = Column.RULE_ID.value
+MATCHED = Column.MATCHED.value
+MATCH_START = Column.MATCH_START.value
+MATCH_END = Column.MATCH_END.value
+SCORE = Column.SCORE.value
+MODEL = Column.MODEL.value
+NEGATED = Column.NEGATED.value
+HYPOTHETICAL = Column.HYPOTHETICAL.value
+TRIGGER = Column.TRIGGER.value
+EVIDENCE = Column.EVIDENCE.value
+EVIDENCE_REASON = Column.EVIDENCE_REASON.value
+CODEBOOK_VERSION = Column.CODEBOOK_VERSION.value
+CODEBOOK_HASH = Column.CODEBOOK_HASH.value
 
-SEGMENT_COLUMNS = [SEGMENT_ID, TRANSCRIPT_ID, SOURCE, SPEAKER, ROLE, "turn_index", START_CHAR, END_CHAR, TEXT]
+SEGMENT_COLUMNS = [SEGMENT_ID, TRANSCRIPT_ID, SOURCE, SPEAKER, ROLE, TURN_INDEX, START_CHAR, END_CHAR, TEXT]
 TAG_COLUMNS = [
     SEGMENT_ID,
     TRANSCRIPT_ID,

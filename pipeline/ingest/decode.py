@@ -35,16 +35,28 @@ BINARY_SIGNATURES = (
 BINARY_REASON = "binary file, not a transcript"
 
 
+def bom_encoding(data: bytes) -> str:
+    """The codec named by the byte-order mark `data` starts with ("" if none); decoding with it drops the mark."""
+    for bom, name in _BOMS:
+        if data.startswith(bom):
+            return name
+    return ""
+
+
+def decode_text(data: bytes) -> str:
+    """Strictly decode text: by its byte-order mark (the mark dropped, not counted), else as UTF-8.
+
+    Raises UnicodeDecodeError; callers that accept other encodings or report errors their own way build on it.
+    """
+    return data.decode(bom_encoding(data) or "utf-8")
+
+
 def decode_bytes(data: bytes, where: str) -> tuple[str, str, list[str]]:
     """Decode a text file's bytes to (text, encoding, warnings); raise for empty, binary or undecodable data."""
     if not data.strip():
         raise TranscriptError("empty file", path=where)
-    encoding, warnings = "", []
-    for bom, name in _BOMS:
-        if data.startswith(bom):
-            encoding = name
-            break
-    else:
+    encoding, warnings = bom_encoding(data), []
+    if not encoding:
         if data.startswith(BINARY_SIGNATURES):
             raise TranscriptError(BINARY_REASON, path=where)
         if b"\x00" in data:  # text in UTF-16/32 without a BOM, or binary

@@ -138,3 +138,14 @@ def discover(folder: Path) -> tuple[list[Transcript], list[Skipped]]:
         seen[transcript.id] = source
         transcripts.append(transcript)
     return transcripts, skipped
+
+
+def read_folder(folder: Path, *, allow_empty: bool = False) -> tuple[list[Transcript], list[Skipped]]:
+    """`discover` for a command: a missing folder is an error, and so (unless `allow_empty`) is a folder with
+    no readable transcript, naming each skipped file's reason."""
+    folder = Path(folder)
+    transcripts, skipped = discover(folder)
+    if not transcripts and not allow_empty:
+        reasons = "; ".join(f"{s.source}: {s.reason}" for s in skipped) or "no .txt, .md, .docx, .vtt or .srt files"
+        raise TranscriptError(f"no readable transcripts ({reasons})", path=folder)
+    return transcripts, skipped

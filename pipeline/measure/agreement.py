@@ -31,6 +31,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import cohen_kappa_score, precision_recall_fscore_support
 
+from pipeline.coding.table import THEME
+
 COMPARE_METRICS = ("precision", "recall", "f1", "kappa", "alpha", "percent_agreement")
 SUMMARY_METRICS = ("precision", "recall", "f1", "kappa", "alpha")
 NOBODY_USED = "nobody used this theme: kappa and alpha undefined (NaN), percent agreement 1.0"
@@ -411,7 +413,7 @@ def _pairwise(
             x = (first[:, j] if j < len(themes) else first.ravel())[mask]
             y = (second[:, j] if j < len(themes) else second.ravel())[mask]
             row: dict[str, Any] = {
-                "theme": theme,
+                THEME: theme,
                 "coder_a": coders[a],
                 "coder_b": coders[b],
                 "kappa": cohen_kappa(x, y),

@@ -21,7 +21,7 @@ from pipeline.codebook.load import load_codebook
 from pipeline.coding.corpus import CodingOptions, build_nlp, code_corpus
 from pipeline.coding.table import ROLE, SEGMENT_ID, TRANSCRIPT_ID, segments_frame
 from pipeline.core.errors import QualcodeError
-from pipeline.ingest.read import discover
+from pipeline.ingest.read import read_folder
 from pipeline.measure.agreement import Agreement, BootstrapOptions, agree
 from pipeline.measure.coder_files import CODER, TAGS_MARKERS, load_coder_file, segment_labels, unknown_themes
 
@@ -91,7 +91,7 @@ def coder_agreement(
     codebook = load_codebook(codebook_path)
     themes = codebook.theme_ids
     coders = read_coders(coder_paths)
-    transcripts, _ = discover(Path(transcripts_dir))
+    transcripts, _ = read_folder(transcripts_dir, allow_empty=True)  # none of them coded is an error below
     known = {t.id for t in transcripts}
     covered = {c.name: (known if c.machine or all_transcripts else set(c.codes[TRANSCRIPT_ID]) & known) for c in coders}
     included = known if all_transcripts else set().union(*covered.values())

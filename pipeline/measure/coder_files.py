@@ -15,14 +15,25 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.coding.table import END_CHAR, EVIDENCE, SEGMENT_ID, START_CHAR, THEME, TRANSCRIPT_ID, read_tags
+from pipeline.coding.table import (
+    CODEBOOK_HASH,
+    END_CHAR,
+    EVIDENCE,
+    METHOD,
+    SEGMENT_ID,
+    START_CHAR,
+    TEXT,
+    THEME,
+    TRANSCRIPT_ID,
+    read_tags,
+)
 from pipeline.core.errors import QualcodeError
 from pipeline.core.files import read_utf8
 
 CODER = "coder"
 GOLD_COLUMNS = [CODER, TRANSCRIPT_ID, START_CHAR, END_CHAR, THEME]
-OPTIONAL_COLUMNS = (SEGMENT_ID, "text", "note")  # text and note are for the coder's eyes and are ignored
-TAGS_MARKERS = {"method", EVIDENCE, "codebook_hash"}
+OPTIONAL_COLUMNS = (SEGMENT_ID, TEXT, "note")  # text and note are for the coder's eyes and are ignored
+TAGS_MARKERS = {METHOD, EVIDENCE, CODEBOOK_HASH}
 # Other names coders and tools give these columns (case-insensitive): read as qualcode's names.
 COLUMN_ALIASES = {
     "code": THEME,

@@ -27,11 +27,11 @@ from pipeline.classifier.train import train_classifier
 from pipeline.codebook.load import load_codebook
 from pipeline.codebook.model import Codebook
 from pipeline.coding.corpus import CodingOptions, build_nlp, code_corpus
-from pipeline.coding.segment import Unit
 from pipeline.coding.table import ROLE, SEGMENT_ID, TEXT, TRANSCRIPT_ID, segments_frame, tags_frame
+from pipeline.core.choices import Unit
 from pipeline.core.errors import ModelError, QualcodeError
 from pipeline.core.files import atomic_write_text
-from pipeline.ingest.read import discover
+from pipeline.ingest.read import read_folder
 from pipeline.measure.agreement import BootstrapOptions, Comparison, compare
 from pipeline.measure.coder_files import CODER, load_gold, segment_labels, unknown_themes
 
@@ -54,7 +54,7 @@ class EvaluationOptions:
     seed: int = 0
     resamples: int = 1000
     coders: tuple[str, ...] | None = None
-    unit: Unit = "sentence"
+    unit: Unit = Unit.SENTENCE
     min_positive: int = 5
     use_examples: bool = True
 
@@ -277,7 +277,7 @@ def evaluation_data(
             f"unknown coder(s) {', '.join(missing_coders)}; coders: {', '.join(sorted(set(gold[CODER])))}"
         )
     chosen = gold[gold[CODER].isin(coders)]
-    transcripts, skipped = discover(transcripts_dir)
+    transcripts, skipped = read_folder(transcripts_dir, allow_empty=True)  # none of them coded is an error below
     covered = set(chosen[TRANSCRIPT_ID])
     used = [t for t in transcripts if t.id in covered]
     not_found = sorted(covered - {t.id for t in transcripts})

@@ -42,8 +42,31 @@ class AnchoredSpanRuler(SpanRuler):
     match within sentences (qualcode's segments are sentences, so nothing it uses is lost).
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def clear(self) -> None:
+        """Remove every pattern (spaCy's `clear`, which its `__init__`, `initialize` and `from_bytes` call too)."""
+        super().clear()
+        self._clear_anchors()
+
+    def add_patterns(self, patterns: list[dict[str, Any]]) -> None:
+        super().add_patterns(patterns)
+        self._anchor(patterns)
+
+    def remove(self, label: str) -> None:
+        """Remove the patterns with this label (ValueError if none has it); the anchor index follows."""
+        super().remove(label)
+        self._reanchor()
+
+    def remove_by_id(self, pattern_id: str) -> None:
+        """Remove the patterns with this id (ValueError if none has it); the anchor index follows."""
+        super().remove_by_id(pattern_id)
+        self._reanchor()
+
+    def _reanchor(self) -> None:
+        """Rebuild the anchor index from the patterns left (spaCy's own matchers are already up to date)."""
+        self._clear_anchors()
+        self._anchor(self.patterns)
+
+    def _clear_anchors(self) -> None:
         self._token_matchers: list[Matcher] = []
         self._required: list[int] = []  # per token pattern: how many word constraints it has
         self._unanchored: list[int] = []
@@ -54,8 +77,8 @@ class AnchoredSpanRuler(SpanRuler):
         self._anchored = numpy.zeros(0, dtype="int64")
         self._first_constraint = numpy.zeros(0, dtype="int64")
 
-    def add_patterns(self, patterns: list[dict[str, Any]]) -> None:
-        super().add_patterns(patterns)
+    def _anchor(self, patterns: list[dict[str, Any]]) -> None:
+        """Give each token pattern its own matcher and index it by the words it requires."""
         strings = self.nlp.vocab.strings
         for entry in patterns:
             if not isinstance(entry["pattern"], list):

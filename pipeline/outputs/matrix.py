@@ -154,7 +154,7 @@ def matrix_frame(matrix: FindingsMatrix) -> pd.DataFrame:
                     {
                         "tor_id": row.question.id,
                         "tor_label": row.question.label,
-                        "theme": theme_row.theme.id,
+                        THEME: theme_row.theme.id,
                         "theme_label": theme_row.theme.label,
                         matrix.by: group,
                         "n_interviews": cell.n_interviews,

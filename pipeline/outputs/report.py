@@ -13,8 +13,23 @@ import pandas as pd
 
 from pipeline.codebook.model import Codebook
 from pipeline.coding.corpus import CodedTranscript
-from pipeline.coding.table import EVIDENCE, EVIDENCE_REASON, SEGMENT_ID, THEME, write_csv
+from pipeline.coding.records import Segment
+from pipeline.coding.table import (
+    EVIDENCE,
+    EVIDENCE_REASON,
+    HYPOTHETICAL,
+    MATCHED,
+    METHOD,
+    NEGATED,
+    RULE_ID,
+    SCORE,
+    SEGMENT_ID,
+    THEME,
+    TRANSCRIPT_ID,
+    write_csv,
+)
 from pipeline.core.files import atomic_write_text
+from pipeline.core.pieces import Piece, split_text
 from pipeline.outputs.jinja import environment
 from pipeline.outputs.matrix import QUOTABLE_RULE, FindingsMatrix, ThemeRow, matrix_frame
 from pipeline.outputs.provenance import HEADING as TAGGING_HEADING
@@ -22,17 +37,6 @@ from pipeline.outputs.provenance import TaggingStatement, tagging_statement
 
 HTML_TEMPLATE = "findings_matrix.v1.html.j2"
 MD_TEMPLATE = "findings_matrix.v1.md.j2"
-
-
-@dataclass(frozen=True)
-class Piece:
-    """A run of a transcript's text: plain, or a tagged segment with its themes."""
-
-    text: str
-    segment_id: str = ""
-    themes: tuple[str, ...] = ()
-    status: str = ""
-    why: str = ""
 
 
 @dataclass
@@ -51,15 +55,11 @@ def transcript_page(
     each mark's hover says why it was tagged and how accurate that theme's tags measured."""
     text = coded.transcript.text
     labels = {t.id: t.label for t in codebook.themes}
-    own = tags[tags["transcript_id"] == coded.transcript.id]
+    own = tags[tags[TRANSCRIPT_ID] == coded.transcript.id]
     by_segment = {sid: frame for sid, frame in own.groupby(SEGMENT_ID, sort=False)}
-    pieces: list[Piece] = []
-    cursor = 0
-    for segment in sorted(coded.segments, key=lambda s: s.start_char):
-        frame = by_segment.get(segment.segment_id)
-        if frame is None or segment.start_char < cursor:
-            continue
-        pieces.append(Piece(text[cursor : segment.start_char]))
+
+    def marked(start: int, end: int, segment: Segment) -> Piece:
+        frame = by_segment[segment.segment_id]
         evidence = frame[frame[EVIDENCE]]
         if len(evidence):
             status = "evidence"
@@ -70,27 +70,21 @@ def transcript_page(
         else:
             status = "not-counted"  # below the precision bar, or rejected by a reviewer
         why = "; ".join(
-            f"{labels.get(r[THEME], r[THEME])}: {r['method']} {r['rule_id'] or ''}"
-            + (f" score {r['score']:.2f}" if pd.notna(r["score"]) else "")
-            + (f" [matched: {r['matched']}]" if r["matched"] else "")
-            + (" (negated)" if r["negated"] else "")
-            + (" (hypothetical)" if r["hypothetical"] else "")
+            f"{labels.get(r[THEME], r[THEME])}: {r[METHOD]} {r[RULE_ID] or ''}"
+            + (f" score {r[SCORE]:.2f}" if pd.notna(r[SCORE]) else "")
+            + (f" [matched: {r[MATCHED]}]" if r[MATCHED] else "")
+            + (" (negated)" if r[NEGATED] else "")
+            + (" (hypothetical)" if r[HYPOTHETICAL] else "")
             + (" (below the precision bar: not counted)" if r.get(EVIDENCE_REASON) == "below_precision_bar" else "")
             + (" (rejected by a reviewer)" if r.get(EVIDENCE_REASON) == "rejected" else "")
             + (f" - {accuracy.theme_text(r[THEME])}" if accuracy is not None else "")
             for _, r in frame.iterrows()
         )
-        pieces.append(
-            Piece(
-                text[segment.start_char : segment.end_char],
-                segment.segment_id,
-                tuple(labels.get(t, t) for t in dict.fromkeys(frame[THEME])),
-                status,
-                why,
-            )
-        )
-        cursor = segment.end_char
-    pieces.append(Piece(text[cursor:]))
+        themes = tuple(labels.get(t, t) for t in dict.fromkeys(frame[THEME]))
+        return Piece(text[start:end], segment_id=segment.segment_id, themes=themes, status=status, why=why)
+
+    segments = sorted(coded.segments, key=lambda s: s.start_char)
+    pieces = split_text(text, ((s.start_char, s.end_char, s) for s in segments if s.segment_id in by_segment), marked)
     return TranscriptPage(
         id=coded.transcript.id,
         source=coded.transcript.source,

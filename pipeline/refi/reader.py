@@ -9,7 +9,6 @@ untrusted: see `refi_xml.SafeArchive`. Everything not imported is listed, never 
 
 from __future__ import annotations
 
-import codecs
 import json
 import re
 import xml.etree.ElementTree as ET
@@ -21,9 +20,10 @@ import pandas as pd
 
 from pipeline.codebook.load import load_codebook
 from pipeline.codebook.model import Codebook
-from pipeline.coding.table import END_CHAR, START_CHAR, THEME, TRANSCRIPT_ID, write_csv
+from pipeline.coding.table import END_CHAR, START_CHAR, TEXT, THEME, TRANSCRIPT_ID, write_csv
 from pipeline.core.errors import ExchangeError, QualcodeError
 from pipeline.core.files import atomic_write_bytes, atomic_write_text
+from pipeline.ingest.decode import decode_text
 from pipeline.ingest.read import NO_LABELS_WARNING, discover
 from pipeline.refi.codebook import (
     ImportedCodebook,
@@ -48,7 +48,7 @@ from pipeline.refi.xml import (
     split_tag,
 )
 
-CODER_COLUMNS = [TRANSCRIPT_ID, START_CHAR, END_CHAR, THEME, "text", "note"]
+CODER_COLUMNS = [TRANSCRIPT_ID, START_CHAR, END_CHAR, THEME, TEXT, "note"]
 TEXT_SUFFIXES = (".txt", ".md")
 RICH_SUFFIXES = (".docx", ".doc", ".rtf", ".odt", ".pdf", ".html", ".htm")
 _SRT = re.compile(r"\A\s*\d+\s*\r?\n\s*\d{1,2}:\d{2}:\d{2}[,.]\d{1,3}\s+-->")
@@ -100,15 +100,6 @@ class _Source:
     text: str
     selections: list[_Selection]
     variables: dict[str, str]
-
-
-def decode_source(data: bytes) -> str:
-    """A plain-text source as text: UTF-8 (the standard), a BOM dropped and not counted (NVivo writes one)."""
-    if data.startswith(codecs.BOM_UTF8):
-        return data[len(codecs.BOM_UTF8) :].decode("utf-8")
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16")
-    return data.decode("utf-8")
 
 
 def safe_file_stem(name: str, *, fallback: str) -> str:
@@ -214,7 +205,7 @@ class _ProjectReader:
             self.not_imported.append(f"{what}: {path_value!r} is not in the archive")
             return None
         try:
-            return decode_source(self.archive.read(member))
+            return decode_text(self.archive.read(member))  # UTF-8 is the standard; NVivo writes a BOM
         except UnicodeDecodeError:
             self.not_imported.append(f"{what}: {member} is not UTF-8 text")
             return None
@@ -450,7 +441,7 @@ def import_qdpx(
                         START_CHAR: start,
                         END_CHAR: end,
                         THEME: theme_of[code_guid],
-                        "text": source.text[start:end],
+                        TEXT: source.text[start:end],
                         "note": " | ".join(memos),
                         "_code": code_guid,
                     }

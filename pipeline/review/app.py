@@ -35,8 +35,22 @@ from flask import (
 from jinja2 import StrictUndefined
 from werkzeug.exceptions import BadRequest, HTTPException
 
-from pipeline.coding.table import END_CHAR, METHOD, SCORE, SEGMENT_ID, START_CHAR, TEXT, THEME, TRANSCRIPT_ID
+from pipeline.coding.table import (
+    END_CHAR,
+    MATCH_END,
+    MATCH_START,
+    METHOD,
+    RULE_ID,
+    SCORE,
+    SEGMENT_ID,
+    SOURCE,
+    START_CHAR,
+    TEXT,
+    THEME,
+    TRANSCRIPT_ID,
+)
 from pipeline.core.errors import QualcodeError
+from pipeline.core.pieces import Piece, split_text
 from pipeline.review.apply import apply_decisions
 from pipeline.review.corpus import Corpus, load_corpus
 from pipeline.review.log import ACTIONS, LOG_NAME, STATUSES, Decision, ReviewLog, ReviewState, derive_state, text_sha
@@ -388,9 +402,9 @@ def review_blueprint(workspace: Workspace) -> Blueprint:
                 theme_before=before,  # type: ignore[arg-type]
                 theme_after=after,
                 memo=memo,
-                source=str(segment.get("source", "")),
+                source=str(segment.get(SOURCE, "")),
                 tag_method=str(machine[METHOD]) if machine else "human",
-                tag_rule_id=str(machine.get("rule_id", "")) if machine else "",
+                tag_rule_id=str(machine.get(RULE_ID, "")) if machine else "",
                 tag_score=None if score is None or pd.isna(score) else float(score),
                 codebook_hash=corpus.codebook.hash,
             )
@@ -476,9 +490,9 @@ def _filters() -> QueueFilter:
 def _span_from(values: Any) -> tuple[str, int, int]:
     try:
         return (
-            values.get("t") or values.get("transcript_id", ""),
-            int(values.get("s", values.get("start_char", ""))),
-            int(values.get("e", values.get("end_char", ""))),
+            values.get("t") or values.get(TRANSCRIPT_ID, ""),
+            int(values.get("s", values.get(START_CHAR, ""))),
+            int(values.get("e", values.get(END_CHAR, ""))),
         )
     except (TypeError, ValueError):
         abort(400, "a transcript id and integer start and end offsets are needed")
@@ -515,18 +529,6 @@ def _filter_options(snap: Snapshot) -> dict[str, list[str]]:
     }
 
 
-@dataclass(frozen=True)
-class Piece:
-    """A run of transcript text in the context pane: plain, a segment (with its tags), or the current one."""
-
-    text: str
-    url: str = ""
-    current: bool = False
-    tagged: bool = False
-    match: tuple[str, str, str] | None = None
-    anchor: str = ""
-
-
 def _pieces(snap: Snapshot, key: tuple[str, int, int], focus: list[dict[str, Any]]) -> list[Piece]:
     """The transcript split at its segments; every segment links to its page, the current one is marked."""
     text = snap.corpus.texts.get(key[0], "")
@@ -537,31 +539,25 @@ def _pieces(snap: Snapshot, key: tuple[str, int, int], focus: list[dict[str, Any
             snap.reviewed[snap.reviewed[TRANSCRIPT_ID] == key[0]][END_CHAR].astype(int),
         )
     )
-    pieces, cursor = [], 0
-    for row in own.to_dict("records"):
-        start, end = int(row[START_CHAR]), int(row[END_CHAR])
-        if start < cursor or end > len(text):
-            continue
-        pieces.append(Piece(text[cursor:start]))
+
+    def segment_piece(start: int, end: int, segment_id: str) -> Piece:
         current = (start, end) == key[1:]
         match = None
-        if current and focus and pd.notna(focus[0].get("match_start")) and pd.notna(focus[0].get("match_end")):
-            m_start, m_end = int(focus[0]["match_start"]), int(focus[0]["match_end"])
+        if current and focus and pd.notna(focus[0].get(MATCH_START)) and pd.notna(focus[0].get(MATCH_END)):
+            m_start, m_end = int(focus[0][MATCH_START]), int(focus[0][MATCH_END])
             if start <= m_start < m_end <= end:
                 match = (text[start:m_start], text[m_start:m_end], text[m_end:end])
-        pieces.append(
-            Piece(
-                text[start:end],
-                url=tag_url(key[0], start, end),
-                current=current,
-                tagged=(start, end) in tagged,
-                match=match,
-                anchor=row[SEGMENT_ID],
-            )
+        return Piece(
+            text[start:end],
+            segment_id=segment_id,
+            url=tag_url(key[0], start, end),
+            current=current,
+            tagged=(start, end) in tagged,
+            match=match,
         )
-        cursor = end
-    pieces.append(Piece(text[cursor:]))
-    return pieces
+
+    spans = ((int(row[START_CHAR]), int(row[END_CHAR]), row[SEGMENT_ID]) for row in own.to_dict("records"))
+    return split_text(text, ((start, end, sid) for start, end, sid in spans if end <= len(text)), segment_piece)
 
 
 def _fmt(value: Any, digits: int = 2) -> str:

@@ -14,7 +14,7 @@ from pipeline.codebook.model import Codebook
 from pipeline.coding.table import SEGMENT_COLUMNS, read_table, read_tags
 from pipeline.core.errors import QualcodeError
 from pipeline.core.files import settle_reports
-from pipeline.ingest.read import discover
+from pipeline.ingest.read import read_folder
 from pipeline.ingest.records import Transcript
 from pipeline.review.apply import machine_tags, transcript_texts
 
@@ -43,9 +43,7 @@ def load_corpus(*, reports_dir: Path, transcripts_dir: Path, codebook_path: Path
     if missing:
         raise QualcodeError("no finished run here: run `qualcode run` first", path=missing[0])
     codebook = load_codebook(codebook_path)
-    if not Path(transcripts_dir).is_dir():
-        raise QualcodeError("transcripts folder not found", path=transcripts_dir)
-    transcripts, _ = discover(Path(transcripts_dir))
+    transcripts, _ = read_folder(transcripts_dir, allow_empty=True)
     segments = read_table(reports_dir / "segments.csv").reindex(columns=SEGMENT_COLUMNS)
     try:
         run = json.loads((reports_dir / "run.json").read_text(encoding="utf-8"))

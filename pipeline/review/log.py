@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from pipeline.coding.table import END_CHAR, START_CHAR, THEME, TRANSCRIPT_ID
+from pipeline.coding.table import CODEBOOK_HASH, END_CHAR, SOURCE, START_CHAR, THEME, TRANSCRIPT_ID
 from pipeline.core.errors import QualcodeError
 
 LOG_NAME = "review.sqlite"
@@ -61,7 +61,7 @@ COLUMNS = [
     "reviewer",
     "created_at",
     TRANSCRIPT_ID,
-    "source",
+    SOURCE,
     START_CHAR,
     END_CHAR,
     "text_sha",
@@ -72,7 +72,7 @@ COLUMNS = [
     "tag_method",
     "tag_rule_id",
     "tag_score",
-    "codebook_hash",
+    CODEBOOK_HASH,
 ]
 
 

@@ -16,7 +16,7 @@ from pipeline.coding.table import (
     THEME,
     TRANSCRIPT_ID,
 )
-from pipeline.ingest.read import discover
+from pipeline.ingest.read import read_folder
 from pipeline.review.apply import review_labels, transcript_texts
 from pipeline.review.log import derive_state, read_log, text_sha
 
@@ -64,7 +64,7 @@ def with_review_decisions(
     decisions = read_log(log_path)
     if decisions.empty:
         return ReviewTraining(segments=segments, gold=gold, why_not="it holds no decisions")
-    transcripts, _ = discover(Path(transcripts_dir))
+    transcripts, _ = read_folder(transcripts_dir, allow_empty=True)
     texts = transcript_texts(transcripts)
     matching = sum(
         row.transcript_id in texts

@@ -14,6 +14,7 @@ from pipeline.coding.table import (
     START_CHAR,
     THEME,
     TRANSCRIPT_ID,
+    TURN_INDEX,
     metadata_frame,
 )
 from pipeline.core.errors import QualcodeError
@@ -100,9 +101,9 @@ def _coded(corpus: Corpus) -> list[CodedTranscript]:
             Segment(
                 **{
                     **row,
-                    "start_char": int(row[START_CHAR]),
-                    "end_char": int(row[END_CHAR]),
-                    "turn_index": int(row["turn_index"]),
+                    START_CHAR: int(row[START_CHAR]),
+                    END_CHAR: int(row[END_CHAR]),
+                    TURN_INDEX: int(row[TURN_INDEX]),
                 }
             )
             for row in frame.to_dict("records")

@@ -20,11 +20,13 @@ from pipeline.classifier.precision import (
 )
 from pipeline.codebook.load import load_codebook
 from pipeline.codebook.model import Codebook
-from pipeline.coding.corpus import CodedTranscript, CodingOptions, code_corpus
-from pipeline.coding.table import EVIDENCE, EVIDENCE_REASON, THEME, metadata_frame, segments_frame, tags_frame
+from pipeline.coding.corpus import CodedTranscript, CodingOptions, build_nlp, code_corpus, code_transcript
+from pipeline.coding.table import EVIDENCE, EVIDENCE_REASON, METHOD, THEME, metadata_frame, segments_frame, tags_frame
+from pipeline.core.choices import Combine
 from pipeline.core.errors import QualcodeError
 from pipeline.core.files import output_lock, staged_set
-from pipeline.ingest.read import discover
+from pipeline.ingest.metadata import load_metadata
+from pipeline.ingest.read import read_folder, read_transcript
 from pipeline.ingest.records import Skipped, Transcript
 from pipeline.outputs.matrix import DEFAULT_GROUP_FIELD, FindingsMatrix, build_matrix
 from pipeline.outputs.report import write_reports
@@ -61,7 +63,7 @@ def run_project(
     on_transcript: Callable[[CodedTranscript], None] | None = None,
     on_start: Callable[[int], None] | None = None,
     model_path: Path | None = None,
-    combine: str = "auto",
+    combine: Combine = Combine.AUTO,
     model: ThemeModel | None = None,
     min_precision: float = DEFAULT_MIN_PRECISION,
 ) -> RunResult:
@@ -112,10 +114,7 @@ def _run_locked(
     combine: str,
     min_precision: float,
 ) -> RunResult:
-    transcripts, skipped = discover(transcripts_dir)
-    if not transcripts:
-        reasons = "; ".join(f"{s.source}: {s.reason}" for s in skipped) or "no .txt, .md, .docx, .vtt or .srt files"
-        raise QualcodeError(f"no readable transcripts ({reasons})", path=transcripts_dir)
+    transcripts, skipped = read_folder(transcripts_dir)
     if on_start:
         on_start(len(transcripts))
     coded = []
@@ -240,7 +239,7 @@ def run_record(
 
 
 def classifier_setup(
-    codebook: Codebook, *, model_path: Path | None, model: ThemeModel | None, combine: str
+    codebook: Codebook, *, model_path: Path | None, model: ThemeModel | None, combine: Combine
 ) -> tuple[ThemeModel | None, str]:
     """The model a run uses (loaded and checked against the codebook) and its combine mode, "auto" resolved."""
     if model is None and model_path is not None:
@@ -274,11 +273,44 @@ def default_model(codebook: Codebook, *, path: Path = DEFAULT_MODEL) -> tuple[Pa
     return path, ""
 
 
+def choose_model(codebook: Codebook, *, model_path: Path | None, combine: Combine) -> tuple[Path | None, str]:
+    """The model a command codes with: `model_path`, else the default model if it fits the codebook (else None,
+    and why). A combine mode that needs a model, with none to use, is an error."""
+    if model_path is not None:
+        return model_path, ""
+    model_path, why_not = default_model(codebook)
+    if why_not and combine in (Combine.CLASSIFIER, Combine.UNION):
+        raise QualcodeError(f"--combine {combine} needs a model: {why_not}")
+    return model_path, why_not
+
+
+def tag_file(
+    path: Path,
+    *,
+    codebook_path: Path,
+    options: CodingOptions = CodingOptions(),
+    model_path: Path | None = None,
+    combine: Combine = Combine.AUTO,
+) -> tuple[Transcript, pd.DataFrame]:
+    """One transcript file (with its folder's metadata.csv row) coded as a run codes it: its tags table."""
+    codebook = load_codebook(codebook_path)
+    model, combine = classifier_setup(codebook, model_path=model_path, model=None, combine=combine)
+    transcript = read_transcript(path, metadata=load_metadata(path.parent).get(path.name, {}))
+    tagger = None
+    if model is not None:
+        from pipeline.classifier.combine import ModelTagger
+
+        tagger = ModelTagger(model, codebook, combine)
+    nlp = build_nlp(codebook, spacy_model=options.spacy_model)
+    coded = code_transcript(transcript, nlp=nlp, codebook=codebook, options=options, tagger=tagger)
+    return transcript, tags_frame(coded.tags)
+
+
 def classifier_record(
     model: ThemeModel | None, *, combine: str, model_path: Path | None, tags: pd.DataFrame
 ) -> dict[str, Any]:
     """The classifier facts of a run for run.json: which model (path and card hash), how it was combined."""
-    by_method = {str(k): int(v) for k, v in tags["method"].value_counts().sort_index().items()} if len(tags) else {}
+    by_method = {str(k): int(v) for k, v in tags[METHOD].value_counts().sort_index().items()} if len(tags) else {}
     if model is None:
         return {"model": None, "combine": combine, "tags_by_method": by_method}
     return {

@@ -12,7 +12,7 @@ import pandas as pd
 from spacy.language import Language
 
 from pipeline.classifier.combine import measure_combine, uncertain_segments
-from pipeline.classifier.features import Estimator, rule_features
+from pipeline.classifier.features import rule_features
 from pipeline.classifier.model import ThemeModel
 from pipeline.classifier.train import train_classifier
 from pipeline.codebook.load import load_codebook
@@ -28,8 +28,9 @@ from pipeline.coding.table import (
     segments_frame,
     tags_frame,
 )
+from pipeline.core.choices import Estimator, Unit
 from pipeline.core.errors import QualcodeError
-from pipeline.ingest.read import discover
+from pipeline.ingest.read import read_folder
 from pipeline.ingest.records import Skipped
 from pipeline.measure.coder_files import CODER, segment_labels, unknown_themes
 from pipeline.review.training import ReviewTraining, with_review_decisions
@@ -68,11 +69,7 @@ def code_project(
 ) -> CodedProject:
     """Code every transcript with the rules; keep the respondent segments (the ones a run scores)."""
     codebook = load_codebook(codebook_path)
-    if not Path(transcripts_dir).is_dir():
-        raise QualcodeError("transcripts folder not found", path=transcripts_dir)
-    transcripts, skipped = discover(Path(transcripts_dir))
-    if not transcripts:
-        raise QualcodeError("no readable transcripts", path=transcripts_dir)
+    transcripts, skipped = read_folder(transcripts_dir)
     if on_start:
         on_start(len(transcripts))
     nlp = build_nlp(codebook, spacy_model=options.spacy_model)
@@ -119,9 +116,9 @@ def train_project(
     random_state: int = 0,
     min_positive: int = 5,
     cv_folds: int = 5,
-    estimator: Estimator = "logistic",
+    estimator: Estimator = Estimator.LOGISTIC,
     use_examples: bool = True,
-    unit: str = "sentence",
+    unit: Unit = Unit.SENTENCE,
     measure: bool = True,
     review_log: dict[str, Any] | None = None,
 ) -> TrainingResult:
@@ -150,7 +147,7 @@ def train_project(
         cv_folds=cv_folds,
         estimator=estimator,
     )
-    model.card["unit"] = unit
+    model.card["unit"] = str(unit)  # a plain string: the card is saved in the skops file
     model.card["training_data"]["coders"] = sorted(set(gold[CODER]))
     if review_log is not None:
         model.card["training_data"]["review_log"] = review_log

@@ -12,13 +12,24 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 
 from pipeline import __version__
 from pipeline.codebook.model import Codebook
-from pipeline.coding.table import CODEBOOK_HASH, EVIDENCE, THEME, TRANSCRIPT_ID, read_table, read_tags
+from pipeline.coding.table import (
+    CODEBOOK_HASH,
+    EVIDENCE,
+    SEGMENT_ID,
+    START_CHAR,
+    TEXT,
+    THEME,
+    TRANSCRIPT_ID,
+    read_table,
+    read_tags,
+)
+from pipeline.core.choices import AnnexFormat
 from pipeline.core.errors import QualcodeError
 from pipeline.core.files import atomic_write_bytes, settle_reports
 from pipeline.outputs.annex.evidence import (
@@ -42,8 +53,7 @@ from pipeline.outputs.matrix import DEFAULT_GROUP_FIELD, OTHER_THEMES, UNKNOWN_G
 from pipeline.outputs.provenance import HEADING as TAGGING_HEADING
 from pipeline.outputs.provenance import TaggingStatement, tagging_statement
 
-Format = Literal["docx", "xlsx", "html", "md"]
-FORMATS: tuple[str, ...] = ("docx", "xlsx", "html", "md")
+FORMATS: tuple[str, ...] = tuple(f.value for f in AnnexFormat)
 HTML_TEMPLATE = "annex.v1.html.j2"
 MD_TEMPLATE = "annex.v1.md.j2"
 DEFAULT_TITLE = "ToR questions and key study findings"
@@ -167,7 +177,7 @@ def read_run_outputs(reports: str | Path) -> RunOutputs:
         tags = read_tags(tags_path)
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         raise QualcodeError(f"cannot read the tags table: {str(exc).splitlines()[0]}", path=tags_path) from None
-    missing = {TRANSCRIPT_ID, THEME, EVIDENCE, "segment_id", "text", "start_char"} - set(tags.columns)
+    missing = {TRANSCRIPT_ID, THEME, EVIDENCE, SEGMENT_ID, TEXT, START_CHAR} - set(tags.columns)
     if missing:
         raise QualcodeError(f"not a qualcode tags table: missing columns {', '.join(sorted(missing))}", path=tags_path)
     metadata_path = reports / "metadata.csv"
@@ -413,7 +423,7 @@ def render_markdown(annex: Annex) -> str:
     return environment().get_template(MD_TEMPLATE).render(annex=annex)
 
 
-def render(annex: Annex, *, format: Format) -> bytes:
+def render(annex: Annex, *, format: AnnexFormat) -> bytes:
     """The annex in one format, as the bytes of the file."""
     if format == "docx":
         from pipeline.outputs.annex.word import render_docx
@@ -430,6 +440,6 @@ def render(annex: Annex, *, format: Format) -> bytes:
     raise QualcodeError(f"--format must be one of {', '.join(FORMATS)}, not {format!r}")
 
 
-def write_annex(annex: Annex, path: str | Path, *, format: Format) -> Path:
+def write_annex(annex: Annex, path: str | Path, *, format: AnnexFormat) -> Path:
     """Render and write atomically."""
     return atomic_write_bytes(path, render(annex, format=format))

@@ -20,8 +20,9 @@ from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.util import filter_spans
 
-from pipeline.coding.table import ROLE, SEGMENT_ID, SPEAKER, START_CHAR, TEXT, TRANSCRIPT_ID
+from pipeline.coding.table import END_CHAR, MATCHED, ROLE, SEGMENT_ID, SPEAKER, START_CHAR, TEXT, TRANSCRIPT_ID
 from pipeline.core.errors import QualcodeError
+from pipeline.core.files import read_utf8
 from pipeline.ingest.records import Transcript
 
 DEFAULT_TAG = "[colleague]"
@@ -101,7 +102,7 @@ ROLE_LABEL_WORDS = frozenset(
         "both",
     }
 )
-REDACTION_COLUMNS = [TRANSCRIPT_ID, SEGMENT_ID, START_CHAR, "end_char", "original", "replacement", "source"]
+REDACTION_COLUMNS = [TRANSCRIPT_ID, SEGMENT_ID, START_CHAR, END_CHAR, "original", "replacement", "source"]
 
 
 @dataclass(frozen=True)
@@ -185,13 +186,7 @@ def names_from_tags(tags: pd.DataFrame) -> list[KnownName]:
 def read_names_list(path: str | Path) -> list[KnownName]:
     """A user's names list: one name per line; blank lines and lines starting with # are ignored."""
     path = Path(path)
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except OSError as exc:
-        raise QualcodeError(f"cannot read names list: {exc.strerror or exc}", path=path) from None
-    except UnicodeDecodeError as exc:
-        line = path.read_bytes()[: exc.start].count(b"\n") + 1
-        raise QualcodeError("names list is not valid UTF-8", path=path, line=line) from None
+    text = read_utf8(path, what="names list", error=QualcodeError)
     return [
         KnownName(line.strip(), f"{SOURCE_LIST} {path.name}")
         for line in text.splitlines()
@@ -307,8 +302,8 @@ def redact_tags(tags: pd.DataFrame, redactor: Redactor) -> tuple[pd.DataFrame, l
             ROLE_TAGS.get(str(role), DEFAULT_TAG) if is_personal_label(str(speaker)) else speaker
             for speaker, role in zip(safe[SPEAKER], safe[ROLE])
         ]
-    if "matched" in safe:
-        safe["matched"] = [redactor.redact(str(m))[0] if m else m for m in safe["matched"]]
+    if MATCHED in safe:
+        safe[MATCHED] = [redactor.redact(str(m))[0] if m else m for m in safe[MATCHED]]
     return safe, log
 
 
