@@ -11,13 +11,14 @@ import pandas as pd
 from sklearn.metrics import f1_score
 from spacy.language import Language
 
-from pipeline.classifier.features import Estimator, rule_features, rule_nlp
+from pipeline.classifier.features import Estimator, rule_features, rule_nlp, segment_context
 from pipeline.classifier.model import BOTH_METHOD, CLASSIFIER_METHOD, COMBINE_MODES, ThemeModel
 from pipeline.classifier.train import grouped_folds, train_classifier
 from pipeline.codebook.model import Codebook
 from pipeline.coding.records import Segment, Tag
 from pipeline.coding.table import (
     END_CHAR,
+    ROLE,
     SEGMENT_ID,
     START_CHAR,
     TEXT,
@@ -141,7 +142,8 @@ def tag_segments(
     scored_segments = [s for s in segments if s.role != "interviewer"]
     if mode == "rules" or not scored_segments:
         return list(tags)
-    frame = pd.DataFrame([s.as_dict() for s in scored_segments])
+    frame = segment_context(pd.DataFrame([s.as_dict() for s in segments]))
+    frame = frame[frame[ROLE] != "interviewer"].reset_index(drop=True)
     hits = rule_features(frame, tags_frame(tags), themes=codebook.theme_ids)
     scores = model.scores(frame, hits)
     predicted = model.decide(scores)
