@@ -205,7 +205,8 @@ def suggest_segments(
         candidates = candidates[~coded.to_numpy()]
         if new_transcripts_only:
             candidates = candidates[~candidates[TRANSCRIPT_ID].isin(set(gold[TRANSCRIPT_ID]))]
-    scores = model.scores(candidates, project.rules)
+    # scored with every segment present: a segment's score blends in its whole turn's (model.passage_scores)
+    scores = model.scores(project.segments, project.rules).loc[candidates[SEGMENT_ID].to_numpy()]
     return uncertain_segments(candidates, scores, model.thresholds_, n=n)
 
 
