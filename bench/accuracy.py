@@ -1,9 +1,11 @@
 """Accuracy of qualcode's coding against people, by cross-validation grouped by transcript (answer).
 
 (a) The proctoring survey (../shared/data/proctoring, Balash et al. 2023): per question, rules / classifier /
-combined / keyword-search baseline against the primary coder, and the human ceiling (primary vs secondary on
-the answers the secondary coder coded). (b) The bundled transcripts against coded/. Prints per theme F1 and
-kappa and the macro figures, and writes JSON (and optionally Markdown for the README).
+combined and two baselines (keyword search; TF-IDF + logistic regression fitted on the same folds) against the
+primary coder, and the human ceiling (primary vs secondary on the answers the secondary coder coded). (b) The
+development set: the survey as interviews (bench/datasets.py build_interviews), sentence segments. (c) The bundled
+transcripts against coded/. Prints per theme F1 and kappa and the macro figures, and writes JSON (and optionally
+Markdown for the README).
 Usage: python bench/accuracy.py [--data DIR] [--questions N2 N3 ...] [--json FILE] [--markdown FILE]
 """
 
@@ -26,7 +28,14 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from datasets import SHARED_DATA, QuestionFiles, build_project, find_questions, theme_id  # noqa: E402
+from datasets import (  # noqa: E402
+    SHARED_DATA,
+    QuestionFiles,
+    build_interviews,
+    build_project,
+    find_questions,
+    theme_id,
+)
 
 from pipeline.codebook.load import load_codebook  # noqa: E402
 from pipeline.coding.corpus import build_nlp  # noqa: E402
@@ -34,9 +43,22 @@ from pipeline.coding.table import SEGMENT_ID, TRANSCRIPT_ID  # noqa: E402
 from pipeline.measure.agreement import BootstrapOptions, Comparison, compare  # noqa: E402
 from pipeline.measure.coder_agreement import coder_agreement  # noqa: E402
 from pipeline.measure.coder_files import CODER, load_gold, segment_labels  # noqa: E402
-from pipeline.measure.evaluate import METHODS, Evaluation, EvaluationOptions, evaluate, evaluation_data  # noqa: E402
+from pipeline.measure.evaluate import (  # noqa: E402
+    BASELINES,
+    METHODS,
+    Evaluation,
+    EvaluationOptions,
+    evaluate,
+    evaluation_data,
+)
 
-SHORT = {"rules": "rules", "classifier": "classifier", "combined": "combined", "keyword_baseline": "keywords"}
+SHORT = {
+    "rules": "rules",
+    "classifier": "classifier",
+    "combined": "combined",
+    "keyword_baseline": "keywords",
+    "tfidf_baseline": "tf-idf",
+}
 ENOUGH = 5  # coded segments a theme needs for the classifier to learn it (train's --min-positive default)
 
 
@@ -166,18 +188,30 @@ def summary(result: dict[str, Any]) -> dict[str, Any]:
     evaluation: Evaluation = result["evaluation"]
     per_theme = evaluation.methods["rules"].per_theme
     enough = [t for t in evaluation.themes if per_theme.at[t, "support"] >= ENOUGH]
-    combined, keywords = evaluation.methods["combined"].per_theme, evaluation.methods["keyword_baseline"].per_theme
-    margin = {t: _defined(combined.at[t, "kappa"]) - _defined(keywords.at[t, "kappa"]) for t in enough}
-    beats = [t for t in enough if margin[t] > 1e-9]
-    below = [t for t in enough if margin[t] < -1e-9]
+    combined = evaluation.methods["combined"].per_theme
+    versus = {}
+    for baseline in BASELINES:
+        other = evaluation.methods[baseline].per_theme
+        margin = {t: _defined(combined.at[t, "kappa"]) - _defined(other.at[t, "kappa"]) for t in enough}
+        versus[baseline] = (
+            [t for t in enough if margin[t] > 1e-9],
+            [t for t in enough if margin[t] < -1e-9],
+        )
     ceiling: Comparison | None = result["ceiling"]
     return {
         "segments": evaluation.record["segments"],
         "transcripts": evaluation.record["transcripts"],
         "themes_used": int((per_theme["support"] > 0).sum()),
         "themes_with_enough_examples": enough,
-        "combined_beats_keywords_on": beats,
-        "combined_below_keywords_on": below,
+        "combined_beats_keywords_on": versus["keyword_baseline"][0],
+        "combined_below_keywords_on": versus["keyword_baseline"][1],
+        "combined_beats_tfidf_on": versus["tfidf_baseline"][0],
+        "combined_below_tfidf_on": versus["tfidf_baseline"][1],
+        "combined_minus_tfidf_macro_kappa": round(
+            _defined(evaluation.methods["combined"].macro["kappa"])
+            - _defined(evaluation.methods["tfidf_baseline"].macro["kappa"]),
+            4,
+        ),
         "best_mode": evaluation.best_mode,
         "seconds": round(result["seconds"], 1),
         "human_ceiling": None
@@ -227,9 +261,10 @@ def theme_table(result: dict[str, Any]) -> Table:
 def markdown(results: list[dict[str, Any]], questions: dict[str, QuestionFiles]) -> str:
     """The README tables: one summary row per project, then per theme F1 / kappa of each project."""
     lines = [
-        "| data | segments | themes used | rules F1 / κ | classifier F1 / κ | combined F1 / κ | "
-        "keywords F1 / κ | human κ (answers) |",
-        "|---|---:|---:|---|---|---|---|---|",
+        "| data | segments | themes used | "
+        + " | ".join(f"{SHORT[m]} F1 / κ" for m in METHODS)
+        + " | human κ (answers) |",
+        "|---|---:|---:|" + "---|" * len(METHODS) + "---|",
     ]
     for result in results:
         evaluation, ceiling = result["evaluation"], result["ceiling"]
@@ -251,8 +286,8 @@ def markdown(results: list[dict[str, Any]], questions: dict[str, QuestionFiles])
             "",
             f"**{result['name']}**, themes with {ENOUGH} or more coded segments (F1 / κ):",
             "",
-            "| theme | n | rules | classifier | combined | keywords | human κ |",
-            "|---|---:|---|---|---|---|---|",
+            "| theme | n | " + " | ".join(SHORT[m] for m in METHODS) + " | human κ |",
+            "|---|---:|" + "---|" * len(METHODS) + "---|",
         ]
         per_theme = evaluation.methods["rules"].per_theme
         for theme in evaluation.themes:
@@ -324,6 +359,24 @@ def main() -> None:
                 f"{result['seconds']:.0f} s",
                 highlight=False,
             )
+        with tempfile.TemporaryDirectory(prefix="qualcode-interviews-") as folder:
+            interviews = build_interviews(proctoring, out=Path(folder))
+            console.print(
+                f"[bold]development set[/bold]: the survey as interviews, {interviews.respondents} respondents, "
+                f"{interviews.answers} answers, {interviews.themes} codes",
+                highlight=False,
+            )
+            result = run_project(
+                "proctoring as interviews (dev)",
+                transcripts=interviews.transcripts,
+                codebook_path=interviews.codebook,
+                gold_dir=interviews.coded,
+                coders=("primary",),
+                unit="sentence",
+                options=options,
+            )
+            results.append(result)
+            console.print(theme_table(result))
     else:
         console.print(f"[yellow]skipped the proctoring survey:[/yellow] {proctoring} not found (see ../shared/data)")
     coded = ROOT / "coded"
@@ -366,7 +419,8 @@ def main() -> None:
     overview = Table(
         title="Macro F1 / kappa (themes the coders used); human = secondary vs primary coder", box=box.SIMPLE_HEAD
     )
-    for column in ("data", "segments", *(SHORT[m] for m in METHODS), "human κ", "combined vs keywords\n> = <"):
+    versus = ("combined vs\nkeywords > = <", "combined vs\ntf-idf > = <")
+    for column in ("data", "segments", *(SHORT[m] for m in METHODS), "human κ", *versus):
         overview.add_column(column, justify="left" if column == "data" else "right")
     for result in results:
         evaluation, info = result["evaluation"], summary(result)
@@ -374,9 +428,11 @@ def main() -> None:
             f"{fmt(evaluation.methods[m].macro['f1'])}/{fmt(evaluation.methods[m].macro['kappa'])}" for m in METHODS
         ]
         human = fmt(info["human_ceiling"]["macro"]["kappa"]) if info["human_ceiling"] else "–"
-        better, worse = len(info["combined_beats_keywords_on"]), len(info["combined_below_keywords_on"])
-        tied = len(info["themes_with_enough_examples"]) - better - worse
-        overview.add_row(result["name"], str(info["segments"]), *cells, human, f"{better} {tied} {worse}")
+        counts = []
+        for name in ("keywords", "tfidf"):
+            better, worse = len(info[f"combined_beats_{name}_on"]), len(info[f"combined_below_{name}_on"])
+            counts.append(f"{better} {len(info['themes_with_enough_examples']) - better - worse} {worse}")
+        overview.add_row(result["name"], str(info["segments"]), *cells, human, *counts)
     console.print(overview)
     console.print(
         f"written {args.json}"

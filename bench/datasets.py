@@ -187,6 +187,126 @@ def build_project(files: QuestionFiles, *, out: Path, codebook: Path | None = No
     )
 
 
+# --- the survey as interviews: one transcript per respondent, the questions as interviewer turns -----------
+
+INTERVIEWER = "Interviewer"
+# The development set for the classifier: the questions only educators who used proctoring answered (the "Yes
+# only" files, and Q5, which everyone answered), in questionnaire order. Their codes were used for no codebook
+# of bench/codebooks except Q5 and Q8, and no qualcode default was tuned on them before they became this set.
+INTERVIEW_QUESTIONS = ("Q5", "Q8", "Q11", "Q12", "Q14", "Q16", "Q18", "Q26", "Q28", "Q31", "Q32")
+INTERVIEW_MIN_ANSWERS = 3  # a respondent becomes a transcript when they answered this many of the questions
+INTERVIEW_MIN_CODED = 5  # a code becomes a theme when the primary coder gave it to this many answers
+
+
+@dataclass
+class InterviewProject:
+    """A temporary qualcode project made from the survey: one transcript per respondent (interviewer question,
+    respondent answer, in questionnaire order), coded/primary.csv over whole answers, and a generated codebook."""
+
+    root: Path
+    transcripts: Path
+    coded: Path
+    codebook: Path
+    respondents: int
+    answers: int
+    themes: int
+
+
+def build_interviews(
+    folder: Path = PROCTORING,
+    *,
+    out: Path,
+    questions: tuple[str, ...] = INTERVIEW_QUESTIONS,
+    min_answers: int = INTERVIEW_MIN_ANSWERS,
+    min_coded: int = INTERVIEW_MIN_CODED,
+) -> InterviewProject:
+    """Write the survey as interviews under `out`: per respondent, `Interviewer: <question>` and `Respondent:
+    <answer>` turns; the primary coder's top-level codes as spans over whole answers (coders coded answers, not
+    sentences); a codebook with one theme per top-level code given to `min_coded` or more answers (label and
+    definition from the code's name, no rules and no examples, so nothing in it was written from the answers)."""
+    found = find_questions(folder)
+    missing = [q for q in questions if q not in found]
+    if missing:
+        raise QualcodeError(f"no primary and secondary files for {', '.join(missing)}", path=folder)
+    by_respondent: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {}
+    for question in questions:
+        text, answers = read_coded_answers(found[question].primary)
+        seen: set[str] = set()
+        for answer in answers:
+            body = " ".join(answer.answer.split())
+            if not body or answer.response_id in seen:
+                continue
+            seen.add(answer.response_id)
+            by_respondent.setdefault(answer.response_id, []).append((" ".join(text.split()), body, answer.codes))
+    out = Path(out)
+    transcripts, coded = out / "transcripts", out / "coded"
+    spans = io.StringIO()
+    writer = csv.writer(spans, lineterminator="\n")
+    writer.writerow(["transcript_id", "start_char", "end_char", "theme"])
+    metadata = io.StringIO()
+    meta = csv.writer(metadata, lineterminator="\n")
+    meta.writerow(["file", "id", "speakers"])
+    kept = {rid: turns for rid, turns in sorted(by_respondent.items()) if len(turns) >= min_answers}
+    answers_per_theme: dict[str, int] = {}
+    for turns in kept.values():
+        for _, _, codes in turns:
+            for theme in {theme_id(code) for code in codes}:
+                answers_per_theme[theme] = answers_per_theme.get(theme, 0) + 1
+    used: dict[str, str] = {}
+    respondents = answers_written = 0
+    for response_id, turns in kept.items():
+        respondents += 1
+        parts: list[str] = []
+        offset = 0
+        for question_text, answer, codes in turns:
+            parts.append(f"{INTERVIEWER}: {question_text}\n\n")
+            offset += len(parts[-1])
+            start = offset + len(f"{SPEAKER}: ")
+            parts.append(f"{SPEAKER}: {answer}\n\n")
+            offset += len(parts[-1])
+            answers_written += 1
+            for code in codes:
+                theme = theme_id(code)
+                if answers_per_theme[theme] >= min_coded:
+                    used.setdefault(theme, code.split("->")[0].strip())
+            for theme in dict.fromkeys(theme_id(code) for code in codes):
+                if answers_per_theme[theme] >= min_coded:
+                    writer.writerow([response_id, start, start + len(answer), theme])
+        atomic_write_text(transcripts / f"{response_id}.txt", "".join(parts))
+        meta.writerow([f"{response_id}.txt", response_id, f"{INTERVIEWER}=interviewer;{SPEAKER}=respondent"])
+    atomic_write_text(transcripts / "metadata.csv", metadata.getvalue())
+    atomic_write_text(coded / "primary.csv", spans.getvalue())
+    codebook = out / "codebook.yaml"
+    atomic_write_text(codebook, _generated_codebook(used, questions=questions))
+    return InterviewProject(
+        root=out,
+        transcripts=transcripts,
+        coded=coded,
+        codebook=codebook,
+        respondents=respondents,
+        answers=answers_written,
+        themes=len(used),
+    )
+
+
+def _generated_codebook(codes: dict[str, str], *, questions: tuple[str, ...]) -> str:
+    """A codebook with one theme per code: the label and definition are the code's name in words."""
+    import yaml
+
+    themes = []
+    for theme, code in sorted(codes.items()):
+        words = re.sub(r"[_\s]+", " ", code).strip()
+        label = words[:1].upper() + words[1:]
+        themes.append({"id": theme, "label": label, "definition": f"{label}."})
+    document = {
+        "name": "Proctoring survey as interviews (" + " ".join(questions) + ")",
+        "version": "1",
+        "description": "Generated by bench/datasets.py from the primary coder's code names; no rules.",
+        "themes": themes,
+    }
+    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+
+
 def _unique_ids(response_ids: list[str]) -> list[str]:
     """Transcript ids in row order; a ResponseId seen again (Q5 has one, with a different answer) gets `_2`, `_3`."""
     seen: dict[str, int] = {}

@@ -19,8 +19,24 @@ import pytest
 from typer.testing import CliRunner
 
 from pipeline.classifier.combine import ModelTagger, combine, resolve_combine
-from pipeline.classifier.features import text_rule_features
-from pipeline.classifier.model import BOTH_METHOD, CLASSIFIER_METHOD, ThemeModel, card_hash, card_path
+from pipeline.classifier.features import (
+    CONTEXT_COLUMNS,
+    NEARBY,
+    PROMPT,
+    TURN,
+    feature_frame,
+    informative_context,
+    segment_context,
+    text_rule_features,
+)
+from pipeline.classifier.model import (
+    BOTH_METHOD,
+    CLASSIFIER_METHOD,
+    ThemeModel,
+    card_hash,
+    card_path,
+    passage_scores,
+)
 from pipeline.classifier.persist import MODEL_TYPES, load_model, model_types, save_model
 from pipeline.classifier.train import choose_threshold, grouped_folds, train_classifier
 from pipeline.cli import app
@@ -111,6 +127,50 @@ def test_rule_features_count_only_evidence(project):
         "mentor_support": 3,
         "budget_cuts": 1,
     }
+
+
+def test_context_is_the_question_the_neighbours_and_the_turn(project):
+    segments = project.segments.set_index("segment_id")
+    second = segments.loc["a_nurse:98-169"]  # "Everybody on the ward spoke Swahili ..."
+    assert second["text"].startswith("Everybody on the ward")
+    assert second[PROMPT] == "Tell me about your first months abroad."
+    assert second[NEARBY] == "The first weeks were confusing. My mentor Asha showed me where everything was."
+    assert second[TURN].startswith("The first weeks were confusing. Everybody") and second[TURN].endswith("myself.")
+    later = segments.loc[segments.index.str.startswith("a_nurse:")].iloc[-1]  # answer to the second question
+    assert later[PROMPT] == "Was the budget a problem?"
+
+
+def test_context_of_segments_without_turns_is_empty():
+    frame = segment_context(pd.DataFrame({"segment_id": ["t:0-2"], "transcript_id": ["t"], "text": ["hi"]}))
+    assert all(frame.at[0, column] == "" for column in CONTEXT_COLUMNS)
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        ([("a", "", "", "a")], []),  # a whole answer: its turn is its text, and there is nothing around it
+        ([("a", "q?", "", "a")], [PROMPT]),
+        ([("a", "", "b", "a b"), ("b", "", "a", "a b")], [NEARBY, TURN]),
+    ],
+)
+def test_only_context_that_adds_to_the_text_is_used(rows, expected):
+    frame = pd.DataFrame(rows, columns=["text", PROMPT, NEARBY, TURN])
+    assert informative_context(frame) == expected
+
+
+def test_feature_frame_fills_missing_context_with_empty_text():
+    segments = pd.DataFrame({"segment_id": ["s1"], "text": ["hello"]})
+    frame = feature_frame(segments, pd.DataFrame({"x": [False]}, index=["s1"]), themes=["x"])
+    assert frame.loc[0, list(CONTEXT_COLUMNS)].tolist() == ["", "", ""] and frame.at[0, "rule_x"] == 0.0
+
+
+def test_passage_scores_move_each_segment_towards_its_turn_mean():
+    segments = pd.DataFrame({"transcript_id": ["t", "t", "t", "u"], "turn_index": [1, 1, 3, 1]})
+    scores = np.array([[0.9], [0.1], [0.4], [0.2]])
+    blended = passage_scores(scores, segments, weight=0.5)
+    assert blended[:, 0].tolist() == pytest.approx([0.7, 0.3, 0.4, 0.2])  # turn (t, 1) has mean 0.5
+    assert passage_scores(scores, segments, weight=0.0) is scores
+    assert passage_scores(scores, segments.drop(columns="turn_index"), weight=0.5) is scores
 
 
 def test_example_texts_get_rule_features_from_the_rule_pipeline(project):

@@ -1,5 +1,6 @@
-"""Evaluation by cross-validation grouped by transcript: no leakage, the keyword baseline, the `evaluate` and
-`agree` commands (JSON shape, HTML report), and the bench adapter on the real proctoring data when present."""
+"""Evaluation by cross-validation grouped by transcript: no leakage, the keyword and TF-IDF baselines, the
+`evaluate` and `agree` commands (JSON shape, HTML report), and the bench adapters on the real proctoring data
+when present."""
 
 from __future__ import annotations
 
@@ -202,7 +203,7 @@ def evaluate_cli(tmp_path_factory):
 def test_evaluate_json_has_the_documented_shape(evaluate_cli):
     _, out = evaluate_cli
     figures = json.loads((out / "evaluation.json").read_text())
-    assert set(figures) == {"rules", "classifier", "combined", "keyword_baseline"}
+    assert set(figures) == {"rules", "classifier", "combined", "keyword_baseline", "tfidf_baseline"}
     for method in figures.values():
         assert set(method) == {"macro", "micro", "per_theme"}
         for average in ("macro", "micro"):
@@ -352,6 +353,40 @@ def test_adapter_writes_one_transcript_per_answer_and_both_coders(tmp_path):
     text = next(project.transcripts.glob("*.txt")).read_text()
     assert text.startswith("Respondent: ") and text.count("\n") == 1
     assert not any(ROOT in path.parents for path in project.root.rglob("*"))
+
+
+@needs_proctoring
+def test_interviews_adapter_puts_each_question_before_its_answer_and_codes_whole_answers(tmp_path):
+    datasets = bench_datasets()
+    project = datasets.build_interviews(PROCTORING, out=tmp_path)
+    assert project.respondents == 26  # the educators who used proctoring answered the "Yes only" questions
+    codebook = load_codebook(project.codebook)
+    assert all(not theme.rules and not theme.examples.positive for theme in codebook.themes)
+    spans = pd.read_csv(project.coded / "primary.csv")
+    assert set(spans["theme"]) == set(codebook.theme_ids) and len(codebook.themes) == 22  # codes on 5+ answers
+    for transcript_id, rows in spans.groupby("transcript_id"):
+        text = (project.transcripts / f"{transcript_id}.txt").read_text()
+        for start, end in zip(rows["start_char"], rows["end_char"]):
+            assert text[:start].endswith("\n\nRespondent: ") or text[:start] == "Respondent: "
+            assert text[end:].startswith("\n\n")  # a span is one whole answer
+        assert text.startswith("Interviewer: ")
+    counts = counts_from_csv(datasets.find_questions(PROCTORING)["Q11"].primary, datasets)
+    assert (spans["theme"] == "stop_cheating").sum() == counts["stop_cheating"]  # code given to 10 answers
+
+
+def test_tfidf_baseline_learns_from_the_training_text_only():
+    train = pd.DataFrame(
+        {
+            "segment_id": list("abcdef"),
+            "text": ["my mentor helped", "mentor support", "the mentor", "rain", "snow", "x"],
+        }
+    )
+    labels = pd.DataFrame({"mentor": [True, True, True, False, False, False], "never": [False] * 6})
+    test = pd.DataFrame({"segment_id": ["g", "h"], "text": ["a mentor", "sunny weather"]})
+    predicted = evaluate_module.tfidf_baseline_predictions(train, labels, test)
+    assert predicted.index.tolist() == ["g", "h"]
+    assert predicted["mentor"].tolist() == [True, False]
+    assert not predicted["never"].any()  # no positive in training: never predicted
 
 
 @needs_proctoring

@@ -11,7 +11,7 @@ import pandas as pd
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 from spacy.language import Language
 
-from pipeline.classifier.features import rule_features, rule_nlp
+from pipeline.classifier.features import rule_features, rule_nlp, segment_context
 from pipeline.classifier.model import BOTH_METHOD, CLASSIFIER_METHOD, COMBINE_MODES, ThemeModel
 from pipeline.classifier.precision import DEFAULT_MIN_PRECISION, RULES_AND_CLASSIFIER, measured_per_theme, passes
 from pipeline.classifier.train import grouped_folds, train_classifier
@@ -19,6 +19,7 @@ from pipeline.codebook.model import Codebook
 from pipeline.coding.records import Segment, Tag
 from pipeline.coding.table import (
     END_CHAR,
+    ROLE,
     SCORE,
     SEGMENT_ID,
     START_CHAR,
@@ -186,7 +187,8 @@ def tag_segments(
     scored_segments = [s for s in segments if s.role != "interviewer"]
     if mode == "rules" or not scored_segments:
         return [barred(tag) for tag in tags]
-    frame = pd.DataFrame([s.as_dict() for s in scored_segments])
+    frame = segment_context(pd.DataFrame([s.as_dict() for s in segments]))
+    frame = frame[frame[ROLE] != "interviewer"].reset_index(drop=True)
     hits = rule_features(frame, tags_frame(tags), themes=codebook.theme_ids)
     scores = model.scores(frame, hits)
     predicted = model.decide(scores)

@@ -19,9 +19,10 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
-from pipeline.classifier.features import feature_frame
+from pipeline.classifier.features import TURN_INDEX, feature_frame
 from pipeline.coding.table import (
     SEGMENT_ID,
+    TRANSCRIPT_ID,
 )
 from pipeline.core.choices import Combine
 
@@ -63,6 +64,7 @@ class ThemeModel:
         left_to_rules: Sequence[str],
         card: dict[str, Any],
         source: str = "",
+        passage_weight: float = 0.0,
     ) -> None:
         self.pipeline_ = pipeline
         self.themes_ = list(themes)
@@ -71,6 +73,7 @@ class ThemeModel:
         self.left_to_rules_ = list(left_to_rules)
         self.card = card
         self.source = source
+        self.passage_weight_ = float(passage_weight)
 
     @property
     def card_hash(self) -> str:
@@ -87,9 +90,10 @@ class ThemeModel:
         if segments.empty:
             return pd.DataFrame(np.zeros((0, len(self.themes_))), index=index, columns=self.themes_)
         features = feature_frame(segments, rules, themes=self.feature_themes_)
-        return pd.DataFrame(
-            positive_scores(self.pipeline_, features, len(self.themes_)), index=index, columns=self.themes_
+        scores = passage_scores(
+            positive_scores(self.pipeline_, features, len(self.themes_)), segments, weight=self.passage_weight_
         )
+        return pd.DataFrame(scores, index=index, columns=self.themes_)
 
     def predict(self, segments: pd.DataFrame, rules: pd.DataFrame) -> pd.DataFrame:
         """Bool per learned theme: score at or above the theme's threshold."""
@@ -98,6 +102,17 @@ class ThemeModel:
     def decide(self, scores: pd.DataFrame) -> pd.DataFrame:
         """Scores turned into decisions with the per-theme thresholds."""
         return scores.ge(pd.Series(self.thresholds_))[self.themes_]
+
+
+def passage_scores(scores: np.ndarray, segments: pd.DataFrame, *, weight: float) -> np.ndarray:
+    """Each segment's score blended with the mean score of its turn, `weight` of the way: coders code whole
+    answers, so a sentence of an answer about a theme is likelier to be coded with it. Weight 0, or segments
+    without turn_index, leave the scores as they are."""
+    if weight <= 0 or TURN_INDEX not in segments.columns or not len(scores):
+        return scores
+    keys = [segments[TRANSCRIPT_ID].astype(str).to_numpy(), segments[TURN_INDEX].to_numpy()]
+    turn_mean = pd.DataFrame(scores).groupby(keys).transform("mean").to_numpy()
+    return (1.0 - weight) * scores + weight * turn_mean
 
 
 def positive_scores(pipeline: Pipeline, features: pd.DataFrame, n_themes: int) -> np.ndarray:

@@ -68,6 +68,7 @@ def save_model(model: ThemeModel, path: str | Path) -> Path:
         "feature_themes": model.feature_themes_,
         "thresholds": model.thresholds_,
         "left_to_rules": model.left_to_rules_,
+        "passage_weight": model.passage_weight_,
         "card": model.card,
     }
     import skops.io as sio  # imported when needed: it imports all of scikit-learn (seconds)
@@ -139,6 +140,7 @@ def load_model(path: str | Path, *, codebook: Codebook) -> ThemeModel:
         left_to_rules=payload["left_to_rules"],
         card=card,
         source=path.name,
+        passage_weight=float(payload.get("passage_weight", 0.0)),
     )
 
 

@@ -15,8 +15,14 @@ from sklearn.pipeline import Pipeline
 from spacy.language import Language
 from threadpoolctl import threadpool_limits
 
-from pipeline.classifier.features import feature_frame, make_pipeline, text_rule_features
-from pipeline.classifier.model import MODEL_FORMAT, THRESHOLD_RULE, ThemeModel, positive_scores
+from pipeline.classifier.features import (
+    CONTEXT_WEIGHTS,
+    feature_frame,
+    informative_context,
+    make_pipeline,
+    text_rule_features,
+)
+from pipeline.classifier.model import MODEL_FORMAT, THRESHOLD_RULE, ThemeModel, passage_scores, positive_scores
 from pipeline.codebook.model import Codebook
 from pipeline.coding.table import (
     SEGMENT_ID,
@@ -25,6 +31,8 @@ from pipeline.coding.table import (
 )
 from pipeline.core.choices import Estimator
 from pipeline.core.errors import ModelError
+
+PASSAGE_WEIGHT = 0.5  # how far a segment's score moves towards its turn's mean (model.passage_scores)
 
 
 def grouped_folds(groups: Sequence[str], *, folds: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -61,11 +69,14 @@ def train_classifier(
     min_positive: int = 5,
     cv_folds: int = 5,
     estimator: Estimator = Estimator.LOGISTIC,
+    use_context: bool = True,
+    passage_weight: float = PASSAGE_WEIGHT,
 ) -> ThemeModel:
     """Fit the Pipeline on coded segments (+ the codebook's examples) and choose thresholds by grouped CV.
 
-    `segments` needs segment_id, transcript_id and text; `labels` is `gold.segment_labels` for them;
-    `rules` is `rule_features` for them. Themes with fewer than `min_positive` coded positives are left to rules.
+    `segments` needs segment_id, transcript_id and text, and the context columns of `segment_context` to learn
+    from context; `labels` is `gold.segment_labels` for them; `rules` is `rule_features` for them. Themes with
+    fewer than `min_positive` coded positives are left to rules.
     """
     missing = [c for c in (SEGMENT_ID, TRANSCRIPT_ID, TEXT) if c not in segments.columns]
     if missing:
@@ -86,6 +97,7 @@ def train_classifier(
     examples = codebook_examples(codebook, nlp=nlp) if use_examples else _no_examples(themes)
     x_examples = feature_frame(examples, examples[themes], themes=themes)
     y_examples = np.column_stack([examples["positive_for"].eq(t).to_numpy(dtype=int) for t in learned])
+    context = informative_context(x_coded) if use_context else []
 
     def fit(rows: np.ndarray) -> Pipeline:
         x = pd.concat([x_coded.iloc[rows], x_examples], ignore_index=True)
@@ -95,7 +107,11 @@ def train_classifier(
         if estimator == "svm" and fewest < 2:
             raise ModelError("the calibrated SVM needs 2 positives per theme in every training fold; use logistic")
         pipeline = make_pipeline(
-            feature_themes=themes, estimator=estimator, random_state=random_state, calibration_folds=min(3, fewest)
+            feature_themes=themes,
+            estimator=estimator,
+            random_state=random_state,
+            calibration_folds=min(3, fewest),
+            context=[c for c in context if c in informative_context(x)],
         )
         # one BLAS thread: on small sparse problems more threads only contend (20x slower on a busy machine)
         with warnings.catch_warnings(), threadpool_limits(limits=1):
@@ -106,7 +122,11 @@ def train_classifier(
     folds = grouped_folds(groups, folds=cv_folds)
     out_of_fold = np.zeros(y_coded.shape, dtype=float)
     for train_rows, test_rows in folds:
-        out_of_fold[test_rows] = positive_scores(fit(train_rows), x_coded.iloc[test_rows], len(learned))
+        out_of_fold[test_rows] = passage_scores(
+            positive_scores(fit(train_rows), x_coded.iloc[test_rows], len(learned)),
+            segments.iloc[test_rows],
+            weight=passage_weight,
+        )
     thresholds, metrics = {}, {}
     for k, theme in enumerate(learned):
         thresholds[theme] = choose_threshold(out_of_fold[:, k], y_coded[:, k])
@@ -137,10 +157,12 @@ def train_classifier(
             "words": "tf-idf word 1-2-grams",
             "chars": "tf-idf char_wb 2-5-grams (min_df 2)",
             "rules": "rule_<theme>: an evidence rule tag on the segment",
+            **{column: f"tf-idf word 1-2-grams, weight {CONTEXT_WEIGHTS[column]}" for column in context},
         },
         "random_state": random_state,
         "min_positive": min_positive,
         "use_examples": use_examples,
+        "passage_weight": passage_weight,
         "cv": {
             "folds": len(folds),
             "grouped_by": TRANSCRIPT_ID,
@@ -155,7 +177,13 @@ def train_classifier(
         "versions": _package_versions(),
     }
     return ThemeModel(
-        pipeline=pipeline, themes=learned, feature_themes=themes, thresholds=thresholds, left_to_rules=left, card=card
+        pipeline=pipeline,
+        themes=learned,
+        feature_themes=themes,
+        thresholds=thresholds,
+        left_to_rules=left,
+        card=card,
+        passage_weight=passage_weight,
     )
 
 

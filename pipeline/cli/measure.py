@@ -19,7 +19,13 @@ GOLD = typer.Option(Path("coded"), "--gold", help="Folder of coder files (coded/
 RESAMPLES = typer.Option(
     1000, "--resamples", min=0, help="Bootstrap resamples of transcripts for the 95% intervals (0: none)."
 )
-SHORT_NAMES = {"rules": "rules", "classifier": "classifier", "combined": "combined", "keyword_baseline": "keywords"}
+SHORT_NAMES = {
+    "rules": "rules",
+    "classifier": "classifier",
+    "combined": "combined",
+    "keyword_baseline": "keywords",
+    "tfidf_baseline": "tf-idf",
+}
 SEED = typer.Option(0, "--seed", help="Seed of the fold split, the classifier and the bootstrap.")
 
 
@@ -69,8 +75,8 @@ def evaluate(
         help="Themes with fewer coded segments in a fold's training side are left to the rules.",
     ),
 ) -> None:
-    """Measure rules, classifier, combined and a keyword-search baseline against the coders in --gold, by
-    cross-validation grouped by transcript; write evaluation.html to --out."""
+    """Measure rules, classifier, combined and two baselines (keyword search; TF-IDF + logistic regression)
+    against the coders in --gold, by cross-validation grouped by transcript; write evaluation.html to --out."""
     from pipeline.measure.evaluate import METHODS, EvaluationOptions, evaluate_project, write_evaluation_html
 
     options = EvaluationOptions(
@@ -113,8 +119,9 @@ def evaluate(
         f"{record['segments']} segments, {len(evaluation.folds)} folds grouped by transcript",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
+        padding=(0, 0, 0, 1),  # one space between columns: five methods fit 80 columns
     )
-    table.add_column("theme", overflow="ellipsis", no_wrap=True, max_width=22)
+    table.add_column("theme", overflow="ellipsis", no_wrap=True, max_width=18)
     table.add_column("n", justify="right", no_wrap=True, min_width=3)
     for method in METHODS:
         table.add_column(f"{SHORT_NAMES[method]}\nF1/κ", justify="right", no_wrap=True)
@@ -133,14 +140,17 @@ def evaluate(
         for method in METHODS:
             figures = getattr(evaluation.methods[method], average)
             interval = figures.get("kappa_ci")
-            low_high = f"\nκ {interval[0]:.2f}–{interval[1]:.2f}" if interval and None not in interval else ""
+            low_high = f"\n{interval[0]:.2f}–{interval[1]:.2f}" if interval and None not in interval else ""
             cells.append(f"{_num(figures['f1'])}/{_num(figures['kappa'])}{low_high}")
         table.add_row(f"[bold]{average}[/bold]", "", *cells, end_section=average == "macro")
     console.print(table)
     unused = sum(1 for t in evaluation.themes if evaluation.methods["rules"].per_theme.at[t, "support"] == 0)
     if unused:
         console.print(f"{unused} theme(s) the coders never used are not listed (kappa undefined; in the HTML report)")
-    console.print("combined = union of rules and classifier; keywords = plain text search (QDA auto-coding)")
+    console.print(
+        "combined = union of rules and classifier; keywords = plain text search (QDA auto-coding); "
+        "tf-idf = TF-IDF + logistic regression fitted on the same folds"
+    )
     console.print(
         f"best combine mode by macro kappa: [bold]{evaluation.best_mode}[/bold]; intervals: 95% cluster "
         f"bootstrap over transcripts ({resamples} resamples, seed {seed})",

@@ -2,9 +2,11 @@
 
 Each fold trains the classifier on the training transcripts only (its thresholds come from an inner
 cross-validation on those transcripts) and predicts the held-out ones; no segment of a test transcript is
-seen in training. The pooled held-out predictions of four methods are compared with the gold labels:
-`rules` (the codebook's rules), `classifier`, `combined` (union of rules and classifier) and
-`keyword_baseline` (what NVivo, ATLAS.ti and MAXQDA auto-coding does: a plain case-insensitive text search).
+seen in training. The pooled held-out predictions of five methods are compared with the gold labels:
+`rules` (the codebook's rules), `classifier`, `combined` (union of rules and classifier), and two baselines:
+`keyword_baseline` (what NVivo, ATLAS.ti and MAXQDA auto-coding does: a plain case-insensitive text search) and
+`tfidf_baseline` (a plain supervised classifier fitted on the same training transcripts: TF-IDF word 1-2-grams
+and char 3-5-grams, balanced logistic regression; what anyone with scikit-learn would try first).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sklearn.model_selection import GroupKFold
 from spacy.lang.en.stop_words import STOP_WORDS
@@ -22,8 +25,8 @@ from spacy.language import Language
 from threadpoolctl import threadpool_limits
 
 from pipeline.classifier.combine import combine
-from pipeline.classifier.features import rule_features
-from pipeline.classifier.train import train_classifier
+from pipeline.classifier.features import baseline_pipeline, rule_features, segment_context
+from pipeline.classifier.train import PASSAGE_WEIGHT, train_classifier
 from pipeline.codebook.load import load_codebook
 from pipeline.codebook.model import Codebook
 from pipeline.coding.corpus import CodingOptions, build_nlp, code_corpus
@@ -35,12 +38,14 @@ from pipeline.ingest.read import read_folder
 from pipeline.measure.agreement import BootstrapOptions, Comparison, compare
 from pipeline.measure.coder_files import CODER, load_gold, segment_labels, unknown_themes
 
-METHODS = ("rules", "classifier", "combined", "keyword_baseline")
+METHODS = ("rules", "classifier", "combined", "keyword_baseline", "tfidf_baseline")
+BASELINES = ("keyword_baseline", "tfidf_baseline")
 METHOD_LABELS = {
     "rules": "rules only",
     "classifier": "classifier",
     "combined": "combined (union)",
     "keyword_baseline": "keyword search (QDA auto-code)",
+    "tfidf_baseline": "TF-IDF + logistic regression",
 }
 MODE_OF_METHOD = {"rules": "rules", "classifier": "classifier", "combined": "union"}
 HTML_TEMPLATE = "evaluation.v1.html.j2"
@@ -57,6 +62,8 @@ class EvaluationOptions:
     unit: Unit = Unit.SENTENCE
     min_positive: int = 5
     use_examples: bool = True
+    use_context: bool = True
+    passage_weight: float = PASSAGE_WEIGHT
 
 
 @dataclass(frozen=True)
@@ -93,7 +100,7 @@ class Evaluation:
     record: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        """{"rules"|"classifier"|"combined"|"keyword_baseline": {"macro", "micro", "per_theme"}}."""
+        """{"rules"|"classifier"|"combined"|"keyword_baseline"|"tfidf_baseline": {"macro", "micro", "per_theme"}}."""
         return {method: self.methods[method].to_json() for method in METHODS if method in self.methods}
 
 
@@ -129,6 +136,34 @@ def keyword_matches(segments: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
         {theme: hits.to_numpy(dtype=bool) for theme, hits in found.items()},
         index=pd.Index(segments[SEGMENT_ID], name=SEGMENT_ID),
     )
+
+
+# --- the TF-IDF + logistic regression baseline ---------------------------------------------------------------
+
+
+def tfidf_baseline_predictions(
+    train: pd.DataFrame, train_labels: pd.DataFrame, test: pd.DataFrame, *, random_state: int = 0
+) -> pd.DataFrame:
+    """Bool per theme for the test segments from `baseline_pipeline` fitted on the training segments' text;
+    a theme with no positive (or no negative) in training gets its one training value."""
+    themes = list(train_labels.columns)
+    result = pd.DataFrame(False, index=pd.Index(test[SEGMENT_ID], name=SEGMENT_ID), columns=themes)
+    y = train_labels.to_numpy(dtype=int)
+    varied = [k for k in range(len(themes)) if 0 < y[:, k].sum() < len(y)]
+    for k in range(len(themes)):
+        if k not in varied and len(y):
+            result[themes[k]] = bool(y[0, k])
+    if not varied or test.empty:
+        return result
+    texts = pd.DataFrame({TEXT: train[TEXT].astype(str).to_numpy()})
+    pipeline = baseline_pipeline(random_state=random_state)
+    with threadpool_limits(limits=1):
+        pipeline.fit(texts, y[:, varied[0]] if len(varied) == 1 else y[:, varied])
+        predicted = pipeline.predict(pd.DataFrame({TEXT: test[TEXT].astype(str).to_numpy()}))
+    predicted = np.asarray(predicted).reshape(len(test), len(varied)).astype(bool)
+    for n, k in enumerate(varied):
+        result[themes[k]] = predicted[:, n]
+    return result
 
 
 # --- grouped cross-validation ---------------------------------------------------------------------------
@@ -196,6 +231,7 @@ def _evaluate(
     labels = data.labels.reindex(index=ids, columns=themes).fillna(False).astype(bool)
     rules = data.rules.reindex(index=ids, columns=themes).fillna(False).astype(bool)
     decided = {mode: pd.DataFrame(False, index=labels.index, columns=themes) for mode in ("classifier", "union")}
+    baseline = pd.DataFrame(False, index=labels.index, columns=themes)
     folds = []
     for fold in transcript_folds(segments[TRANSCRIPT_ID], folds=options.folds, seed=options.seed):
         train = segments[segments[TRANSCRIPT_ID].isin(fold.train)]
@@ -212,6 +248,8 @@ def _evaluate(
                 random_state=options.seed,
                 min_positive=options.min_positive,
                 cv_folds=options.folds,
+                use_context=options.use_context,
+                passage_weight=options.passage_weight,
             )
             predicted, left = model.predict(test, rules.loc[test_ids]), list(model.left_to_rules_)
             fold = Fold(fold.number, fold.train, fold.test, learned=tuple(model.themes_), left_to_rules=tuple(left))
@@ -221,6 +259,9 @@ def _evaluate(
         for mode in decided:
             combined = combine(rules.loc[test_ids], predicted, mode=mode, left_to_rules=left)
             decided[mode].loc[test_ids] = combined.reindex(index=test_ids, columns=themes).to_numpy()
+        baseline.loc[test_ids] = tfidf_baseline_predictions(
+            train, labels.loc[train_ids], test, random_state=options.seed
+        ).to_numpy()
         folds.append(fold)
         if on_fold:
             on_fold(fold)
@@ -230,6 +271,7 @@ def _evaluate(
         "classifier": decided["classifier"],
         "combined": decided["union"],
         "keyword_baseline": data.keywords.reindex(index=ids, columns=themes).fillna(False).astype(bool),
+        "tfidf_baseline": baseline,
     }
     groups = pd.Series(segments[TRANSCRIPT_ID].astype(str).to_numpy(), index=labels.index)
     bootstrap = BootstrapOptions(n_resamples=options.resamples, seed=options.seed) if options.resamples else None
@@ -289,7 +331,7 @@ def evaluation_data(
         )
     coding = CodingOptions(unit=options.unit)
     coded = list(code_corpus(used, codebook=codebook, options=coding, nlp=nlp))
-    segments = segments_frame(s for c in coded for s in c.segments)
+    segments = segment_context(segments_frame(s for c in coded for s in c.segments))
     segments = segments[segments[ROLE] != "interviewer"].reset_index(drop=True)
     tags = tags_frame(t for c in coded for t in c.tags)
     themes = codebook.theme_ids
@@ -349,7 +391,13 @@ def evaluate_project(
 # --- the HTML report --------------------------------------------------------------------------------------
 
 
-CHART_COLOURS = {"rules": "#4393c3", "classifier": "#d6604d", "combined": "#762a83", "keyword_baseline": "#999999"}
+CHART_COLOURS = {
+    "rules": "#4393c3",
+    "classifier": "#d6604d",
+    "combined": "#762a83",
+    "keyword_baseline": "#999999",
+    "tfidf_baseline": "#1b7837",
+}
 
 
 def chart(evaluation: Evaluation, *, metric: str) -> dict[str, Any]:
@@ -387,7 +435,9 @@ def chart(evaluation: Evaluation, *, metric: str) -> dict[str, Any]:
                 }
             )
         support = None if key == "macro" else int(evaluation.methods["rules"].per_theme.at[key, "support"])
-        rows.append({"label": label, "y": y, "label_y": y + 2 * (bar + 1) + 3, "bars": bars, "support": support})
+        rows.append(
+            {"label": label, "y": y, "label_y": y + len(METHODS) * (bar + 1) // 2 + 3, "bars": bars, "support": support}
+        )
         y += len(METHODS) * (bar + 1) + gap
     ticks = [{"x": zero + v * scale, "label": f"{v:g}"} for v in (low, 0.0, 0.25, 0.5, 0.75, 1.0) if v >= low]
     ticks = list({t["label"]: t for t in ticks}.values())

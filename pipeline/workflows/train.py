@@ -12,7 +12,7 @@ import pandas as pd
 from spacy.language import Language
 
 from pipeline.classifier.combine import measure_combine, uncertain_segments
-from pipeline.classifier.features import rule_features
+from pipeline.classifier.features import rule_features, segment_context
 from pipeline.classifier.model import ThemeModel
 from pipeline.classifier.train import train_classifier
 from pipeline.codebook.load import load_codebook
@@ -78,7 +78,7 @@ def code_project(
         coded.append(result)
         if on_transcript:
             on_transcript(result.transcript.source)
-    segments = segments_frame(s for c in coded for s in c.segments)
+    segments = segment_context(segments_frame(s for c in coded for s in c.segments))
     segments = segments[segments[ROLE] != "interviewer"].reset_index(drop=True)
     tags = tags_frame(t for c in coded for t in c.tags)
     return CodedProject(
@@ -202,7 +202,8 @@ def suggest_segments(
         candidates = candidates[~coded.to_numpy()]
         if new_transcripts_only:
             candidates = candidates[~candidates[TRANSCRIPT_ID].isin(set(gold[TRANSCRIPT_ID]))]
-    scores = model.scores(candidates, project.rules)
+    # scored with every segment present: a segment's score blends in its whole turn's (model.passage_scores)
+    scores = model.scores(project.segments, project.rules).loc[candidates[SEGMENT_ID].to_numpy()]
     return uncertain_segments(candidates, scores, model.thresholds_, n=n)
 
 
