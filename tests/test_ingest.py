@@ -366,6 +366,9 @@ def test_front_matter_parsed_and_typed() -> None:
         ("---\nid: a\n", 1, "never closed"),
         ("---\nsynthetic: maybe\n---\n", None, "synthetic must be true or false"),
         ("---\nspeakers: [AB, KN]\n---\n", None, "'speakers' must map"),
+        ('---\nid: a\ncountry: "Ke\\udc00nya"\n---\n', 3, "surrogate escape (\\udc00) is not a character"),
+        ("---\nid: a\nnote: " + "[" * 5000 + "]" * 5000 + "\n---\n", 1, "nested too deeply"),
+        ("---\nid: a\nnote: " + "{a: " * 80 + "1" + "}" * 80 + "\n---\n", 3, "nested too deeply"),
     ],
 )
 def test_malformed_front_matter(tmp_path: Path, front: str, line: int | None, message: str) -> None:
