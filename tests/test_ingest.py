@@ -927,3 +927,21 @@ def test_read_folder_missing_folder(tmp_path: Path) -> None:
     for allow_empty in (False, True):
         with pytest.raises(TranscriptError, match="nope: transcripts folder not found"):
             read_folder(tmp_path / "nope", allow_empty=allow_empty)
+
+
+# Blank runs that made the speaker regexes backtrack: 50,000 blanks took 15 s (`Name`) and 90 s (`Name:` ... x);
+# 200,000 would take minutes to hours before the fix, a fraction of a second after.
+@pytest.mark.parametrize(
+    "line",
+    ["Name{}", "Name{tabs}x", "Name:{}x", "Name [00:01]{}: x", "Name: x{}#00:00:12-5#", "{}Name: x"],
+    ids=["label-then-spaces", "label-then-tabs", "colon-then-spaces", "timestamp-then-spaces", "trailing-ts", "indent"],
+)
+def test_long_blank_runs_are_read_in_linear_time_and_like_short_ones(tmp_path: Path, line: str) -> None:
+    def turns(blanks: int) -> tuple[list[tuple[str, str]], Transcript]:
+        text = "Interviewer: Hello?\n" + line.format(" " * blanks, tabs="\t" * blanks) + "\nInterviewer: Thanks.\n"
+        transcript = read_transcript(write(tmp_path, f"{blanks}.txt", text))
+        return [(t.speaker, t.role) for t in transcript.turns], transcript
+
+    long_turns, transcript = turns(200_000)
+    assert long_turns == turns(2)[0]
+    assert all(transcript.text[t.start_char : t.end_char].strip() for t in transcript.turns)
