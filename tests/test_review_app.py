@@ -171,8 +171,18 @@ def test_bad_decisions_are_refused(app, project: Path, fields: dict, message: st
     assert log_of(project).count() == 0
 
 
-OFFSITE = ["//evil.example/x", "/\t/evil.example", "/\n/evil.example", "/\\evil.example", "/x\\..\\/evil",
-           "https://evil.example", "evil.example", " /\t/evil.example", "/\u3000/evil.example", "/\x00x"]
+OFFSITE = [
+    "//evil.example/x",
+    "/\t/evil.example",
+    "/\n/evil.example",
+    "/\\evil.example",
+    "/x\\..\\/evil",
+    "https://evil.example",
+    "evil.example",
+    " /\t/evil.example",
+    "/\u3000/evil.example",
+    "/\x00x",
+]
 
 
 @pytest.mark.parametrize("target", OFFSITE)
