@@ -11,7 +11,14 @@ import pytest
 from pipeline.core.errors import TranscriptError
 from pipeline.ingest.decode import decode_text
 from pipeline.ingest.metadata import load_metadata
-from pipeline.ingest.read import NO_LABELS_WARNING, TRANSCRIPT_SUFFIXES, discover, read_folder, read_transcript
+from pipeline.ingest.read import (
+    NO_LABELS_WARNING,
+    TRANSCRIPT_SUFFIXES,
+    discover,
+    problems,
+    read_folder,
+    read_transcript,
+)
 from pipeline.ingest.records import Transcript
 
 FIXTURES = Path(__file__).parent / "fixtures" / "transcripts"
@@ -323,7 +330,7 @@ def test_every_fixture_has_expectations() -> None:
 
 def test_fixture_folder_discovers_cleanly() -> None:
     transcripts, skipped = discover(FIXTURES)
-    assert skipped == []
+    assert problems(skipped) == [] and [s.source for s in skipped] == [".gitattributes"]
     assert [t.source for t in transcripts] == sorted(EXPECTED)
 
 
@@ -877,11 +884,55 @@ def test_discover_reads_good_files_and_skips_bad_ones(tmp_path: Path) -> None:
     assert [(t.source, t.id) for t in transcripts] == [("a.txt", "a"), ("b.txt", "B-7"), ("sub/c.md", "C")]
     assert transcripts[1].metadata == {"file": "b.txt", "id": "B-7", "country": "Kenya", "exchange_months": 6}
     assert transcripts[2].metadata["country"] == "Malawi" and transcripts[2].metadata["exchange_months"] == "x"
-    assert [s.source for s in skipped] == ["empty.srt", "notes.pdf", "sub/bad.txt"]
+    assert [s.source for s in problems(skipped)] == ["codes.yaml", "empty.srt", "notes.pdf", "sub/bad.txt"]
+    assert [s.source for s in skipped if s.ignored] == [
+        ".git/x.txt",
+        ".hidden.txt",
+        "README.md",
+        "metadata.csv",
+        "~$a.docx",
+    ]
     reasons = {s.source: s.reason for s in skipped}
     assert reasons["empty.srt"] == f"{tmp_path / 'empty.srt'}: empty file"
     assert reasons["sub/bad.txt"].endswith("binary file, not a transcript")
     assert reasons["notes.pdf"].endswith("unsupported format .pdf: save it as .docx or .txt")
+
+
+ELEVEN_FILES = {
+    "a.txt": "Interviewer: Hi?\nRespondent: Yes.\n",
+    "sub/b.md": "Interviewer: Hi?\nRespondent: Yes.\n",
+    "metadata.csv": "file,id\na.txt,a\n",
+    "README.md": "# About\n",
+    "sub/README.md": "Interviewer: Hi?\nRespondent: A transcript someone called README.\n",
+    ".DS_Store": "\x00\x00",
+    "c.txt.bak": "Interviewer: Hi?\nRespondent: An old copy.\n",
+    "codes.csv": "theme\nx\n",
+    "interview_07": "Interviewer: Hi?\nRespondent: No extension.\n",
+    "~$d.docx": "lock",
+    "sub/metadata.csv": "file,id\nb.md,b\n",
+}
+ELEVEN_REASONS = {
+    ".DS_Store": (True, "a hidden file"),
+    "README.md": (True, "not a transcript: a README"),
+    "c.txt.bak": (False, "not a transcript (.bak files are not read"),
+    "codes.csv": (False, "not a transcript (.csv files are not read"),
+    "interview_07": (False, "not a transcript (files without an extension are not read"),
+    "metadata.csv": (True, "the transcripts' metadata"),
+    "sub/README.md": (True, "a README (rename it to code it)"),
+    "sub/metadata.csv": (True, "only the top-level metadata.csv is read"),
+    "~$d.docx": (True, "an Office lock file"),
+}
+
+
+def test_discover_lists_every_file_it_does_not_code_with_its_reason(tmp_path: Path) -> None:
+    for name, content in ELEVEN_FILES.items():
+        write(tmp_path, name, content)
+    transcripts, skipped = discover(tmp_path)
+    assert [t.source for t in transcripts] == ["a.txt", "sub/b.md"]
+    assert sorted([t.source for t in transcripts] + [s.source for s in skipped]) == sorted(ELEVEN_FILES)
+    for s in skipped:
+        ignored, words = ELEVEN_REASONS[s.source]
+        assert s.ignored == ignored and words in s.reason, (s.source, s.reason)
 
 
 def test_discover_skips_later_duplicate_ids(tmp_path: Path) -> None:

@@ -121,6 +121,9 @@ def test_run_record_is_traceable(result):
     assert record["counts"]["evidence_tags"] == int(result.tags["evidence"].sum())
     assert {"spacy", "scikit-learn", "pandas", "python", "qualcode"} <= set(record["versions"])
     assert record["skipped"] == []
+    assert record["not_transcripts"] == [
+        {"source": "metadata.csv", "reason": "not a transcript: the transcripts' metadata"}
+    ]
 
 
 def test_written_tag_offsets_slice_the_files(result):

@@ -24,7 +24,7 @@ from pipeline.coding.table import END_CHAR, START_CHAR, TEXT, THEME, TRANSCRIPT_
 from pipeline.core.errors import ExchangeError, QualcodeError
 from pipeline.core.files import atomic_write_bytes, atomic_write_text
 from pipeline.ingest.decode import decode_text
-from pipeline.ingest.read import NO_LABELS_WARNING, discover
+from pipeline.ingest.read import NO_LABELS_WARNING, discover, problems
 from pipeline.refi.codebook import (
     ImportedCodebook,
     codebook_from_refi,
@@ -505,7 +505,7 @@ def _check_readable(folder: Path) -> list[str]:
         transcripts, skipped = discover(folder)
     except QualcodeError as exc:
         return [f"the imported transcripts cannot be read: {exc}"]
-    warnings = [f"{folder}/{s.source}: ingest skips it: {s.reason}" for s in skipped]
+    warnings = [f"{folder}/{s.source}: ingest skips it: {s.reason}" for s in problems(skipped)]
     unlabelled = sum(NO_LABELS_WARNING in t.warnings for t in transcripts)
     if unlabelled:
         warnings.append(f"{unlabelled} transcript(s) have no speaker labels: ingest codes each as one respondent")
