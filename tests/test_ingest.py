@@ -960,10 +960,11 @@ def test_discover_missing_folder(tmp_path: Path) -> None:
     ("files", "message"),
     [
         ({}, "no readable transcripts (no .txt, .md, .docx, .vtt or .srt files)"),
-        ({"notes.yaml": "x: 1\n"}, "no readable transcripts (no .txt, .md, .docx, .vtt or .srt files)"),
+        ({"notes.yaml": "x: 1\n"}, "no readable transcripts (notes.yaml: {dir}/notes.yaml: not a transcript (.yaml"),
+        ({"metadata.csv": "file,id\n"}, "no readable transcripts (no .txt, .md, .docx, .vtt or .srt files)"),
         ({"a.txt": b"", "b.pdf": b"%PDF-1.4\n"}, "no readable transcripts (a.txt: {dir}/a.txt: empty file; b.pdf: "),
     ],
-    ids=["empty", "no-transcript-files", "none-readable"],
+    ids=["empty", "no-transcript-files", "only-metadata", "none-readable"],
 )
 def test_read_folder_needs_a_readable_transcript(tmp_path: Path, files: dict[str, str | bytes], message: str) -> None:
     for name, content in files.items():
