@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from pipeline.codebook.load import load_codebook
 from pipeline.codebook.model import Codebook
@@ -13,6 +15,13 @@ from pipeline.coding.corpus import build_nlp
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SHARED_DATA = ROOT.parent / "shared" / "data"
+
+# Property-based tests (tests/test_properties.py): a small run in `make test`, a long one with
+# `HYPOTHESIS_PROFILE=nightly make test`. No deadline: the 2-core test machines are slow and shared.
+_SLOW_IS_FINE = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+settings.register_profile("ci", max_examples=30, deadline=None, suppress_health_check=_SLOW_IS_FINE)
+settings.register_profile("nightly", max_examples=2000, deadline=None, suppress_health_check=_SLOW_IS_FINE)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ import docx
 import openpyxl
 import pandas as pd
 import pytest
+from markdown_it import MarkdownIt
 
 from pipeline.codebook.load import load_codebook
 from pipeline.coding.table import TEXT, metadata_frame, read_tags, write_csv
@@ -107,7 +108,12 @@ def _xlsx_text(content: bytes) -> str:
     )
 
 
-TEXT_OF = {"docx": _docx_text, "xlsx": _xlsx_text, "html": lambda b: b.decode(), "md": lambda b: b.decode()}
+def _md_text(content: bytes) -> str:
+    """The Markdown as a reader sees it: rendered (backslash escapes undone), tags kept."""
+    return MarkdownIt("commonmark").enable("table").render(content.decode())
+
+
+TEXT_OF = {"docx": _docx_text, "xlsx": _xlsx_text, "html": lambda b: b.decode(), "md": _md_text}
 
 
 def test_model_has_statements_then_drafts(annex):

@@ -118,6 +118,19 @@ def test_validate_lists_every_problem(tmp_path, messy):
     assert any("empty.txt" in e for e in errors) and any("binary.txt" in e for e in errors)
 
 
+def test_validate_reports_surrogate_escapes_where_they_are(tmp_path):
+    codebook = tmp_path / "codebook.yaml"
+    codebook.write_text(MINIMAL.read_text().replace("label: Language barrier", 'label: "Language \\ud800"'))
+    folder = tmp_path / "t"
+    folder.mkdir()
+    (folder / "a.md").write_text('---\nid: "a\\udfff"\n---\nInterviewer: Hi?\nRespondent: Hello.\n')
+    result = qualcode("validate", "--codebook", str(codebook), "--transcripts", str(folder))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert any(f"{codebook}:12:" in e and "surrogate" in e for e in errors), result.stderr
+    assert any(f"{folder / 'a.md'}:2:" in e and "surrogate" in e for e in errors), result.stderr
+
+
 def test_validate_ok(tmp_path):
     folder = tmp_path / "t"
     folder.mkdir()

@@ -108,6 +108,24 @@ BROKEN = [
         ["language_barrier", "definition", "Field required"],
     ),
     ("context direction", lambda t: t.replace("direction: FORWARD}", "direction: TERMINATE}"), 27, ["TERMINATE"]),
+    (
+        "surrogate escape in a label",
+        lambda t: t.replace("label: Language barrier", 'label: "Language \\ud800 barrier"'),
+        12,
+        ["surrogate", "\\ud800", "not a character"],
+    ),
+    (
+        "nested too deeply for the parser",
+        lambda t: t.replace("label: Language barrier", "label: " + "[" * 5000 + "]" * 5000),
+        None,
+        ["nested too deeply"],
+    ),
+    (
+        "nested deeper than any codebook",
+        lambda t: t.replace("label: Language barrier", "label: " + "[" * 100 + "]" * 100),
+        12,
+        ["nested too deeply", "64 levels"],
+    ),
 ]
 
 
@@ -118,7 +136,7 @@ def test_broken_codebook_is_located(tmp_path, name, edit, line, words):
     with pytest.raises(CodebookError) as info:
         load_codebook(path)
     message = str(info.value)
-    assert message.startswith(f"{path}:{line}: "), message
+    assert message.startswith(f"{path}:{line}: " if line else f"{path}: "), message
     for word in words:
         assert word in message, message
     assert "\n" not in message

@@ -12,7 +12,14 @@ from pipeline.coding.corpus import code_corpus
 from pipeline.coding.table import segments_frame, tags_frame, write_csv
 from pipeline.core.errors import QualcodeError
 from pipeline.ingest.read import discover
-from pipeline.measure.coder_files import GOLD_COLUMNS, load_coder_file, load_gold, segment_labels, unknown_themes
+from pipeline.measure.coder_files import (
+    GOLD_COLUMNS,
+    check_spans_fit,
+    load_coder_file,
+    load_gold,
+    segment_labels,
+    unknown_themes,
+)
 
 CLASSIFY = Path(__file__).resolve().parent / "fixtures" / "classify"
 
@@ -76,6 +83,10 @@ def test_a_qualcode_tags_table_counts_its_evidence_rows(tmp_path: Path):
         ("segment_id,transcript_id,start_char,end_char,theme\na:1-5,a,1,6,x\n", 2, "disagrees"),
         ("transcript_id,start_char,end_char,theme,theme\na,1,5,x,y\n", 1, "duplicate column"),
         ("", 1, "empty coder file"),
+        ("transcript_id,start_char,end_char,theme\na,1,99999999999999999999,x\n", 2, "larger than any transcript"),
+        ("transcript_id,start_char,end_char,theme\na,1,9223372036854775808,x\n", 2, "larger than any transcript"),
+        ("segment_id,theme\na:1-99999999999999999999,x\n", 2, "larger than any transcript"),
+        ("transcript_id,start_char,end_char,theme\na,1.5,3,x\n", 2, "start_char must be a whole number"),
     ],
 )
 def test_bad_coder_files_name_file_and_line(tmp_path: Path, content: str, line: int, message: str):
@@ -162,3 +173,33 @@ def test_common_column_names_are_understood(tmp_path):
     assert frame[["coder", "transcript_id", "start_char", "end_char", "theme"]].values.tolist() == [
         ["maria", "t1", 0, 10, "language_barrier"]
     ]
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "message"),
+    [
+        ("9", "5", "not before end_char"),
+        ("-3", "5", "must not be negative"),
+        ("1", "1e30", "whole number"),
+        ("1", "2.5", "whole number"),
+        ("1", "99999999999999999999", "larger than any transcript"),
+        ("x", "5", "whole number"),
+    ],
+)
+def test_a_tags_table_with_bad_offsets_names_its_line(tmp_path: Path, start: str, end: str, message: str):
+    header = "segment_id,transcript_id,start_char,end_char,theme,method,evidence,codebook_hash"
+    path = tmp_path / "machine.csv"
+    path.write_text(f"{header}\na:1-5,a,1,5,x,rule,True,h\na:1-5,a,{start},{end},x,rule,True,h\n", encoding="utf-8")
+    with pytest.raises(QualcodeError) as caught:
+        load_coder_file(path)
+    assert (caught.value.path, caught.value.line) == (str(path), 3) and message in caught.value.message
+
+
+def test_spans_beyond_the_end_of_a_transcript_are_refused():
+    gold = load_coder_file(CLASSIFY / "coded" / "alice.csv")
+    texts = {t.id: t.text for t in discover(CLASSIFY / "transcripts")[0]}
+    check_spans_fit(gold, texts)  # the fixture fits
+    first = gold.iloc[0]
+    short = {**texts, first.transcript_id: texts[first.transcript_id][: first.end_char - 1]}
+    with pytest.raises(QualcodeError, match=rf"coder 'alice' codes {first.transcript_id}:.*beyond the end"):
+        check_spans_fit(gold, short)

@@ -11,7 +11,14 @@ import pytest
 from pipeline.core.errors import TranscriptError
 from pipeline.ingest.decode import decode_text
 from pipeline.ingest.metadata import load_metadata
-from pipeline.ingest.read import NO_LABELS_WARNING, TRANSCRIPT_SUFFIXES, discover, read_folder, read_transcript
+from pipeline.ingest.read import (
+    NO_LABELS_WARNING,
+    TRANSCRIPT_SUFFIXES,
+    discover,
+    problems,
+    read_folder,
+    read_transcript,
+)
 from pipeline.ingest.records import Transcript
 
 FIXTURES = Path(__file__).parent / "fixtures" / "transcripts"
@@ -323,7 +330,7 @@ def test_every_fixture_has_expectations() -> None:
 
 def test_fixture_folder_discovers_cleanly() -> None:
     transcripts, skipped = discover(FIXTURES)
-    assert skipped == []
+    assert problems(skipped) == [] and [s.source for s in skipped] == [".gitattributes"]
     assert [t.source for t in transcripts] == sorted(EXPECTED)
 
 
@@ -366,6 +373,9 @@ def test_front_matter_parsed_and_typed() -> None:
         ("---\nid: a\n", 1, "never closed"),
         ("---\nsynthetic: maybe\n---\n", None, "synthetic must be true or false"),
         ("---\nspeakers: [AB, KN]\n---\n", None, "'speakers' must map"),
+        ('---\nid: a\ncountry: "Ke\\udc00nya"\n---\n', 3, "surrogate escape (\\udc00) is not a character"),
+        ("---\nid: a\nnote: " + "[" * 5000 + "]" * 5000 + "\n---\n", 1, "nested too deeply"),
+        ("---\nid: a\nnote: " + "{a: " * 80 + "1" + "}" * 80 + "\n---\n", 3, "nested too deeply"),
     ],
 )
 def test_malformed_front_matter(tmp_path: Path, front: str, line: int | None, message: str) -> None:
@@ -469,7 +479,7 @@ def test_csv_speakers_and_interviewer_columns_set_roles(tmp_path: Path) -> None:
     write(tmp_path, "zoom.vtt", (FIXTURES / "zoom.vtt").read_bytes())
     write(tmp_path, "two.txt", "AB: Hello.\nCD: Welcome.\nKN: Thanks?\nAB: Right.\nCD: Yes.\nKN: Sure?\n")
     transcripts, skipped = discover(tmp_path)
-    assert skipped == []
+    assert problems(skipped) == []
     two, zoom = transcripts
     assert zoom.metadata["speakers"] == {"Kari Nilsen": "interviewer", "Chikondi Mwale": "respondent"}
     assert ({(t.speaker, t.role) for t in zoom.turns}, zoom.warnings) == (
@@ -874,11 +884,55 @@ def test_discover_reads_good_files_and_skips_bad_ones(tmp_path: Path) -> None:
     assert [(t.source, t.id) for t in transcripts] == [("a.txt", "a"), ("b.txt", "B-7"), ("sub/c.md", "C")]
     assert transcripts[1].metadata == {"file": "b.txt", "id": "B-7", "country": "Kenya", "exchange_months": 6}
     assert transcripts[2].metadata["country"] == "Malawi" and transcripts[2].metadata["exchange_months"] == "x"
-    assert [s.source for s in skipped] == ["empty.srt", "notes.pdf", "sub/bad.txt"]
+    assert [s.source for s in problems(skipped)] == ["codes.yaml", "empty.srt", "notes.pdf", "sub/bad.txt"]
+    assert [s.source for s in skipped if s.ignored] == [
+        ".git/x.txt",
+        ".hidden.txt",
+        "README.md",
+        "metadata.csv",
+        "~$a.docx",
+    ]
     reasons = {s.source: s.reason for s in skipped}
     assert reasons["empty.srt"] == f"{tmp_path / 'empty.srt'}: empty file"
     assert reasons["sub/bad.txt"].endswith("binary file, not a transcript")
     assert reasons["notes.pdf"].endswith("unsupported format .pdf: save it as .docx or .txt")
+
+
+ELEVEN_FILES = {
+    "a.txt": "Interviewer: Hi?\nRespondent: Yes.\n",
+    "sub/b.md": "Interviewer: Hi?\nRespondent: Yes.\n",
+    "metadata.csv": "file,id\na.txt,a\n",
+    "README.md": "# About\n",
+    "sub/README.md": "Interviewer: Hi?\nRespondent: A transcript someone called README.\n",
+    ".DS_Store": "\x00\x00",
+    "c.txt.bak": "Interviewer: Hi?\nRespondent: An old copy.\n",
+    "codes.csv": "theme\nx\n",
+    "interview_07": "Interviewer: Hi?\nRespondent: No extension.\n",
+    "~$d.docx": "lock",
+    "sub/metadata.csv": "file,id\nb.md,b\n",
+}
+ELEVEN_REASONS = {
+    ".DS_Store": (True, "a hidden file"),
+    "README.md": (True, "not a transcript: a README"),
+    "c.txt.bak": (False, "not a transcript (.bak files are not read"),
+    "codes.csv": (False, "not a transcript (.csv files are not read"),
+    "interview_07": (False, "not a transcript (files without an extension are not read"),
+    "metadata.csv": (True, "the transcripts' metadata"),
+    "sub/README.md": (True, "a README (rename it to code it)"),
+    "sub/metadata.csv": (True, "only the top-level metadata.csv is read"),
+    "~$d.docx": (True, "an Office lock file"),
+}
+
+
+def test_discover_lists_every_file_it_does_not_code_with_its_reason(tmp_path: Path) -> None:
+    for name, content in ELEVEN_FILES.items():
+        write(tmp_path, name, content)
+    transcripts, skipped = discover(tmp_path)
+    assert [t.source for t in transcripts] == ["a.txt", "sub/b.md"]
+    assert sorted([t.source for t in transcripts] + [s.source for s in skipped]) == sorted(ELEVEN_FILES)
+    for s in skipped:
+        ignored, words = ELEVEN_REASONS[s.source]
+        assert s.ignored == ignored and words in s.reason, (s.source, s.reason)
 
 
 def test_discover_skips_later_duplicate_ids(tmp_path: Path) -> None:
@@ -906,10 +960,11 @@ def test_discover_missing_folder(tmp_path: Path) -> None:
     ("files", "message"),
     [
         ({}, "no readable transcripts (no .txt, .md, .docx, .vtt or .srt files)"),
-        ({"notes.yaml": "x: 1\n"}, "no readable transcripts (no .txt, .md, .docx, .vtt or .srt files)"),
+        ({"notes.yaml": "x: 1\n"}, "no readable transcripts (notes.yaml: {dir}/notes.yaml: not a transcript (.yaml"),
+        ({"metadata.csv": "file,id\n"}, "no readable transcripts (no .txt, .md, .docx, .vtt or .srt files)"),
         ({"a.txt": b"", "b.pdf": b"%PDF-1.4\n"}, "no readable transcripts (a.txt: {dir}/a.txt: empty file; b.pdf: "),
     ],
-    ids=["empty", "no-transcript-files", "none-readable"],
+    ids=["empty", "no-transcript-files", "only-metadata", "none-readable"],
 )
 def test_read_folder_needs_a_readable_transcript(tmp_path: Path, files: dict[str, str | bytes], message: str) -> None:
     for name, content in files.items():
@@ -924,3 +979,21 @@ def test_read_folder_missing_folder(tmp_path: Path) -> None:
     for allow_empty in (False, True):
         with pytest.raises(TranscriptError, match="nope: transcripts folder not found"):
             read_folder(tmp_path / "nope", allow_empty=allow_empty)
+
+
+# Blank runs that made the speaker regexes backtrack: 50,000 blanks took 15 s (`Name`) and 90 s (`Name:` ... x);
+# 200,000 would take minutes to hours before the fix, a fraction of a second after.
+@pytest.mark.parametrize(
+    "line",
+    ["Name{}", "Name{tabs}x", "Name:{}x", "Name [00:01]{}: x", "Name: x{}#00:00:12-5#", "{}Name: x"],
+    ids=["label-then-spaces", "label-then-tabs", "colon-then-spaces", "timestamp-then-spaces", "trailing-ts", "indent"],
+)
+def test_long_blank_runs_are_read_in_linear_time_and_like_short_ones(tmp_path: Path, line: str) -> None:
+    def turns(blanks: int) -> tuple[list[tuple[str, str]], Transcript]:
+        text = "Interviewer: Hello?\n" + line.format(" " * blanks, tabs="\t" * blanks) + "\nInterviewer: Thanks.\n"
+        transcript = read_transcript(write(tmp_path, f"{blanks}.txt", text))
+        return [(t.speaker, t.role) for t in transcript.turns], transcript
+
+    long_turns, transcript = turns(200_000)
+    assert long_turns == turns(2)[0]
+    assert all(transcript.text[t.start_char : t.end_char].strip() for t in transcript.turns)

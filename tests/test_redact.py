@@ -11,7 +11,7 @@ import spacy
 
 from pipeline.coding.table import TEXT, metadata_frame, read_tags
 from pipeline.core.errors import QualcodeError
-from pipeline.ingest.read import discover
+from pipeline.ingest.read import discover, problems
 from pipeline.outputs.annex.redact import (
     SOURCE_LIST,
     SOURCE_METADATA,
@@ -33,7 +33,7 @@ ANNEX = Path(__file__).resolve().parent / "fixtures" / "annex"
 @pytest.fixture(scope="module")
 def transcripts():
     found, skipped = discover(ANNEX / "transcripts")
-    assert not skipped
+    assert not problems(skipped)
     return found
 
 

@@ -4,6 +4,7 @@ ATLAS.ti files, offset conventions detected from the file, hostile archives, and
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 import sys
 import zipfile
@@ -17,7 +18,7 @@ import yaml
 from pipeline.codebook.load import load_codebook
 from pipeline.coding.table import read_tags, write_csv
 from pipeline.core.errors import ExchangeError, QualcodeError
-from pipeline.ingest.read import discover
+from pipeline.ingest.read import discover, problems
 from pipeline.measure.coder_files import load_gold
 from pipeline.refi.codebook import import_qdc, parse_description, qdc_bytes, read_refi_codebook, snake_id
 from pipeline.refi.offsets import OffsetMap, RawSelection, detect_convention
@@ -157,7 +158,7 @@ def test_export_codes_evidence_only_with_provenance_notes(project: Path, exporte
 def test_round_trip_gives_the_same_transcripts(project: Path, imported: Path):
     before, _ = discover(project / "transcripts")
     after, skipped = discover(imported / "transcripts")
-    assert not skipped
+    assert not problems(skipped)
     assert {t.id for t in after} == {t.id for t in before}
     by_id = {t.id: t for t in after}
     for transcript in before:
@@ -413,6 +414,44 @@ def test_selections_that_do_not_fit_are_listed_and_memos_kept_as_notes(tmp_path:
     coded = pd.read_csv(tmp_path / "out" / "coded" / "Sebastian P.csv", keep_default_na=False)
     assert list(zip(coded.start_char, coded.end_char, coded.note)) == [(12, 42, "check with the team")]
     assert any("1 selection(s) do not fit" in item and "12-4000" in item for item in result.not_imported)
+
+
+def _with_qde(source: Path, target: Path, edit) -> Path:
+    """A copy of a .qdpx whose project.qde is passed through `edit`."""
+    with zipfile.ZipFile(source) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    members["project.qde"] = edit(members["project.qde"].decode("utf-8")).encode("utf-8")
+    return _zip(target, members)
+
+
+def test_malformed_provenance_records_are_listed_and_the_rest_imported(exported: Path, tmp_path: Path):
+    def spoil(qde: str) -> str:
+        first, second = re.findall(r'\{"theme": "[^\n<]*\}', qde)[:2]
+        spoiled = qde.replace(first, re.sub(r'"coder": "[^"]*", ', "", first), 1)
+        return spoiled.replace(second, second[:-1] + ', "matched": {"nested": [1, 2]}}', 1)
+
+    path = _with_qde(exported, tmp_path / "spoiled.qdpx", spoil)
+    result = import_qdpx(path, out=tmp_path / "out")
+    problems = [item for item in result.not_imported if "provenance note" in item]
+    assert len(problems) == 2 and any("no 'coder'" in p for p in problems), problems
+    assert any("'matched' is not a single value" in p for p in problems), problems
+    assert all(re.search(r"line \d+: ", p) for p in problems)
+    provenance = pd.read_csv(tmp_path / "out" / "provenance.csv", dtype=str, keep_default_na=False)
+    assert result.provenance_rows == len(provenance) and (provenance.coder != "").all()
+    full = pd.read_csv(tmp_path / "out" / "coded" / "qualcode.csv")
+    assert len(full) == sum(result.coders.values())
+
+
+def test_an_import_that_fails_while_writing_leaves_nothing(exported: Path, tmp_path: Path, monkeypatch):
+    import pipeline.refi.reader as reader
+
+    def fail(frame, path):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(reader, "write_csv", fail)
+    with pytest.raises(OSError, match="disk full"):
+        import_qdpx(exported, out=tmp_path / "out")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_import_refuses_to_write_into_a_folder_with_files(exported: Path, tmp_path: Path):

@@ -7,8 +7,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from markdown_it import MarkdownIt
 
-from pipeline.outputs.jinja import markdown_text
+from pipeline.outputs.jinja import markdown_code, markdown_text
 from pipeline.outputs.report import anchor
 from pipeline.workflows.run import run_project
 
@@ -70,6 +71,47 @@ def test_markdown_is_escaped(result):
     assert "<script>" not in markdown and "&lt;script&gt;" in markdown
     assert "\\| all the time" in markdown
     assert markdown_text("a\n|b <i>") == "a \\|b &lt;i&gt;"
+    assert markdown_text("![x](y) *b* `c`") == "!\\[x\\](y) \\*b\\* \\`c\\`"
+
+
+HOSTILE_ID = "x`<script>alert(1)</script>``y"
+HOSTILE_MARKDOWN = (
+    "Respondent: A language barrier <img src=x onerror=alert(3)> [click](https://tracker.example/p.png) *loud* ok.\n"
+)
+
+
+@pytest.fixture(scope="module")
+def hostile_markdown(tmp_path_factory, fixtures) -> str:
+    """The Markdown matrix of a transcript whose id has backticks and a script tag, and whose text is Markdown."""
+    folder = tmp_path_factory.mktemp("hostile")
+    transcripts = folder / "transcripts"
+    transcripts.mkdir()
+    (transcripts / "a.txt").write_text("Interviewer: Any language problem?\n" + HOSTILE_MARKDOWN)
+    (transcripts / "metadata.csv").write_text(f'file,id,side\na.txt,"{HOSTILE_ID}",north\n')
+    (transcripts / "notes.rtf").write_text("{\\rtf1 `<img src=x onerror=alert(2)>`}")  # listed as skipped
+    result = run_project(
+        transcripts_dir=transcripts, codebook_path=fixtures / "codebooks" / "minimal.yaml", out=folder / "reports"
+    )
+    assert result.record["transcripts"][0]["id"] == HOSTILE_ID
+    return (folder / "reports" / "findings_matrix.md").read_text()
+
+
+def test_markdown_ids_and_text_stay_text_when_rendered(hostile_markdown: str):
+    rendered = MarkdownIt("commonmark").enable("table").render(hostile_markdown)
+    parser = _Scripts()
+    parser.feed(rendered)
+    assert parser.scripts == 0 and "<img" not in rendered and "<a " not in rendered
+    assert "<code>x`&lt;script&gt;alert(1)&lt;/script&gt;``y</code>" in rendered
+    # "[click]" reads as an annotation ([laughs]) and is left out of the quote; the link syntax around it stays text
+    assert "&lt;img src=x onerror=alert(3)&gt;" in rendered and "(https://tracker.example/p.png) *loud* ok." in rendered
+
+
+@pytest.mark.parametrize(
+    ("value", "span"),
+    [("t1", "`t1`"), ("a`b", "``a`b``"), ("``x", "``` ``x ```"), ("a\nb", "`a b`"), ("", "`  `")],
+)
+def test_code_spans_are_fenced_by_more_backticks_than_they_hold(value: str, span: str):
+    assert markdown_code(value) == span
 
 
 def test_run_record_is_traceable(result):
@@ -80,6 +122,9 @@ def test_run_record_is_traceable(result):
     assert record["counts"]["evidence_tags"] == int(result.tags["evidence"].sum())
     assert {"spacy", "scikit-learn", "pandas", "python", "qualcode"} <= set(record["versions"])
     assert record["skipped"] == []
+    assert record["not_transcripts"] == [
+        {"source": "metadata.csv", "reason": "not a transcript: the transcripts' metadata"}
+    ]
 
 
 def test_written_tag_offsets_slice_the_files(result):

@@ -171,10 +171,38 @@ def test_bad_decisions_are_refused(app, project: Path, fields: dict, message: st
     assert log_of(project).count() == 0
 
 
-def test_no_open_redirect_after_a_decision(app) -> None:
+OFFSITE = [
+    "//evil.example/x",
+    "/\t/evil.example",
+    "/\n/evil.example",
+    "/\\evil.example",
+    "/x\\..\\/evil",
+    "https://evil.example",
+    "evil.example",
+    " /\t/evil.example",
+    "/\u3000/evil.example",
+    "/\x00x",
+]
+
+
+@pytest.mark.parametrize("target", OFFSITE)
+def test_no_open_redirect_after_a_decision(app, target: str) -> None:
     client = app.test_client()
-    response = client.post("/decide", data=decision_form(token(client), next="//evil.example/x"))
+    response = client.post("/decide", data=decision_form(token(client), next=target))
     assert response.headers["Location"] == "/tag?t=t1_north&s=48&e=103&focus=language_barrier"
+
+
+@pytest.mark.parametrize("target", OFFSITE)
+def test_no_open_redirect_after_choosing_a_reviewer(app, target: str) -> None:
+    client = app.test_client()
+    response = client.post("/reviewer", data={"csrf_token": token(client), "reviewer": "bo", "next": target})
+    assert response.headers["Location"] == "/queue"
+
+
+def test_local_paths_are_followed(app) -> None:
+    client = app.test_client()
+    response = client.post("/reviewer", data={"csrf_token": token(client), "reviewer": "bo", "next": "/tag?t=a%2Fb"})
+    assert response.headers["Location"] == "/tag?t=a%2Fb"
 
 
 def test_foreign_host_headers_are_refused(app) -> None:

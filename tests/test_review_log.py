@@ -105,13 +105,21 @@ def test_append_returns_increasing_ids_and_keeps_every_field(log: ReviewLog) -> 
         "UPDATE decisions SET memo = 'rewritten' WHERE id = 1",
         "DELETE FROM decisions",
         "DELETE FROM decisions WHERE id = 1",
+        "INSERT OR REPLACE INTO decisions SELECT 1, 'eve', created_at, transcript_id, source, start_char, end_char,"
+        " text_sha, theme_before, theme_after, 'reject', 'rewritten', tag_method, tag_rule_id, tag_score,"
+        " codebook_hash FROM decisions WHERE id = 1",
+        "REPLACE INTO decisions (id, reviewer, created_at, transcript_id, start_char, end_char, text_sha, action,"
+        " theme_before, memo) VALUES (1, 'eve', 'now', 't1', 29, 58, 'x', 'reject', 'language_barrier', 'rewritten')",
+        "INSERT INTO decisions (id, reviewer, created_at, transcript_id, start_char, end_char, text_sha, action,"
+        " theme_before, memo) VALUES (1, 'eve', 'now', 't1', 29, 58, 'x', 'reject', 'language_barrier', 'rewritten')"
+        " ON CONFLICT (id) DO UPDATE SET action = 'reject', memo = 'rewritten'",
     ],
 )
 def test_log_is_append_only(log: ReviewLog, statement: str) -> None:
     log.append(decision("accept"))
     with sqlite3.connect(log.path) as connection, pytest.raises(sqlite3.IntegrityError, match="append-only"):
         connection.execute(statement)
-    assert log.frame()[["action", "memo"]].values.tolist() == [["accept", ""]]
+    assert log.frame()[["id", "reviewer", "action", "memo"]].values.tolist() == [[1, "ana", "accept", ""]]
 
 
 @pytest.mark.parametrize(

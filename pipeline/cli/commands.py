@@ -124,6 +124,7 @@ def validate(transcripts: Path = TRANSCRIPTS, codebook: Path = CODEBOOK) -> None
     from pipeline.codebook.load import check_codebook, lint
     from pipeline.coding.segment import DEFAULT_MAX_LENGTH, speech_length
     from pipeline.ingest.read import discover
+    from pipeline.ingest.read import problems as transcript_problems
 
     cb, problems = check_codebook(codebook)
     for problem in problems:
@@ -133,7 +134,8 @@ def validate(transcripts: Path = TRANSCRIPTS, codebook: Path = CODEBOOK) -> None
             console.print(f"[yellow]advice:[/yellow] {codebook}: {advice}", highlight=False, soft_wrap=True)
     n_read = 0
     if transcripts.is_dir():
-        found, skipped = discover(transcripts)
+        found, every_skipped = discover(transcripts)
+        skipped = transcript_problems(every_skipped)
         n_read = len(found)
         for skip in skipped:
             console.print(f"[red]error:[/red] {skip.reason}", highlight=False, soft_wrap=True)

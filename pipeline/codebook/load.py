@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from pipeline.codebook.model import Codebook, codebook_hash
 from pipeline.core.errors import CodebookError
+from pipeline.core.yamltext import YamlProblem, load_yaml
 
 
 def load_codebook(path: str | Path) -> Codebook:
@@ -40,10 +41,11 @@ def check_codebook(path: str | Path) -> tuple[Codebook | None, list[CodebookErro
         line = content[: exc.start].count(b"\n") + 1
         return None, [CodebookError("codebook is not valid UTF-8", path=path, line=line)]
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        raw = yaml.safe_load(text)
+        raw, node = load_yaml(text)
     except yaml.YAMLError as exc:
         return None, [yaml_error(exc, path=path)]
+    except YamlProblem as exc:
+        return None, [CodebookError(exc.message, path=path, line=exc.line)]
     if not isinstance(raw, dict):
         return None, [
             CodebookError("codebook must be a YAML mapping with `name`, `version` and `themes`", path=path, line=1)

@@ -137,7 +137,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
 
     Every cell is read as text, so ids stay as written ("01", "001", "1e5") and versions too ("1.10");
     the formula guard is undone; only the known offset, score and flag columns are typed. An offset
-    column with a cell that is not a whole number stays text, for the caller to report with its line.
+    column with a cell that is not a whole number (or beyond int64) stays text, for the caller to report with its line.
     """
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     for column in frame.columns:
@@ -147,6 +147,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
             numbers = pd.to_numeric(frame[column].replace("", None), errors="coerce")
             blank = frame[column].eq("")
             whole = not (numbers.isna() & ~blank).any() and not (numbers.dropna() % 1).any()
+            whole = whole and bool(numbers.dropna().abs().lt(2**63).all())  # else int64 would wrap round silently
             if whole and (column in NULLABLE_INTEGER_COLUMNS or not blank.any()):
                 frame[column] = numbers.astype("Int64" if column in NULLABLE_INTEGER_COLUMNS else "int64")
     for column in FLOAT_COLUMNS:

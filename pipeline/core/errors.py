@@ -9,7 +9,7 @@ class QualcodeError(Exception):
     """A problem a user can fix, located by file and (where known) line."""
 
     def __init__(self, message: str, *, path: str | Path | None = None, line: int | None = None) -> None:
-        self.message = message
+        self.message = " ".join(message.splitlines())  # user text quoted in a message must not break the one line
         self.path = str(path) if path is not None else None
         self.line = line
         super().__init__(str(self))

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from pipeline.core.errors import TranscriptError
+from pipeline.core.yamltext import YamlProblem, load_yaml
 from pipeline.ingest.decode import decode_bytes
 
 # --- lines and front matter -----------------------------------------------------------------
@@ -46,12 +47,15 @@ def front_matter(text: str, where: str) -> tuple[dict[str, Any], int]:
         if line.rstrip() not in ("---", "..."):
             continue
         try:
-            data = yaml.safe_load(text[yaml_start:offset])
+            data, _ = load_yaml(text[yaml_start:offset])
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
             line_no = mark.line + 2 if mark is not None else 1  # +1 for 0-based, +1 for the opening ---
             raise TranscriptError(f"malformed YAML front matter: {problem}", path=where, line=line_no) from None
+        except YamlProblem as exc:
+            line_no = exc.line + 1 if exc.line is not None else 1  # +1 for the opening ---
+            raise TranscriptError(f"YAML front matter: {exc.message}", path=where, line=line_no) from None
         if data is not None and not isinstance(data, dict):  # e.g. a title between two rules: not front matter
             return {}, 0
         return data or {}, offset + len(line)

@@ -107,8 +107,9 @@ def read_transcript(path: Path, *, root: Path | None = None, metadata: Mapping[s
 
 
 def discover(folder: Path) -> tuple[list[Transcript], list[Skipped]]:
-    """Read every transcript under `folder` (recursive, sorted); unreadable files, documents in unsupported
-    formats (.pdf, .doc, ...) and later duplicate ids become Skipped; other files are ignored."""
+    """Read every transcript under `folder` (recursive, sorted). Every other file is a Skipped with its reason:
+    unreadable files, other formats and later duplicate ids are problems; metadata.csv, a top-level README.md,
+    hidden files and Office lock files are `ignored` (not transcripts, listed so nothing goes unmentioned)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise TranscriptError("transcripts folder not found", path=folder)
@@ -119,12 +120,18 @@ def discover(folder: Path) -> tuple[list[Transcript], list[Skipped]]:
     for path in sorted((p for p in folder.rglob("*") if p.is_file()), key=lambda p: p.relative_to(folder).as_posix()):
         relative = path.relative_to(folder)
         source = relative.as_posix()
-        hidden = any(part.startswith((".", "~$")) for part in relative.parts)  # ~$ : Word lock files
-        if hidden or path.name.lower() in ("readme.md", "metadata.csv"):
+        not_a_transcript = _not_a_transcript(relative)
+        if not_a_transcript:
+            skipped.append(Skipped(source, not_a_transcript, ignored=True))
             continue
-        if path.suffix.lower() in _UNSUPPORTED_DOCUMENTS:
+        suffix = path.suffix.lower()
+        if suffix in _UNSUPPORTED_DOCUMENTS:
             skipped.append(Skipped(source, f"{path}: unsupported format {path.suffix}: save it as .docx or .txt"))
-        if path.suffix.lower() not in TRANSCRIPT_SUFFIXES:
+            continue
+        if suffix not in TRANSCRIPT_SUFFIXES:
+            kind = f"{path.suffix} files" if path.suffix else "files without an extension"
+            reason = f"{path}: not a transcript ({kind} are not read; transcripts are {', '.join(TRANSCRIPT_SUFFIXES)})"
+            skipped.append(Skipped(source, reason))
             continue
         try:
             transcript = read_transcript(path, root=folder, metadata=metadata.get(source))
@@ -146,6 +153,29 @@ def read_folder(folder: Path, *, allow_empty: bool = False) -> tuple[list[Transc
     folder = Path(folder)
     transcripts, skipped = discover(folder)
     if not transcripts and not allow_empty:
-        reasons = "; ".join(f"{s.source}: {s.reason}" for s in skipped) or "no .txt, .md, .docx, .vtt or .srt files"
+        reasons = (
+            "; ".join(f"{s.source}: {s.reason}" for s in problems(skipped)) or "no .txt, .md, .docx, .vtt or .srt files"
+        )
         raise TranscriptError(f"no readable transcripts ({reasons})", path=folder)
     return transcripts, skipped
+
+
+def problems(skipped: list[Skipped]) -> list[Skipped]:
+    """The skipped files a user should hear about (not metadata.csv, READMEs, hidden or lock files)."""
+    return [s for s in skipped if not s.ignored]
+
+
+def _not_a_transcript(relative: Path) -> str:
+    """Why a file is deliberately not read as a transcript ('' when it may be one)."""
+    name = relative.name.lower()
+    if any(part.startswith("~$") for part in relative.parts):
+        return "an Office lock file (~$), not a transcript"
+    if any(part.startswith(".") for part in relative.parts):
+        return "a hidden file, not a transcript"
+    if len(relative.parts) == 1 and name == "metadata.csv":
+        return "not a transcript: the transcripts' metadata"
+    if name == "metadata.csv":
+        return "not a transcript; only the top-level metadata.csv is read, so this one is not applied"
+    if name == "readme.md":
+        return "not a transcript: a README" + ("" if len(relative.parts) == 1 else " (rename it to code it)")
+    return ""

@@ -36,7 +36,8 @@ class Transcript:
 
 @dataclass(frozen=True)
 class Skipped:
-    """A file `discover` could not use, with a one-line reason naming the file (and line when known)."""
+    """A file `discover` did not code, with a one-line reason naming the file (and line when known)."""
 
     source: str
     reason: str
+    ignored: bool = False  # True: deliberately not a transcript (metadata.csv, a README, hidden and lock files)

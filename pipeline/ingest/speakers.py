@@ -20,27 +20,32 @@ _WORD = r"[^\W\d_](?:[\w'’-]|\.(?=\w))*\.?"
 _LABEL = rf"{_WORD}(?:[ ]{_WORD}|[ ]\#?\d+){{0,3}}"
 _BOLD = r"(?:\*{1,3}|_{2,3})"  # bold, bold-italic
 # `Label: text`, with optional bold, a timestamp before, or a bracketed one after the label.
+# Runs of blanks before something that is not a blank are possessive (`*+`): the same matches, but a line of
+# `Name` and 50,000 spaces no longer tries every way of sharing the spaces between the optional parts (15 s).
 _LABEL_LINE = re.compile(
-    rf"[ \t]*{_BOLD}?(?:(?P<ts_before>{_TS_ANY})[ \t]+{_BOLD}?)?(?P<label>{_LABEL})"
-    rf"(?:[ \t]*(?P<ts_after>{_TS_BRACKETED}))?(?:[ \t]*\((?P<paren>[^()\n:]{{1,30}})\))?"
-    rf"(?:[ \t]*{_BOLD}?[ \t]*:(?=\s|\*|_|$)[ \t]*{_BOLD}?|[ \t]*\t)(?P<rest>.*)"
+    rf"[ \t]*+{_BOLD}?(?:(?P<ts_before>{_TS_ANY})[ \t]++{_BOLD}?)?(?P<label>{_LABEL})"
+    rf"(?:[ \t]*+(?P<ts_after>{_TS_BRACKETED}))?(?:[ \t]*+\((?P<paren>[^()\n:]{{1,30}})\))?"
+    rf"(?:[ \t]*+{_BOLD}?[ \t]*+:(?=\s|\*|_|$)[ \t]*+{_BOLD}?|[ \t]*\t)(?P<rest>.*)"
 )
 # A speaker line over the speech, with a timestamp: Otter `Kari Nilsen  0:03`, Teams `Kari Nilsen 00:00:03`,
 # Descript `00:00:03 Kari Nilsen`, Zoom's text export `[Kari Nilsen] 10:02:15`.
 _HEADER_LINE = re.compile(
     rf"[ \t]*(?:(?P<ts_before>{_TS_ANY})[ \t]+)?(?:\[(?P<bracketed>{_LABEL})\]|(?P<label>{_LABEL}))"
-    rf"(?:[ \t]+(?:[-–—|][ \t]+)?(?P<ts_after>{_TS_ANY}))?[ \t]*"
+    rf"(?:[ \t]++(?:[-–—|][ \t]++)?(?P<ts_after>{_TS_ANY}))?[ \t]*"
 )
 # `Q. How long ...` / `A. Twelve months.`: role-word labels ending in a full stop (see _dot_labels).
 _DOT_LABEL = re.compile(r"[ \t]*(?P<label>[A-Za-z]{1,3}\d*)\.[ \t]+(?P<rest>\S.*)")
 _LEADING_TS = re.compile(rf"[ \t]*{_TS_ANY}[ \t]*")  # Sonix: `Speaker 1: [00:00:05] text`
-_TRAILING_TS = re.compile(rf"[ \t]*(?:\#{_TS}(?:-\d)?\#|\[{_TS}\])[ \t]*$")  # f4/MAXQDA `#00:00:12-5#`
+# f4/MAXQDA `#00:00:12-5#`; found with search(), so no leading blanks (each start would rescan them all).
+_TRAILING_TS = re.compile(rf"(?:\#{_TS}(?:-\d)?\#|\[{_TS}\])[ \t]*$")
 _HARD_BREAK = re.compile(r"(?<!\\)\\[ \t]*$")  # Markdown's hard line break: a backslash ending the line (ATLAS.ti)
 _EMPHASIS = r"(?:\*{1,3}|_{1,3})"
 # A label alone on its line, over the speech: `**Interviewer**\`, `***Participant***\`, `[Kari Nilsen]`, `Kari Nilsen`.
+# Its blank runs are possessive and a timestamp after the label needs a blank just before it (a lookbehind):
+# the same lines match, without trying every way of sharing a long blank run between the optional parts.
 _ALONE_LINE = re.compile(
-    rf"[ \t]*(?:{_TS_ANY}[ \t]+)?(?P<open>{_EMPHASIS}|\[)?[ \t]*(?P<label>{_LABEL})[ \t]*(?P<colon>:)?[ \t]*"
-    rf"(?P<close>{_EMPHASIS}|\])?[ \t]*:?(?:[ \t]+{_TS_ANY})?[ \t]*(?P<hard>\\)?[ \t]*"
+    rf"[ \t]*+(?:{_TS_ANY}[ \t]++)?(?P<open>{_EMPHASIS}|\[)?[ \t]*+(?P<label>{_LABEL})[ \t]*+(?P<colon>:)?[ \t]*+"
+    rf"(?P<close>{_EMPHASIS}|\])?[ \t]*+:?(?:(?<=[ \t]){_TS_ANY})?[ \t]*+(?P<hard>\\)?[ \t]*"
 )
 _TS_LINE = re.compile(rf"[ \t]*{_BOLD}?{_TS_ANY}(?:[ \t]*(?:-->|-|–|to)[ \t]*{_TS_ANY})?{_BOLD}?[ \t]*")
 _HEADING = re.compile(r"[ \t]{0,3}#{1,6}(?:[ \t].*)?")

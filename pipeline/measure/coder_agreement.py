@@ -23,7 +23,14 @@ from pipeline.coding.table import ROLE, SEGMENT_ID, TRANSCRIPT_ID, segments_fram
 from pipeline.core.errors import QualcodeError
 from pipeline.ingest.read import read_folder
 from pipeline.measure.agreement import Agreement, BootstrapOptions, agree
-from pipeline.measure.coder_files import CODER, TAGS_MARKERS, load_coder_file, segment_labels, unknown_themes
+from pipeline.measure.coder_files import (
+    CODER,
+    TAGS_MARKERS,
+    check_spans_fit,
+    load_coder_file,
+    segment_labels,
+    unknown_themes,
+)
 
 
 @dataclass(frozen=True)
@@ -98,6 +105,9 @@ def coder_agreement(
     used = [t for t in transcripts if t.id in included]
     if not used:
         raise QualcodeError("none of the coded transcripts is in the transcripts folder", path=transcripts_dir)
+    texts = {t.id: t.text for t in used}
+    for coder in coders:
+        check_spans_fit(coder.codes, texts)
     coding = CodingOptions(unit=unit)  # type: ignore[arg-type]
     coded = code_corpus(used, codebook=codebook, options=coding, nlp=build_nlp(codebook))
     segments = segments_frame(s for c in coded for s in c.segments)

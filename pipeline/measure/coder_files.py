@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -52,6 +52,7 @@ COLUMN_ALIASES = {
     "segment": SEGMENT_ID,
 }
 SEGMENT_ID_PATTERN = re.compile(r"^(?P<transcript>.+):(?P<start>\d+)-(?P<end>\d+)$")
+MAX_OFFSET = 2**31 - 1  # no transcript has two thousand million characters; larger numbers are mistakes
 
 
 def parse_segment_id(segment_id: str) -> tuple[str, int, int]:
@@ -191,6 +192,9 @@ def _gold_row(cells: dict[str, str], *, path: Path, line: int) -> dict[str, obje
     else:
         start, end = parsed[1], parsed[2]
         transcript_id = transcript_id or parsed[0]
+    if parsed is not None:
+        for name, value in ((START_CHAR, parsed[1]), (END_CHAR, parsed[2])):
+            _offset(str(value), f"segment_id {name}", path=path, line=line)
     if parsed is not None and parsed != (transcript_id, start, end):
         raise QualcodeError(
             f"segment_id {segment_id!r} disagrees with transcript_id/start_char/end_char", path=path, line=line
@@ -214,7 +218,25 @@ def _offset(value: str, name: str, *, path: Path, line: int) -> int:
         raise QualcodeError(f"{name} must be a whole number, not {value!r}", path=path, line=line) from None
     if number < 0:
         raise QualcodeError(f"{name} must not be negative ({number})", path=path, line=line)
+    if number > MAX_OFFSET:
+        raise QualcodeError(
+            f"{name} {number} is larger than any transcript (at most {MAX_OFFSET:,})", path=path, line=line
+        )
     return number
+
+
+def check_spans_fit(gold: pd.DataFrame, texts: Mapping[str, str]) -> None:
+    """Every coded span of a transcript that is present ends within its text; else an error naming the coder."""
+    lengths = gold[TRANSCRIPT_ID].map({key: len(text) for key, text in texts.items()})
+    beyond = gold[lengths.notna() & (gold[END_CHAR] > lengths)]
+    if len(beyond):
+        row = beyond.iloc[0]
+        more = f" (and {len(beyond) - 1} more)" if len(beyond) > 1 else ""
+        raise QualcodeError(
+            f"coder {row[CODER]!r} codes {row[TRANSCRIPT_ID]}:{row[START_CHAR]}-{row[END_CHAR]} ({row[THEME]}), "
+            f"beyond the end of the transcript ({len(texts[row[TRANSCRIPT_ID]]):,} characters){more}: "
+            "offsets count characters of the transcript file as qualcode reads it"
+        )
 
 
 def _from_tags_table(path: Path) -> pd.DataFrame:
@@ -227,18 +249,19 @@ def _from_tags_table(path: Path) -> pd.DataFrame:
     if missing:
         raise QualcodeError(f"tags table lacks column(s) {', '.join(missing)}", path=path, line=1)
     evidence = tags[tags[EVIDENCE]]
-    for column in (START_CHAR, END_CHAR):
-        bad = pd.to_numeric(evidence[column], errors="coerce").isna()
-        if bad.any():
-            row = int(bad.to_numpy().nonzero()[0][0])
-            raise QualcodeError(
-                f"{column} must be a whole number, not {evidence[column].iloc[row]!r}",
-                path=path,
-                line=int(evidence.index[row]) + 2,
-            )
+    for index, row in evidence.iterrows():
+        line = int(index) + 2
+        start, end = (_offset(_whole(row[name]), name, path=path, line=line) for name in (START_CHAR, END_CHAR))
+        if start >= end:
+            raise QualcodeError(f"start_char {start} is not before end_char {end}", path=path, line=line)
     frame = evidence[[TRANSCRIPT_ID, START_CHAR, END_CHAR, THEME, SEGMENT_ID]].copy()
     frame.insert(0, CODER, path.stem)
     return _typed(frame.reset_index(drop=True))
+
+
+def _whole(value: object) -> str:
+    """A number pandas read as text for _offset ("12", not "12.0", when a float column holds a whole number)."""
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:

@@ -34,9 +34,9 @@ from pipeline.coding.table import ROLE, SEGMENT_ID, TEXT, TRANSCRIPT_ID, segment
 from pipeline.core.choices import Unit
 from pipeline.core.errors import ModelError, QualcodeError
 from pipeline.core.files import atomic_write_text
-from pipeline.ingest.read import read_folder
+from pipeline.ingest.read import problems, read_folder
 from pipeline.measure.agreement import BootstrapOptions, Comparison, compare
-from pipeline.measure.coder_files import CODER, load_gold, segment_labels, unknown_themes
+from pipeline.measure.coder_files import CODER, check_spans_fit, load_gold, segment_labels, unknown_themes
 
 METHODS = ("rules", "classifier", "combined", "keyword_baseline", "tfidf_baseline")
 BASELINES = ("keyword_baseline", "tfidf_baseline")
@@ -329,6 +329,7 @@ def evaluation_data(
             f"(coded transcript ids: {', '.join(sorted(covered)[:5])}...)",
             path=transcripts_dir,
         )
+    check_spans_fit(chosen, {t.id: t.text for t in used})
     coding = CodingOptions(unit=options.unit)
     coded = list(code_corpus(used, codebook=codebook, options=coding, nlp=nlp))
     segments = segment_context(segments_frame(s for c in coded for s in c.segments))
@@ -358,7 +359,7 @@ def evaluation_data(
         "resamples": options.resamples,
         "unknown_themes": unknown_themes(chosen, themes),
         "transcripts_not_found": not_found,
-        "skipped": [{"source": s.source, "reason": s.reason} for s in skipped],
+        "skipped": [{"source": s.source, "reason": s.reason} for s in problems(skipped)],
     }
     return data, record
 

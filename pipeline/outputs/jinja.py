@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -17,11 +18,26 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["md"] = markdown_text
+    env.filters["code"] = markdown_code
     env.filters["pct"] = lambda value: f"{100 * value:.0f}%"
     return env
 
 
+_MD_PUNCTUATION = re.compile(r"([\\`*_\[\]~|])")
+_BACKTICKS = re.compile(r"`+")
+
+
 def markdown_text(value: Any) -> str:
-    """Text safe inside a Markdown table cell or quote: no raw HTML, no pipes, one line."""
+    """Text safe inside a Markdown table cell or quote: one line, no raw HTML, and no Markdown of its own
+    (backticks, emphasis, links and images, pipes are escaped: a quote cannot load a remote image)."""
     text = " ".join(str(value).split())
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_PUNCTUATION.sub(r"\\\1", text)
+
+
+def markdown_code(value: Any) -> str:
+    """A Markdown code span of `value` on one line, fenced by more backticks than any run inside it (CommonMark)."""
+    text = " ".join(str(value).split())
+    fence = "`" * (max((len(run) for run in _BACKTICKS.findall(text)), default=0) + 1)
+    padding = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
+    return f"{fence}{padding}{text}{padding}{fence}"

@@ -10,7 +10,10 @@ untrusted: see `refi_xml.SafeArchive`. Everything not imported is listed, never 
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -24,7 +27,7 @@ from pipeline.coding.table import END_CHAR, START_CHAR, TEXT, THEME, TRANSCRIPT_
 from pipeline.core.errors import ExchangeError, QualcodeError
 from pipeline.core.files import atomic_write_bytes, atomic_write_text
 from pipeline.ingest.decode import decode_text
-from pipeline.ingest.read import NO_LABELS_WARNING, discover
+from pipeline.ingest.read import NO_LABELS_WARNING, discover, problems
 from pipeline.refi.codebook import (
     ImportedCodebook,
     codebook_from_refi,
@@ -309,20 +312,44 @@ def _target_ids(imported: ImportedCodebook, target: Codebook | None) -> dict[str
     return mapped
 
 
-def _provenance(note: str) -> list[dict[str, Any]]:
-    """The records of a qualcode provenance note (empty for other notes)."""
+def _provenance(note: str, *, where: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """The records of a qualcode provenance note (none for other notes), and why any line was not imported.
+
+    A record is a JSON object with text `theme` and `coder` and scalar values only (a nested value would not
+    fit provenance.csv); other lines are listed, never silently dropped, and never stop the import."""
     lines = note.replace("\r\n", "\n").split("\n")
     if not lines or lines[0].strip() != PROVENANCE_HEADER:
-        return []
-    records = []
-    for line in lines[1:]:
+        return [], []
+    records, problems = [], []
+    for number, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
         try:
             record = json.loads(line)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
+            problems.append(f"{where} line {number}: not a JSON record")
             continue
-        if isinstance(record, dict) and THEME in record:
-            records.append(record)
-    return records
+        reason = _provenance_problem(record)
+        if reason:
+            problems.append(f"{where} line {number}: {reason}")
+            continue
+        records.append(record)
+    return records, problems
+
+
+def _provenance_problem(record: Any) -> str:
+    if not isinstance(record, dict):
+        return "not a JSON object"
+    for name in (THEME, CODER):
+        if not isinstance(record.get(name), str) or not record[name].strip():
+            return f"no {name!r}"
+    nested = [key for key, value in record.items() if not isinstance(value, (str, int, float, bool, type(None)))]
+    if nested:
+        return f"{nested[0]!r} is not a single value"
+    reserved = {TRANSCRIPT_ID, START_CHAR, END_CHAR} & set(record)
+    if reserved:
+        return f"{sorted(reserved)[0]!r} is set by the selection, not the note"
+    return ""
 
 
 def _check_out(out: Path, *, force: bool) -> None:
@@ -423,7 +450,8 @@ def import_qdpx(
                 continue
             memos = [selection.memo] if selection.memo else []
             for note_guid in selection.notes:
-                records = _provenance(notes.get(note_guid, ""))
+                records, bad = _provenance(notes.get(note_guid, ""), where=f"provenance note {note_guid}")
+                result.not_imported.extend(bad)
                 provenance.extend(
                     {TRANSCRIPT_ID: transcript_id, START_CHAR: start, END_CHAR: end, **record} for record in records
                 )
@@ -464,39 +492,63 @@ def import_qdpx(
     if unknown_refs:
         result.not_imported.append(f"{unknown_refs} coding(s) refer to codes that are not in the project's codebook")
 
-    written = result.written
+    # Everything is written to a staging folder beside `out`, then moved into place: a failure leaves no half import.
+    written: list[Path] = []
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = out.parent / f".{out.name}.import-{uuid.uuid4().hex[:12]}"
+    stage.mkdir()  # mkdir, not mkdtemp: the folder gets the usual permissions when it becomes `out`
+    staged_transcripts = stage / "transcripts"
+    try:
+        for source, imported_source in zip(sources, result.sources):
+            written.append(atomic_write_bytes(staged_transcripts / imported_source.file, source.text.encode("utf-8")))
+        if metadata_rows:
+            order = list(dict.fromkeys(["file", "id", *columns.values(), *(c for r in metadata_rows for c in r)]))
+            order = [c for c in order if any(c in r for r in metadata_rows)]
+            metadata = pd.DataFrame(metadata_rows).reindex(columns=order).fillna("")
+            written.append(write_csv(metadata, staged_transcripts / "metadata.csv"))
+        if coded:
+            frame = pd.DataFrame(coded).drop_duplicates([CODER, TRANSCRIPT_ID, START_CHAR, END_CHAR, THEME])
+            for theme, rows in frame[~frame[THEME].isin(known_themes)].groupby(THEME):
+                result.unknown_codes[str(theme)] = (code_names.get(rows["_code"].iloc[0], str(theme)), len(rows))
+            taken_coders: set[str] = set()
+            for coder, rows in frame.groupby(CODER, sort=True):
+                stem = _unique(safe_file_stem(str(coder), fallback="coder"), taken_coders)
+                rows = rows.sort_values([TRANSCRIPT_ID, START_CHAR, END_CHAR, THEME])[CODER_COLUMNS]
+                written.append(write_csv(rows, stage / "coded" / f"{stem}.csv"))
+                result.coders[stem] = len(rows)
+        if provenance:
+            frame = pd.DataFrame(provenance)
+            leading = [TRANSCRIPT_ID, START_CHAR, END_CHAR, THEME, CODER]
+            frame = frame[[*leading, *[c for c in frame.columns if c not in leading]]]
+            written.append(write_csv(frame.sort_values(leading), stage / "provenance.csv"))
+            result.provenance_rows = len(frame)
+        if imported:
+            result.codebook_path = atomic_write_text(
+                stage / "codebook.yaml", codebook_yaml(imported.codebook, source=path.name)
+            )
+            written.append(result.codebook_path)
+        _switch(stage, out)
+        result.written = [out / path.relative_to(stage) for path in written]
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    if result.codebook_path is not None:
+        result.codebook_path = out / "codebook.yaml"
     transcripts_dir = out / "transcripts"
-    for source, imported_source in zip(sources, result.sources):
-        written.append(atomic_write_bytes(transcripts_dir / imported_source.file, source.text.encode("utf-8")))
-    if metadata_rows:
-        order = list(dict.fromkeys(["file", "id", *columns.values(), *(c for r in metadata_rows for c in r)]))
-        order = [c for c in order if any(c in r for r in metadata_rows)]
-        metadata = pd.DataFrame(metadata_rows).reindex(columns=order).fillna("")
-        written.append(write_csv(metadata, transcripts_dir / "metadata.csv"))
-    if coded:
-        frame = pd.DataFrame(coded).drop_duplicates([CODER, TRANSCRIPT_ID, START_CHAR, END_CHAR, THEME])
-        for theme, rows in frame[~frame[THEME].isin(known_themes)].groupby(THEME):
-            result.unknown_codes[str(theme)] = (code_names.get(rows["_code"].iloc[0], str(theme)), len(rows))
-        taken_coders: set[str] = set()
-        for coder, rows in frame.groupby(CODER, sort=True):
-            stem = _unique(safe_file_stem(str(coder), fallback="coder"), taken_coders)
-            rows = rows.sort_values([TRANSCRIPT_ID, START_CHAR, END_CHAR, THEME])[CODER_COLUMNS]
-            written.append(write_csv(rows, out / "coded" / f"{stem}.csv"))
-            result.coders[stem] = len(rows)
-    if provenance:
-        frame = pd.DataFrame(provenance)
-        leading = [TRANSCRIPT_ID, START_CHAR, END_CHAR, THEME, CODER]
-        frame = frame[[*leading, *[c for c in frame.columns if c not in leading]]]
-        written.append(write_csv(frame.sort_values(leading), out / "provenance.csv"))
-        result.provenance_rows = len(frame)
-    if imported:
-        result.codebook_path = atomic_write_text(
-            out / "codebook.yaml", codebook_yaml(imported.codebook, source=path.name)
-        )
-        written.append(result.codebook_path)
     if sources:
         result.warnings.extend(_check_readable(transcripts_dir))
     return result
+
+
+def _switch(stage: Path, out: Path) -> None:
+    """Move the staged import into `out`: in one rename when `out` is new or empty, else file by file (--force)."""
+    staged = sorted(path for path in stage.rglob("*") if path.is_file())
+    if not out.exists() or (out.is_dir() and not any(out.iterdir())):
+        os.replace(stage, out)
+        return
+    for path in staged:
+        target = out / path.relative_to(stage)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, target)
 
 
 def _check_readable(folder: Path) -> list[str]:
@@ -505,7 +557,7 @@ def _check_readable(folder: Path) -> list[str]:
         transcripts, skipped = discover(folder)
     except QualcodeError as exc:
         return [f"the imported transcripts cannot be read: {exc}"]
-    warnings = [f"{folder}/{s.source}: ingest skips it: {s.reason}" for s in skipped]
+    warnings = [f"{folder}/{s.source}: ingest skips it: {s.reason}" for s in problems(skipped)]
     unlabelled = sum(NO_LABELS_WARNING in t.warnings for t in transcripts)
     if unlabelled:
         warnings.append(f"{unlabelled} transcript(s) have no speaker labels: ingest codes each as one respondent")

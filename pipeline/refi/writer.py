@@ -49,7 +49,7 @@ from pipeline.coding.table import (
 )
 from pipeline.core.errors import ExchangeError
 from pipeline.core.files import atomic_write_bytes, settle_reports
-from pipeline.ingest.read import discover
+from pipeline.ingest.read import discover, problems
 from pipeline.ingest.records import Transcript
 from pipeline.refi.codebook import ORIGIN, append_codes, append_tor_sets
 from pipeline.refi.xml import PROJECT_NS, PROJECT_SCHEMA_LOCATION, XSI_NS, stable_guid, xml_text
@@ -389,7 +389,7 @@ def export_qdpx(
         raise ExchangeError(f"cannot read tags table: {' '.join(str(exc).split())}", path=tags_path) from None
     codings = evidence_codings(tags, where=str(tags_path))
     check_codings(codings, transcripts, codebook, where=str(tags_path))
-    warnings = [f"{transcripts_dir}/{s.source}: not exported: {s.reason}" for s in skipped]
+    warnings = [f"{transcripts_dir}/{s.source}: not exported: {s.reason}" for s in problems(skipped)]
     metadata_path = Path(reports_dir) / "metadata.csv"
     if metadata_path.is_file():
         run_ids = set(read_table(metadata_path).get(TRANSCRIPT_ID, pd.Series(dtype=str)))

@@ -224,8 +224,15 @@ def next_url(transcript_id: str, start: int, end: int, theme: str, filters: Queu
 
 
 def _local(url: str, fallback: str) -> str:
-    """Only same-site paths are followed after a POST (no open redirects)."""
-    return url if url.startswith("/") and not url.startswith(("//", "/\\")) else fallback
+    """Only same-site paths are followed after a POST (no open redirects): one leading '/', and no backslash,
+    whitespace or control character (browsers drop tabs and newlines, so `/<tab>/host` would become `//host`)."""
+    local = (
+        url.startswith("/")
+        and not url.startswith("//")
+        and "\\" not in url
+        and all(char.isprintable() and not char.isspace() for char in url)
+    )
+    return url if local else fallback
 
 
 def review_blueprint(workspace: Workspace) -> Blueprint:

@@ -50,6 +50,9 @@ CREATE TABLE IF NOT EXISTS decisions (
     codebook_hash TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS decisions_by_span ON decisions (transcript_id, start_char, end_char);
+CREATE TRIGGER IF NOT EXISTS decisions_no_replace BEFORE INSERT ON decisions
+WHEN EXISTS (SELECT 1 FROM decisions WHERE id = NEW.id)
+BEGIN SELECT RAISE(ABORT, 'the review log is append-only: a decision cannot be replaced'); END;
 CREATE TRIGGER IF NOT EXISTS decisions_no_update BEFORE UPDATE ON decisions
 BEGIN SELECT RAISE(ABORT, 'the review log is append-only: decisions cannot be updated'); END;
 CREATE TRIGGER IF NOT EXISTS decisions_no_delete BEFORE DELETE ON decisions

@@ -26,7 +26,7 @@ from pipeline.core.choices import Combine
 from pipeline.core.errors import QualcodeError
 from pipeline.core.files import output_lock, staged_set
 from pipeline.ingest.metadata import load_metadata
-from pipeline.ingest.read import read_folder, read_transcript
+from pipeline.ingest.read import problems, read_folder, read_transcript
 from pipeline.ingest.records import Skipped, Transcript
 from pipeline.outputs.matrix import DEFAULT_GROUP_FIELD, FindingsMatrix, build_matrix
 from pipeline.outputs.report import write_reports
@@ -114,7 +114,7 @@ def _run_locked(
     combine: str,
     min_precision: float,
 ) -> RunResult:
-    transcripts, skipped = read_folder(transcripts_dir)
+    transcripts, every_skipped = read_folder(transcripts_dir)
     if on_start:
         on_start(len(transcripts))
     coded = []
@@ -151,7 +151,7 @@ def _run_locked(
     record = run_record(
         codebook=codebook,
         coded=coded,
-        skipped=skipped,
+        skipped=every_skipped,
         tags=tags,
         options=options,
         by=by,
@@ -196,7 +196,10 @@ def run_record(
     transcripts_dir: Path,
     started: datetime,
 ) -> dict[str, Any]:
-    """The facts of a run for run.json: inputs and their hashes, versions, counts, skipped files, warnings."""
+    """The facts of a run for run.json: inputs and their hashes, versions, counts, skipped files (problems, and
+    the files that are not transcripts), warnings."""
+    ignored = [s for s in skipped if s.ignored]
+    skipped = problems(skipped)
     evidence = tags[tags[EVIDENCE]] if len(tags) else tags
     reasons = (
         tags.loc[~tags[EVIDENCE], EVIDENCE_REASON].value_counts() if EVIDENCE_REASON in tags else pd.Series(dtype=int)
@@ -232,6 +235,7 @@ def run_record(
         },
         "transcripts": [transcript_record(c) for c in coded],
         "skipped": [{"source": s.source, "reason": s.reason} for s in skipped],
+        "not_transcripts": [{"source": s.source, "reason": s.reason} for s in ignored],
         "warnings": [
             {"source": c.transcript.source, "message": w} for c in coded for w in [*c.transcript.warnings, *c.warnings]
         ],

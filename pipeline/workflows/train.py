@@ -30,7 +30,7 @@ from pipeline.coding.table import (
 )
 from pipeline.core.choices import Estimator, Unit
 from pipeline.core.errors import QualcodeError
-from pipeline.ingest.read import read_folder
+from pipeline.ingest.read import problems, read_folder
 from pipeline.ingest.records import Skipped
 from pipeline.measure.coder_files import CODER, segment_labels, unknown_themes
 from pipeline.review.training import ReviewTraining, with_review_decisions
@@ -87,7 +87,7 @@ def code_project(
         segments=segments,
         tags=tags,
         rules=rule_features(segments, tags, themes=codebook.theme_ids),
-        skipped=skipped,
+        skipped=problems(skipped),
     )
 
 

@@ -16,6 +16,7 @@ from pipeline.codebook.load import line_of, yaml_error
 from pipeline.codebook.model import Codebook
 from pipeline.core.errors import FindingsError
 from pipeline.core.files import read_utf8
+from pipeline.core.yamltext import YamlProblem, load_yaml
 
 STATEMENT_ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"
 
@@ -55,11 +56,12 @@ def load_findings(path: str | Path, *, codebook: Codebook) -> Findings:
     path = Path(path)
     text = read_utf8(path, what="findings file", error=FindingsError)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        raw = yaml.safe_load(text)
+        raw, node = load_yaml(text)
     except yaml.YAMLError as exc:
         error = yaml_error(exc, path=path)
         raise FindingsError(error.message, path=path, line=error.line) from None
+    except YamlProblem as exc:
+        raise FindingsError(exc.message, path=path, line=exc.line) from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
