@@ -135,9 +135,8 @@ def train_project(
         )
     labels = segment_labels(segments, gold, themes=themes)
     rules = project.rules.loc[segments[SEGMENT_ID]]
-    model = train_classifier(
-        segments,
-        labels,
+    # the same training set-up for the model and for measuring the combine modes
+    setup = dict(
         codebook=project.codebook,
         rules=rules,
         nlp=project.nlp,
@@ -147,23 +146,13 @@ def train_project(
         cv_folds=cv_folds,
         estimator=estimator,
     )
+    model = train_classifier(segments, labels, **setup)
     model.card["unit"] = str(unit)  # a plain string: the card is saved in the skops file
     model.card["training_data"]["coders"] = sorted(set(gold[CODER]))
     if review_log is not None:
         model.card["training_data"]["review_log"] = review_log
     if measure:
-        measured = measure_combine(
-            segments,
-            labels,
-            codebook=project.codebook,
-            rules=rules,
-            nlp=project.nlp,
-            use_examples=use_examples,
-            random_state=random_state,
-            min_positive=min_positive,
-            cv_folds=cv_folds,
-            estimator=estimator,
-        )
+        measured = measure_combine(segments, labels, **setup)
         model.card["best_combine"] = measured.pop("best")
         model.card["combine_measured"] = measured
     unknown = gold[gold[THEME].isin(unknown_themes(gold, themes))][THEME].value_counts().sort_index()
