@@ -46,7 +46,7 @@ from pipeline.coding.table import read_tags
 from pipeline.core.errors import ModelError, QualcodeError
 from pipeline.ingest.read import discover
 from pipeline.measure.coder_files import load_gold, segment_labels
-from pipeline.workflows.train import code_project, suggest_segments
+from pipeline.workflows.train import code_project, suggest_segments, train_project
 
 CLASSIFY = Path(__file__).resolve().parent / "fixtures" / "classify"
 TRAIN = {"min_positive": 2, "cv_folds": 3, "random_state": 0}
@@ -244,6 +244,16 @@ def test_too_few_coded_segments_is_a_clear_error(project, labels):
         train_classifier(
             project.segments, labels, codebook=project.codebook, rules=project.rules, nlp=project.nlp, min_positive=100
         )
+
+
+def test_train_refuses_a_coded_span_beyond_the_end_of_its_transcript(project, gold):
+    """A coder file that does not fit the transcripts (an edited file, the wrong folder) stops training with
+    the coder and span named, instead of training on labels that point at nothing."""
+    first = gold.iloc[0]
+    wrong = gold.copy()
+    wrong.loc[wrong.index[0], "end_char"] = project.lengths[first.transcript_id] + 10
+    with pytest.raises(QualcodeError, match=rf"coder '{first.coder}' codes {first.transcript_id}:.*beyond the end"):
+        train_project(project, wrong, measure=False, **TRAIN)
 
 
 def test_a_codebook_without_rules_is_carried_by_the_classifier(gold):

@@ -18,8 +18,9 @@ from pipeline.ingest.read import (
     problems,
     read_folder,
     read_transcript,
+    scan,
 )
-from pipeline.ingest.records import Transcript
+from pipeline.ingest.records import Skipped, Transcript
 
 FIXTURES = Path(__file__).parent / "fixtures" / "transcripts"
 I, R = "interviewer", "respondent"  # noqa: E741  (the case tables read as I/R, like the transcripts)
@@ -933,6 +934,24 @@ def test_discover_lists_every_file_it_does_not_code_with_its_reason(tmp_path: Pa
     for s in skipped:
         ignored, words = ELEVEN_REASONS[s.source]
         assert s.ignored == ignored and words in s.reason, (s.source, s.reason)
+
+
+def test_scan_reads_one_file_at_a_time_in_discover_order(tmp_path: Path) -> None:
+    """`scan` is `discover` as a stream: the same files, reasons and order, each read only when it is reached."""
+    for name, content in ELEVEN_FILES.items():
+        write(tmp_path, name, content)
+    transcripts, skipped = discover(tmp_path)
+    expected = {item.source: item for item in [*transcripts, *skipped]}
+    items = scan(tmp_path)
+    first = next(items)
+    (tmp_path / "sub" / "b.md").unlink()  # gone before scan reaches it: it was not read ahead
+    streamed = [first, *items]
+    assert sorted(item.source for item in streamed) == sorted(expected)
+    for item in streamed:
+        if item.source == "sub/b.md":
+            assert isinstance(item, Skipped) and "cannot read file" in item.reason
+        else:
+            assert item == expected[item.source]
 
 
 def test_discover_skips_later_duplicate_ids(tmp_path: Path) -> None:

@@ -274,12 +274,30 @@ def test_a_source_is_decoded_by_its_byte_order_mark(encoding: str, tmp_path: Pat
     assert (tmp_path / "out" / "transcripts" / "Interview 1.txt").read_bytes() == text.encode("utf-8")  # mark dropped
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "utf-32"])
+def test_a_source_longer_than_a_read_chunk_is_streamed_whole(encoding: str, tmp_path: Path):
+    """Sources are decoded while streamed in 1 MiB chunks: characters split across chunks stay whole."""
+    turn = "Respondent: the café was closed 😅 and the rota ran on.\r\n"
+    text = turn * (3 * 2**20 // len(turn.encode(encoding)))  # about 3 MiB: several chunks, odd boundaries
+    start = text.rindex("café")
+    path = foreign_qdpx(
+        tmp_path / "foreign.qdpx", text=text, spans=[(start, start + 4, "café")], origin="x", encoding=encoding
+    )
+    result = import_qdpx(path, out=tmp_path / "out")
+    assert (tmp_path / "out" / "transcripts" / "Interview 1.txt").read_bytes() == text.encode("utf-8")
+    coded = pd.read_csv(tmp_path / "out" / "coded" / "Sebastian P.csv", keep_default_na=False)
+    assert coded.text.tolist() == ["café"]
+    assert result.sources[0].characters == len(text)
+    assert not list(tmp_path.glob(".out.import-*"))  # nothing staged is left behind
+
+
 def test_a_source_that_is_not_utf8_is_listed_not_imported(tmp_path: Path):
     path = foreign_qdpx(
         tmp_path / "foreign.qdpx", text="Respondent: the café.", spans=[], origin="x", encoding="cp1252"
     )
     result = import_qdpx(path, out=tmp_path / "out")
     assert any(item.endswith("is not UTF-8 text") for item in result.not_imported)
+    assert not (tmp_path / "out" / "transcripts").exists()  # its partly streamed file is not left behind
 
 
 def _units(text: str, offset: int, convention: str) -> int:

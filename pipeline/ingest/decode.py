@@ -53,7 +53,7 @@ def decode_text(data: bytes) -> str:
 
 def decode_bytes(data: bytes, where: str) -> tuple[str, str, list[str]]:
     """Decode a text file's bytes to (text, encoding, warnings); raise for empty, binary or undecodable data."""
-    if not data.strip():
+    if not data or data.isspace():  # not strip(): that copies the whole file
         raise TranscriptError("empty file", path=where)
     encoding, warnings = bom_encoding(data), []
     if not encoding:
@@ -80,7 +80,7 @@ def decode_bytes(data: bytes, where: str) -> tuple[str, str, list[str]]:
             text = data.decode(encoding)
         except UnicodeDecodeError as exc:
             raise TranscriptError(f"not valid {encoding} text: {exc.reason}", path=where) from None
-    if not text.strip():
+    if not text or text.isspace():
         raise TranscriptError("empty file", path=where)
     controls = sum(1 for ch in text if ch < " " and ch not in "\t\n\r\f\v")
     if controls > len(text) * 0.05:
@@ -104,6 +104,6 @@ def docx_text(data: bytes, where: str) -> str:
         reason = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
         raise TranscriptError(f"not a readable .docx: {reason}", path=where) from None
     text = "\n".join(parts)
-    if not text.strip():
+    if not text or text.isspace():
         raise TranscriptError("empty file", path=where)
     return text

@@ -5,7 +5,7 @@ Every turn is a character span of `Transcript.text`, so later stages can quote a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -53,13 +53,14 @@ def read_transcript(path: Path, *, root: Path | None = None, metadata: Mapping[s
     except OSError as exc:
         raise TranscriptError(f"cannot read file: {exc.strerror or exc}", path=where) from None
     if fmt == "docx":
-        if not data.strip():
+        if not data or data.isspace():
             raise TranscriptError("empty file", path=where)
         if data.startswith(BINARY_SIGNATURES) and not data.startswith(b"PK"):
             raise TranscriptError(BINARY_REASON, path=where)
         text, encoding, warnings = docx_text(data, where), "utf-8", []
     else:
         text, encoding, warnings = decode_bytes(data, where)
+    del data  # a long transcript's bytes need not live beside its text
     meta = coerce(metadata or {}, where=where)
     body = 0
     if fmt in ("txt", "md"):
@@ -110,41 +111,46 @@ def discover(folder: Path) -> tuple[list[Transcript], list[Skipped]]:
     """Read every transcript under `folder` (recursive, sorted). Every other file is a Skipped with its reason:
     unreadable files, other formats and later duplicate ids are problems; metadata.csv, a top-level README.md,
     hidden files and Office lock files are `ignored` (not transcripts, listed so nothing goes unmentioned)."""
+    transcripts: list[Transcript] = []
+    skipped: list[Skipped] = []
+    for item in scan(folder):
+        (transcripts if isinstance(item, Transcript) else skipped).append(item)
+    return transcripts, skipped
+
+
+def scan(folder: Path) -> Iterator[Transcript | Skipped]:
+    """`discover` one file at a time, so a caller that keeps only what it needs holds one transcript at once."""
     folder = Path(folder)
     if not folder.is_dir():
         raise TranscriptError("transcripts folder not found", path=folder)
     metadata = load_metadata(folder)
-    transcripts: list[Transcript] = []
-    skipped: list[Skipped] = []
     seen: dict[str, str] = {}
     for path in sorted((p for p in folder.rglob("*") if p.is_file()), key=lambda p: p.relative_to(folder).as_posix()):
         relative = path.relative_to(folder)
         source = relative.as_posix()
         not_a_transcript = _not_a_transcript(relative)
         if not_a_transcript:
-            skipped.append(Skipped(source, not_a_transcript, ignored=True))
+            yield Skipped(source, not_a_transcript, ignored=True)
             continue
         suffix = path.suffix.lower()
         if suffix in _UNSUPPORTED_DOCUMENTS:
-            skipped.append(Skipped(source, f"{path}: unsupported format {path.suffix}: save it as .docx or .txt"))
+            yield Skipped(source, f"{path}: unsupported format {path.suffix}: save it as .docx or .txt")
             continue
         if suffix not in TRANSCRIPT_SUFFIXES:
             kind = f"{path.suffix} files" if path.suffix else "files without an extension"
-            reason = f"{path}: not a transcript ({kind} are not read; transcripts are {', '.join(TRANSCRIPT_SUFFIXES)})"
-            skipped.append(Skipped(source, reason))
+            readable = ", ".join(TRANSCRIPT_SUFFIXES)
+            yield Skipped(source, f"{path}: not a transcript ({kind} are not read; transcripts are {readable})")
             continue
         try:
             transcript = read_transcript(path, root=folder, metadata=metadata.get(source))
         except TranscriptError as exc:
-            skipped.append(Skipped(source, str(exc)))
+            yield Skipped(source, str(exc))
             continue
         if transcript.id in seen:
-            reason = f"{path}: duplicate id {transcript.id!r} (already used by {seen[transcript.id]})"
-            skipped.append(Skipped(source, reason))
+            yield Skipped(source, f"{path}: duplicate id {transcript.id!r} (already used by {seen[transcript.id]})")
             continue
         seen[transcript.id] = source
-        transcripts.append(transcript)
-    return transcripts, skipped
+        yield transcript
 
 
 def read_folder(folder: Path, *, allow_empty: bool = False) -> tuple[list[Transcript], list[Skipped]]:

@@ -105,9 +105,9 @@ def coder_agreement(
     used = [t for t in transcripts if t.id in included]
     if not used:
         raise QualcodeError("none of the coded transcripts is in the transcripts folder", path=transcripts_dir)
-    texts = {t.id: t.text for t in used}
+    lengths = {t.id: len(t.text) for t in used}
     for coder in coders:
-        check_spans_fit(coder.codes, texts)
+        check_spans_fit(coder.codes, lengths)
     coding = CodingOptions(unit=unit)  # type: ignore[arg-type]
     coded = code_corpus(used, codebook=codebook, options=coding, nlp=build_nlp(codebook))
     segments = segments_frame(s for c in coded for s in c.segments)

@@ -225,16 +225,17 @@ def _offset(value: str, name: str, *, path: Path, line: int) -> int:
     return number
 
 
-def check_spans_fit(gold: pd.DataFrame, texts: Mapping[str, str]) -> None:
-    """Every coded span of a transcript that is present ends within its text; else an error naming the coder."""
-    lengths = gold[TRANSCRIPT_ID].map({key: len(text) for key, text in texts.items()})
-    beyond = gold[lengths.notna() & (gold[END_CHAR] > lengths)]
+def check_spans_fit(gold: pd.DataFrame, lengths: Mapping[str, int]) -> None:
+    """Every coded span of a transcript that is present ends within its text ({id: characters}); else an error
+    naming the coder."""
+    ends = gold[TRANSCRIPT_ID].map(dict(lengths))
+    beyond = gold[ends.notna() & (gold[END_CHAR] > ends)]
     if len(beyond):
         row = beyond.iloc[0]
         more = f" (and {len(beyond) - 1} more)" if len(beyond) > 1 else ""
         raise QualcodeError(
             f"coder {row[CODER]!r} codes {row[TRANSCRIPT_ID]}:{row[START_CHAR]}-{row[END_CHAR]} ({row[THEME]}), "
-            f"beyond the end of the transcript ({len(texts[row[TRANSCRIPT_ID]]):,} characters){more}: "
+            f"beyond the end of the transcript ({lengths[row[TRANSCRIPT_ID]]:,} characters){more}: "
             "offsets count characters of the transcript file as qualcode reads it"
         )
 

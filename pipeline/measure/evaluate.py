@@ -329,7 +329,7 @@ def evaluation_data(
             f"(coded transcript ids: {', '.join(sorted(covered)[:5])}...)",
             path=transcripts_dir,
         )
-    check_spans_fit(chosen, {t.id: t.text for t in used})
+    check_spans_fit(chosen, {t.id: len(t.text) for t in used})
     coding = CodingOptions(unit=options.unit)
     coded = list(code_corpus(used, codebook=codebook, options=coding, nlp=nlp))
     segments = segment_context(segments_frame(s for c in coded for s in c.segments))

@@ -9,6 +9,7 @@ untrusted: see `refi_xml.SafeArchive`. Everything not imported is listed, never 
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import re
@@ -25,9 +26,10 @@ from pipeline.codebook.load import load_codebook
 from pipeline.codebook.model import Codebook
 from pipeline.coding.table import END_CHAR, START_CHAR, TEXT, THEME, TRANSCRIPT_ID, write_csv
 from pipeline.core.errors import ExchangeError, QualcodeError
-from pipeline.core.files import atomic_write_bytes, atomic_write_text
-from pipeline.ingest.decode import decode_text
-from pipeline.ingest.read import NO_LABELS_WARNING, discover, problems
+from pipeline.core.files import atomic_write_text
+from pipeline.ingest.decode import bom_encoding, decode_text
+from pipeline.ingest.read import NO_LABELS_WARNING, problems, scan
+from pipeline.ingest.records import Skipped
 from pipeline.refi.codebook import (
     ImportedCodebook,
     codebook_from_refi,
@@ -47,7 +49,7 @@ from pipeline.refi.xml import (
     child_text,
     children,
     guid_key,
-    parse_xml,
+    iterparse_xml,
     split_tag,
 )
 
@@ -100,7 +102,8 @@ class _Selection:
 class _Source:
     guid: str
     name: str
-    text: str
+    member: str | None  # the archive member holding its text, streamed when the source is imported
+    inline: str | None  # or its text, when the project file holds it (PlainTextContent)
     selections: list[_Selection]
     variables: dict[str, str]
 
@@ -167,6 +170,35 @@ class _ProjectReader:
     def __init__(self, archive: SafeArchive, root: ET.Element, ns: str) -> None:
         self.archive, self.root, self.ns = archive, root, ns
         self.not_imported: list[str] = []
+        self._sources: list[_Source] = []
+        self._source_notes: list[str] = []
+
+    @classmethod
+    def parse(cls, archive: SafeArchive, member: str, *, where: str) -> _ProjectReader:
+        """Parse the project file as a stream: each source element is read into a small record and dropped,
+        so memory holds the project's structure and selections, not a tree of every source."""
+        events = iterparse_xml(archive.open(member), where=where)
+        _, root = next(events)
+        ns, local = split_tag(root.tag)
+        reader = cls(archive, root, ns)
+        stack = [root]
+        for event, element in events:  # a malformed file fails here, before its root is judged
+            if event == "start":
+                stack.append(element)
+                continue
+            stack.pop()
+            if len(stack) == 2 and stack[1].tag == f"{{{ns}}}Sources":
+                record = reader._source(element)
+                if record is not None:
+                    reader._sources.append(record)
+                stack[1].remove(element)
+        if local != "Project" or not ns.startswith(PROJECT_NS_PREFIX):
+            raise ExchangeError(
+                f"not a REFI-QDA project: the root element is <{local}> in namespace {ns!r}, not "
+                "<Project> (urn:QDA-XML:project:1.0)",
+                path=where,
+            )
+        return reader
 
     def find(self, name: str) -> ET.Element | None:
         return self.root.find(f"{{{self.ns}}}{name}")
@@ -198,14 +230,20 @@ class _ProjectReader:
             for case in (children(element, self.ns, "Case") if element is not None else [])
         ]
 
-    def internal_text(self, path_value: str, *, what: str) -> str | None:
-        """Text of an `internal://` file, or None (noted) when it is external, missing or not UTF-8."""
+    def internal_member(self, path_value: str, *, what: str, notes: list[str]) -> str | None:
+        """The archive member of an `internal://` file, or None (noted in `notes`) when it is external or missing."""
         if not path_value.startswith("internal://"):
-            self.not_imported.append(f"{what}: external file {path_value!r} (only internal sources are read)")
+            notes.append(f"{what}: external file {path_value!r} (only internal sources are read)")
             return None
         member = self.archive.find_source(path_value[len("internal://") :])
         if member is None:
-            self.not_imported.append(f"{what}: {path_value!r} is not in the archive")
+            notes.append(f"{what}: {path_value!r} is not in the archive")
+        return member
+
+    def internal_text(self, path_value: str, *, what: str) -> str | None:
+        """Text of an `internal://` file, or None (noted) when it is external, missing or not UTF-8."""
+        member = self.internal_member(path_value, what=what, notes=self.not_imported)
+        if member is None:
             return None
         try:
             return decode_text(self.archive.read(member))  # UTF-8 is the standard; NVivo writes a BOM
@@ -228,67 +266,98 @@ class _ProjectReader:
         return found
 
     def sources(self) -> list[_Source]:
-        element = self.find("Sources")
-        found = []
-        for source in list(element) if element is not None else []:
-            kind, name = split_tag(source.tag)[1], (source.get("name") or "").strip()
-            if kind != "TextSource":
-                self.not_imported.append(f"{kind} {name!r}: only text sources are imported")
-                continue
-            what = f"text source {name!r}"
-            if source.get("plainTextPath"):
-                text = self.internal_text(source.get("plainTextPath", ""), what=what)
-            elif source.find(f"{{{self.ns}}}PlainTextContent") is not None:
-                text = child_text(source, self.ns, "PlainTextContent")
-            else:
-                self.not_imported.append(f"{what}: no plain-text representation (richTextPath only)")
-                text = None
-            if text is None:
-                continue
-            whole = len(list(children(source, self.ns, "Coding")))
-            if whole:
-                self.not_imported.append(f"{what}: {whole} coding(s) of the whole source (not of a text selection)")
-            selections = []
-            for selection in children(source, self.ns, "PlainTextSelection"):
-                try:
-                    start, end = int(selection.get("startPosition", "")), int(selection.get("endPosition", ""))
-                except ValueError:
-                    self.not_imported.append(f"{what}: a selection without whole-number positions")
-                    continue
-                codings = [
-                    (
-                        guid_key(ref.get("targetGUID")),
-                        guid_key(
-                            coding.get("creatingUser") or selection.get("creatingUser") or source.get("creatingUser")
-                        ),
-                    )
-                    for coding in children(selection, self.ns, "Coding")
-                    for ref in children(coding, self.ns, "CodeRef")
-                ]
-                selections.append(
-                    _Selection(
-                        start=start,
-                        end=end,
-                        name=selection.get("name") or "",
-                        memo=child_text(selection, self.ns, "Description").strip(),
-                        codings=codings,
-                        notes=[guid_key(ref.get("targetGUID")) for ref in children(selection, self.ns, "NoteRef")],
-                    )
-                )
-            found.append(
-                _Source(
-                    guid=guid_key(source.get("guid")),
-                    name=name or "source",
-                    text=text,
-                    selections=selections,
-                    variables=_variable_values(source, self.ns),
-                )
-            )
+        """The text sources read while parsing, and notes on the sources and parts not imported."""
+        self.not_imported.extend(self._source_notes)
         for ignored in ("Links", "Graphs"):
             element = self.find(ignored)
             if element is not None and len(element):
                 self.not_imported.append(f"{len(element)} {ignored.lower()} (qualcode has no use for them)")
-        return found
+        return self._sources
+
+    def _source(self, source: ET.Element) -> _Source | None:
+        """One source element as a record (its text still in the archive), or None (noted) when not imported."""
+        kind, name = split_tag(source.tag)[1], (source.get("name") or "").strip()
+        if kind != "TextSource":
+            self._source_notes.append(f"{kind} {name!r}: only text sources are imported")
+            return None
+        what = f"text source {name!r}"
+        member = inline = None
+        if source.get("plainTextPath"):
+            member = self.internal_member(source.get("plainTextPath", ""), what=what, notes=self._source_notes)
+            if member is None:
+                return None
+        elif source.find(f"{{{self.ns}}}PlainTextContent") is not None:
+            inline = child_text(source, self.ns, "PlainTextContent")
+        else:
+            self._source_notes.append(f"{what}: no plain-text representation (richTextPath only)")
+            return None
+        whole = len(list(children(source, self.ns, "Coding")))
+        if whole:
+            self._source_notes.append(f"{what}: {whole} coding(s) of the whole source (not of a text selection)")
+        selections = []
+        for selection in children(source, self.ns, "PlainTextSelection"):
+            try:
+                start, end = int(selection.get("startPosition", "")), int(selection.get("endPosition", ""))
+            except ValueError:
+                self._source_notes.append(f"{what}: a selection without whole-number positions")
+                continue
+            codings = [
+                (
+                    guid_key(ref.get("targetGUID")),
+                    guid_key(coding.get("creatingUser") or selection.get("creatingUser") or source.get("creatingUser")),
+                )
+                for coding in children(selection, self.ns, "Coding")
+                for ref in children(coding, self.ns, "CodeRef")
+            ]
+            selections.append(
+                _Selection(
+                    start=start,
+                    end=end,
+                    name=selection.get("name") or "",
+                    memo=child_text(selection, self.ns, "Description").strip(),
+                    codings=codings,
+                    notes=[guid_key(ref.get("targetGUID")) for ref in children(selection, self.ns, "NoteRef")],
+                )
+            )
+        return _Source(
+            guid=guid_key(source.get("guid")),
+            name=name or "source",
+            member=member,
+            inline=inline,
+            selections=selections,
+            variables=_variable_values(source, self.ns),
+        )
+
+    def stage_text(self, source: _Source, path: Path) -> str | None:
+        """Write a source's text to `path` as UTF-8 (BOM dropped) and return it; the member is streamed through an
+        incremental decoder, never held as bytes and text at once. None (noted, nothing left) if not UTF-8."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if source.member is None:
+            path.write_bytes((source.inline or "").encode("utf-8"))
+            return source.inline or ""
+        decoder, head = None, b""
+        try:
+            with path.open("wb") as out:
+                for chunk in self.archive.stream(source.member):
+                    if decoder is None:
+                        head += chunk
+                        if len(head) < 4:
+                            continue
+                        chunk, head = head, b""
+                        decoder = codecs.getincrementaldecoder(bom_encoding(chunk) or "utf-8")()
+                    out.write(decoder.decode(chunk).encode("utf-8"))
+                if decoder is None:  # shorter than a BOM
+                    decoder = codecs.getincrementaldecoder(bom_encoding(head) or "utf-8")()
+                out.write(decoder.decode(head, final=True).encode("utf-8"))
+        except UnicodeDecodeError:
+            path.unlink()
+            self.not_imported.append(f"text source {source.name!r}: {source.member} is not UTF-8 text")
+            return None
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        with path.open(encoding="utf-8", newline="") as staged:  # newline="": CRLF kept, offsets count it
+            return staged.read()
 
 
 def _target_ids(imported: ImportedCodebook, target: Codebook | None) -> dict[str, str]:
@@ -369,79 +438,146 @@ def import_qdpx(
     force: bool = False,
     max_bytes: int = MAX_ARCHIVE_BYTES,
 ) -> ProjectImport:
-    """Import a .qdpx into `out` (default imported/<project name>/): transcripts, coder files, codebook.yaml."""
+    """Import a .qdpx into `out` (default imported/<project name>/): transcripts, coder files, codebook.yaml.
+
+    Sources are streamed one at a time into a staging folder beside `out`, which is moved into place at the end:
+    memory is bounded by the largest source, not the archive, and a failure leaves no half import."""
     path = Path(path)
     target = load_codebook(codebook_path) if codebook_path else None
     with SafeArchive(path, max_bytes=max_bytes) as archive:
         member = archive.project_member()
         where = f"{path}:{member}"
-        root = parse_xml(archive.read(member), where=where)
-        ns, local = split_tag(root.tag)
-        if local != "Project" or not ns.startswith(PROJECT_NS_PREFIX):
-            raise ExchangeError(
-                f"not a REFI-QDA project: the root element is <{local}> in namespace {ns!r}, not "
-                "<Project> (urn:QDA-XML:project:1.0)",
-                path=where,
-            )
-        reader = _ProjectReader(archive, root, ns)
+        reader = _ProjectReader.parse(archive, member, where=where)
+        root, ns = reader.root, reader.ns
         users, variables, cases = reader.users(), reader.variables(), reader.cases()
         sources, notes = reader.sources(), reader.notes()
-    name = (root.get("name") or "").strip() or path.stem
-    origin = (root.get("origin") or "").strip()
-    out = Path(out) if out is not None else Path("imported") / safe_file_stem(name, fallback="project")
-    result = ProjectImport(out=out, name=name, origin=origin or "unknown tool", not_imported=reader.not_imported)
+        name = (root.get("name") or "").strip() or path.stem
+        origin = (root.get("origin") or "").strip()
+        out = Path(out) if out is not None else Path("imported") / safe_file_stem(name, fallback="project")
+        result = ProjectImport(out=out, name=name, origin=origin or "unknown tool", not_imported=reader.not_imported)
 
-    codebook_element = root.find(f"{{{ns}}}CodeBook")
-    codes = read_codes(
-        codebook_element.find(f"{{{ns}}}Codes") if codebook_element is not None else None, ns, where=where
-    )
-    imported = (
-        codebook_from_refi(codes, read_sets(root.find(f"{{{ns}}}Sets"), ns), name=name, origin=origin)
-        if codes
-        else None
-    )
-    if imported:
-        result.warnings.extend(imported.notes)
-    theme_of = _target_ids(imported, target) if imported else {}
-    known_themes = set(target.theme_ids if target else imported.codebook.theme_ids if imported else [])
-    code_names = imported.code_names if imported else {}
-    if not sources:
-        result.warnings.append(
-            "the project has no text sources: no transcripts or codings to import"
-            + (" (its codes are written to codebook.yaml)" if imported else "")
+        codebook_element = root.find(f"{{{ns}}}CodeBook")
+        codes = read_codes(
+            codebook_element.find(f"{{{ns}}}Codes") if codebook_element is not None else None, ns, where=where
         )
-    if not sources and not imported:
-        return result
-    _check_out(out, force=force)
+        imported = (
+            codebook_from_refi(codes, read_sets(root.find(f"{{{ns}}}Sets"), ns), name=name, origin=origin)
+            if codes
+            else None
+        )
+        if imported:
+            result.warnings.extend(imported.notes)
+        if not sources and not imported:
+            result.warnings.append("the project has no text sources: no transcripts or codings to import")
+            return result
+        _check_out(out, force=force)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        stage = out.parent / f".{out.name}.import-{uuid.uuid4().hex[:12]}"
+        stage.mkdir()  # mkdir, not mkdtemp: the folder gets the usual permissions when it becomes `out`
+        try:
+            context = _Context(
+                users=users,
+                notes=notes,
+                cases=cases,
+                columns={},
+                theme_of=_target_ids(imported, target) if imported else {},
+                origin=origin,
+            )
+            taken_columns: set[str] = {"file", "id"}
+            context.columns.update((guid, column_name(v, taken_columns)) for guid, v in variables.items())
+            staged = _stage_sources(reader, sources, stage, result, context, taken_columns)
+            if not result.sources:
+                result.warnings.append(
+                    "the project has no text sources: no transcripts or codings to import"
+                    + (" (its codes are written to codebook.yaml)" if imported else "")
+                )
+            known_themes = set(target.theme_ids if target else imported.codebook.theme_ids if imported else [])
+            written = staged.written + _stage_tables(
+                staged, stage, result, context, known_themes, imported.code_names if imported else {}
+            )
+            if imported:
+                result.codebook_path = atomic_write_text(
+                    stage / "codebook.yaml", codebook_yaml(imported.codebook, source=path.name)
+                )
+                written.append(result.codebook_path)
+            if not written:
+                return result
+            _switch(stage, out)
+            result.written = [out / path.relative_to(stage) for path in written]
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
+    if result.codebook_path is not None:
+        result.codebook_path = out / "codebook.yaml"
+    if result.sources:
+        result.warnings.extend(_check_readable(out / "transcripts"))
+    return result
 
+
+@dataclass
+class _Context:
+    """What every source's import looks up: users, notes, cases, metadata columns and code -> theme ids."""
+
+    users: dict[str, str]
+    notes: dict[str, str]
+    cases: list[tuple[str, dict[str, str], list[str]]]
+    columns: dict[str, str]
+    theme_of: dict[str, str]
+    origin: str
+
+
+@dataclass
+class _Staged:
+    """The rows gathered while sources were staged, and the transcript files written."""
+
+    metadata: list[dict[str, str]] = field(default_factory=list)
+    coded: list[dict[str, Any]] = field(default_factory=list)
+    provenance: list[dict[str, Any]] = field(default_factory=list)
+    written: list[Path] = field(default_factory=list)
+
+
+def _stage_sources(
+    reader: _ProjectReader,
+    sources: list[_Source],
+    stage: Path,
+    result: ProjectImport,
+    context: _Context,
+    taken_columns: set[str],
+) -> _Staged:
+    """Write each source's text to `stage/transcripts/` and gather its metadata and codings, one source at a time."""
+    staged = _Staged()
     taken_files: set[str] = set()
     taken_ids: set[str] = set()
-    taken_columns: set[str] = {"file", "id"}
-    columns = {guid: column_name(variable, taken_columns) for guid, variable in variables.items()}
-    metadata_rows, coded, provenance = [], [], []
     unknown_refs = 0
-    for source in sources:
-        related = [case for case in cases if source.guid in case[2]]
+    for number, source in enumerate(sources):
+        scratch = stage / f".source-{number}"
+        text = reader.stage_text(source, scratch)
+        if text is None:
+            continue
+        related = [case for case in context.cases if source.guid in case[2]]
         named = [case for case in related if case[0] and len(case[2]) == 1]
         base_id = named[0][0] if len(named) == 1 else (PurePosixPath(source.name.replace("\\", "/")).stem or "source")
-        transcript_id, number = base_id, 1
+        transcript_id, suffix = base_id, 1
         while transcript_id in taken_ids:
-            number += 1
-            transcript_id = f"{base_id}_{number}"
+            suffix += 1
+            transcript_id = f"{base_id}_{suffix}"
         taken_ids.add(transcript_id)
-        file_name = transcript_file_name(source.name, source.text, taken_files)
+        file_name = transcript_file_name(source.name, text, taken_files)
+        target = stage / "transcripts" / file_name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(scratch, target)
+        staged.written.append(target)
         row: dict[str, str] = {"file": file_name, "id": transcript_id}
         for _, values, _ in related:
             for guid, value in values.items():
-                row.setdefault(columns.get(guid) or column_name(guid, taken_columns), value)
+                row.setdefault(context.columns.get(guid) or column_name(guid, taken_columns), value)
         for guid, value in source.variables.items():
-            row.setdefault(columns.get(guid) or column_name(guid, taken_columns), value)
-        metadata_rows.append(row)
+            row.setdefault(context.columns.get(guid) or column_name(guid, taken_columns), value)
+        staged.metadata.append(row)
 
         detection = detect_convention(
-            source.text, [RawSelection(s.start, s.end, s.name) for s in source.selections], origin=origin
+            text, [RawSelection(s.start, s.end, s.name) for s in source.selections], origin=context.origin
         )
-        offsets = OffsetMap(source.text, detection.convention)
+        offsets = OffsetMap(text, detection.convention)
         count, misfits = 0, []
         for selection in source.selections:
             start, end = offsets.to_codepoint(selection.start), offsets.to_codepoint(selection.end)
@@ -450,26 +586,26 @@ def import_qdpx(
                 continue
             memos = [selection.memo] if selection.memo else []
             for note_guid in selection.notes:
-                records, bad = _provenance(notes.get(note_guid, ""), where=f"provenance note {note_guid}")
+                records, bad = _provenance(context.notes.get(note_guid, ""), where=f"provenance note {note_guid}")
                 result.not_imported.extend(bad)
-                provenance.extend(
+                staged.provenance.extend(
                     {TRANSCRIPT_ID: transcript_id, START_CHAR: start, END_CHAR: end, **record} for record in records
                 )
-                if not records and notes.get(note_guid, "").strip():
-                    memos.append(notes[note_guid].strip())
+                if not records and context.notes.get(note_guid, "").strip():
+                    memos.append(context.notes[note_guid].strip())
             for code_guid, user_guid in selection.codings:
-                if code_guid not in theme_of:
+                if code_guid not in context.theme_of:
                     unknown_refs += 1
                     continue
-                coder = users.get(user_guid) or (f"user-{user_guid[:8]}" if user_guid else "unknown")
-                coded.append(
+                coder = context.users.get(user_guid) or (f"user-{user_guid[:8]}" if user_guid else "unknown")
+                staged.coded.append(
                     {
                         CODER: coder,
                         TRANSCRIPT_ID: transcript_id,
                         START_CHAR: start,
                         END_CHAR: end,
-                        THEME: theme_of[code_guid],
-                        TEXT: source.text[start:end],
+                        THEME: context.theme_of[code_guid],
+                        TEXT: text[start:end],
                         "note": " | ".join(memos),
                         "_code": code_guid,
                     }
@@ -478,65 +614,56 @@ def import_qdpx(
         if misfits:
             result.not_imported.append(
                 f"{source.name}: {len(misfits)} selection(s) do not fit its text "
-                f"({len(source.text)} characters), e.g. {', '.join(misfits[:3])}"
+                f"({len(text)} characters), e.g. {', '.join(misfits[:3])}"
             )
         result.sources.append(
             ImportedSource(
                 id=transcript_id,
                 file=file_name,
-                characters=len(source.text),
+                characters=len(text),
                 codings=count,
                 offsets=detection.describe() if source.selections else "no selections",
             )
         )
+        del text, offsets  # before the next source is read
     if unknown_refs:
         result.not_imported.append(f"{unknown_refs} coding(s) refer to codes that are not in the project's codebook")
+    return staged
 
-    # Everything is written to a staging folder beside `out`, then moved into place: a failure leaves no half import.
-    written: list[Path] = []
-    out.parent.mkdir(parents=True, exist_ok=True)
-    stage = out.parent / f".{out.name}.import-{uuid.uuid4().hex[:12]}"
-    stage.mkdir()  # mkdir, not mkdtemp: the folder gets the usual permissions when it becomes `out`
-    staged_transcripts = stage / "transcripts"
-    try:
-        for source, imported_source in zip(sources, result.sources):
-            written.append(atomic_write_bytes(staged_transcripts / imported_source.file, source.text.encode("utf-8")))
-        if metadata_rows:
-            order = list(dict.fromkeys(["file", "id", *columns.values(), *(c for r in metadata_rows for c in r)]))
-            order = [c for c in order if any(c in r for r in metadata_rows)]
-            metadata = pd.DataFrame(metadata_rows).reindex(columns=order).fillna("")
-            written.append(write_csv(metadata, staged_transcripts / "metadata.csv"))
-        if coded:
-            frame = pd.DataFrame(coded).drop_duplicates([CODER, TRANSCRIPT_ID, START_CHAR, END_CHAR, THEME])
-            for theme, rows in frame[~frame[THEME].isin(known_themes)].groupby(THEME):
-                result.unknown_codes[str(theme)] = (code_names.get(rows["_code"].iloc[0], str(theme)), len(rows))
-            taken_coders: set[str] = set()
-            for coder, rows in frame.groupby(CODER, sort=True):
-                stem = _unique(safe_file_stem(str(coder), fallback="coder"), taken_coders)
-                rows = rows.sort_values([TRANSCRIPT_ID, START_CHAR, END_CHAR, THEME])[CODER_COLUMNS]
-                written.append(write_csv(rows, stage / "coded" / f"{stem}.csv"))
-                result.coders[stem] = len(rows)
-        if provenance:
-            frame = pd.DataFrame(provenance)
-            leading = [TRANSCRIPT_ID, START_CHAR, END_CHAR, THEME, CODER]
-            frame = frame[[*leading, *[c for c in frame.columns if c not in leading]]]
-            written.append(write_csv(frame.sort_values(leading), stage / "provenance.csv"))
-            result.provenance_rows = len(frame)
-        if imported:
-            result.codebook_path = atomic_write_text(
-                stage / "codebook.yaml", codebook_yaml(imported.codebook, source=path.name)
-            )
-            written.append(result.codebook_path)
-        _switch(stage, out)
-        result.written = [out / path.relative_to(stage) for path in written]
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
-    if result.codebook_path is not None:
-        result.codebook_path = out / "codebook.yaml"
-    transcripts_dir = out / "transcripts"
-    if sources:
-        result.warnings.extend(_check_readable(transcripts_dir))
-    return result
+
+def _stage_tables(
+    staged: _Staged,
+    stage: Path,
+    result: ProjectImport,
+    context: _Context,
+    known_themes: set[str],
+    code_names: dict[str, str],
+) -> list[Path]:
+    """Write metadata.csv, one coder file per user and provenance.csv into the staging folder."""
+    written = []
+    if staged.metadata:
+        rows = staged.metadata
+        order = list(dict.fromkeys(["file", "id", *context.columns.values(), *(c for r in rows for c in r)]))
+        order = [c for c in order if any(c in r for r in rows)]
+        metadata = pd.DataFrame(rows).reindex(columns=order).fillna("")
+        written.append(write_csv(metadata, stage / "transcripts" / "metadata.csv"))
+    if staged.coded:
+        frame = pd.DataFrame(staged.coded).drop_duplicates([CODER, TRANSCRIPT_ID, START_CHAR, END_CHAR, THEME])
+        for theme, rows in frame[~frame[THEME].isin(known_themes)].groupby(THEME):
+            result.unknown_codes[str(theme)] = (code_names.get(rows["_code"].iloc[0], str(theme)), len(rows))
+        taken_coders: set[str] = set()
+        for coder, rows in frame.groupby(CODER, sort=True):
+            stem = _unique(safe_file_stem(str(coder), fallback="coder"), taken_coders)
+            rows = rows.sort_values([TRANSCRIPT_ID, START_CHAR, END_CHAR, THEME])[CODER_COLUMNS]
+            written.append(write_csv(rows, stage / "coded" / f"{stem}.csv"))
+            result.coders[stem] = len(rows)
+    if staged.provenance:
+        frame = pd.DataFrame(staged.provenance)
+        leading = [TRANSCRIPT_ID, START_CHAR, END_CHAR, THEME, CODER]
+        frame = frame[[*leading, *[c for c in frame.columns if c not in leading]]]
+        written.append(write_csv(frame.sort_values(leading), stage / "provenance.csv"))
+        result.provenance_rows = len(frame)
+    return written
 
 
 def _switch(stage: Path, out: Path) -> None:
@@ -553,13 +680,17 @@ def _switch(stage: Path, out: Path) -> None:
 
 def _check_readable(folder: Path) -> list[str]:
     """Problems ingest reports on the written transcripts (so a later run holds no surprises)."""
+    skipped, unlabelled, warnings = [], 0, []
     try:
-        transcripts, skipped = discover(folder)
+        for item in scan(folder):  # one transcript at a time: only its warnings are kept
+            if isinstance(item, Skipped):
+                skipped.extend(problems([item]))
+                continue
+            unlabelled += NO_LABELS_WARNING in item.warnings
+            warnings.extend(f"{folder}/{item.source}: {w}" for w in item.warnings if w != NO_LABELS_WARNING)
     except QualcodeError as exc:
         return [f"the imported transcripts cannot be read: {exc}"]
-    warnings = [f"{folder}/{s.source}: ingest skips it: {s.reason}" for s in problems(skipped)]
-    unlabelled = sum(NO_LABELS_WARNING in t.warnings for t in transcripts)
+    found = [f"{folder}/{s.source}: ingest skips it: {s.reason}" for s in skipped]
     if unlabelled:
-        warnings.append(f"{unlabelled} transcript(s) have no speaker labels: ingest codes each as one respondent")
-    warnings.extend(f"{folder}/{t.source}: {w}" for t in transcripts for w in t.warnings if w != NO_LABELS_WARNING)
-    return warnings
+        found.append(f"{unlabelled} transcript(s) have no speaker labels: ingest codes each as one respondent")
+    return found + warnings

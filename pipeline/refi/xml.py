@@ -3,6 +3,7 @@ of untrusted files (defusedxml for XML; ZIP members checked for path traversal a
 
 from __future__ import annotations
 
+import io
 import re
 import uuid
 import zipfile
@@ -64,6 +65,23 @@ def parse_xml(data: bytes, *, where: str) -> Element:
     """Parse untrusted XML with defusedxml: entity declarations (billion laughs) and external references fail."""
     try:
         return SafeET.fromstring(data, forbid_dtd=False, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException as exc:
+        raise ExchangeError(
+            f"refusing unsafe XML ({type(exc).__name__}: entity declarations and external references are not allowed)",
+            path=where,
+        ) from None
+    except ParseError as exc:
+        line = exc.position[0] if getattr(exc, "position", None) else None
+        reason = str(exc).split(":")[0]
+        raise ExchangeError(f"not well-formed XML: {reason}", path=where, line=line) from None
+
+
+def iterparse_xml(stream: io.RawIOBase, *, where: str) -> Iterator[tuple[str, Element]]:
+    """`parse_xml` incrementally: ("start" | "end", element) events, so a caller can drop what it has read."""
+    try:
+        yield from SafeET.iterparse(
+            stream, events=("start", "end"), forbid_dtd=False, forbid_entities=True, forbid_external=True
+        )
     except DefusedXmlException as exc:
         raise ExchangeError(
             f"refusing unsafe XML ({type(exc).__name__}: entity declarations and external references are not allowed)",
@@ -179,13 +197,13 @@ class SafeArchive:
                 return name
         return None
 
-    def read(self, name: str) -> bytes:
-        """One member's bytes, counting against the archive's decompressed-size bound."""
+    def stream(self, name: str, *, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        """One member's bytes in chunks, counting against the archive's decompressed-size bound, so a member is
+        never held whole unless the caller joins it."""
         info = self._files[name]
-        chunks = []
         try:
             with self._zip.open(info) as stream:
-                for chunk in iter(lambda: stream.read(1 << 20), b""):
+                for chunk in iter(lambda: stream.read(chunk_size), b""):
                     self._read += len(chunk)
                     if self._read > self.max_bytes:
                         raise ExchangeError(
@@ -193,12 +211,40 @@ class SafeArchive:
                             "(possible zip bomb)",
                             path=self.path,
                         )
-                    chunks.append(chunk)
+                    yield chunk
         except (zipfile.BadZipFile, RuntimeError, OSError, EOFError) as exc:  # corrupt, encrypted or truncated
             raise ExchangeError(
                 f"cannot read {name!r} from the archive: {' '.join(str(exc).split())}", path=self.path
             ) from None
-        return b"".join(chunks)
+
+    def read(self, name: str) -> bytes:
+        """One member's bytes, counting against the archive's decompressed-size bound."""
+        return b"".join(self.stream(name))
+
+    def open(self, name: str) -> io.RawIOBase:
+        """One member as a file object for streaming parsers (bounded like `stream`)."""
+        return _ChunkReader(self.stream(name))
+
+
+class _ChunkReader(io.RawIOBase):
+    """A readable file over an iterator of byte chunks (what ElementTree's iterparse reads from)."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks, self._pending, self._at = chunks, memoryview(b""), 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        while self._at >= len(self._pending):
+            chunk = next(self._chunks, b"")
+            if not chunk:
+                return 0
+            self._pending, self._at = memoryview(chunk), 0
+        size = min(len(buffer), len(self._pending) - self._at)
+        buffer[:size] = self._pending[self._at : self._at + size]
+        self._at += size
+        return size
 
 
 def children(element: Element, namespace: str, name: str) -> Iterator[Element]:

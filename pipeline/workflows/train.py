@@ -32,7 +32,7 @@ from pipeline.core.choices import Estimator, Unit
 from pipeline.core.errors import QualcodeError
 from pipeline.ingest.read import problems, read_folder
 from pipeline.ingest.records import Skipped
-from pipeline.measure.coder_files import CODER, segment_labels, unknown_themes
+from pipeline.measure.coder_files import CODER, check_spans_fit, segment_labels, unknown_themes
 from pipeline.review.training import ReviewTraining, with_review_decisions
 
 
@@ -46,6 +46,7 @@ class CodedProject:
     tags: pd.DataFrame
     rules: pd.DataFrame
     skipped: list[Skipped] = field(default_factory=list)
+    lengths: dict[str, int] = field(default_factory=dict)  # characters of each transcript, to check coded spans
 
 
 @dataclass
@@ -88,6 +89,7 @@ def code_project(
         tags=tags,
         rules=rule_features(segments, tags, themes=codebook.theme_ids),
         skipped=problems(skipped),
+        lengths={t.id: len(t.text) for t in transcripts},
     )
 
 
@@ -133,6 +135,7 @@ def train_project(
             "no coded transcript is among the transcripts (check the transcript_id values of the "
             "coder files against the transcripts' ids)"
         )
+    check_spans_fit(gold, project.lengths)
     labels = segment_labels(segments, gold, themes=themes)
     rules = project.rules.loc[segments[SEGMENT_ID]]
     # the same training set-up for the model and for measuring the combine modes
