@@ -191,3 +191,20 @@ def test_options_with_fixed_choices_refuse_other_values(command: str, option: st
     message = " ".join(line.strip("│ ") for line in result.stderr.splitlines())
     assert f"Invalid value for '{option}'" in message and f"'banana' is not one of {choices}" in message
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["run", "--unit", "banana"], "error: qualcode run: Invalid value for '--unit': 'banana' is not one of"),
+        (["annex", "--format", "pdf"], "error: qualcode annex: Invalid value for '--format': 'pdf' is not one of"),
+        (["run", "--bogus"], "error: qualcode run: No such option: --bogus"),
+        (["frobnicate"], "error: qualcode: No such command 'frobnicate'."),
+    ],
+)
+def test_a_usage_error_is_one_line_naming_the_command(args: list[str], line: str):
+    """A bad choice or an unknown option gets one plain line (no box, no traceback) and usage's exit code 2."""
+    done = qualcode(*args)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith(line), done.stderr
+    assert done.stderr.rstrip().endswith("--help)")

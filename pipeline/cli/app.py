@@ -1,4 +1,4 @@
-"""The `qualcode` command: a thin typer layer over the library; errors become one line and exit code 1."""
+"""The `qualcode` command: a thin typer layer over the library; errors become one line (exit 1; usage, 2)."""
 
 from __future__ import annotations
 
@@ -77,9 +77,25 @@ def qualcode(
 
 
 def main() -> None:
-    """Console-script entry point: run the app, turning qualcode errors into one line on stderr."""
+    """Console-script entry point: run the app, turning qualcode errors into one line on stderr (exit 1) and
+    usage errors (an unknown option, a bad choice) into one line naming the command (exit 2)."""
+    if not sys.argv[1:]:
+        app()  # `qualcode` alone: the help, as typer shows it
+        return
     try:
-        app()
+        code = app(standalone_mode=False)
+    except typer.TyperException as exc:  # click's errors: usage errors carry the command's context
+        context = getattr(exc, "ctx", None)
+        if context is None:
+            raise
+        message = " ".join(exc.format_message().replace("Value error, ", "").split())
+        where = context.command_path
+        console.print(f"[red]error:[/red] {where}: {message} (see {where} --help)", highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        console.print("[red]aborted[/red]", highlight=False)
+        sys.exit(1)
     except QualcodeError as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
