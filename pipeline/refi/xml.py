@@ -8,6 +8,7 @@ import re
 import uuid
 import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from types import TracebackType
 from xml.etree.ElementTree import Element, ParseError
@@ -61,10 +62,11 @@ def split_tag(tag: str) -> tuple[str, str]:
     return "", tag
 
 
-def parse_xml(data: bytes, *, where: str) -> Element:
-    """Parse untrusted XML with defusedxml: entity declarations (billion laughs) and external references fail."""
+@contextmanager
+def _xml_errors(where: str) -> Iterator[None]:
+    """defusedxml's refusals and parse errors as one-line ExchangeErrors naming the file (and line)."""
     try:
-        return SafeET.fromstring(data, forbid_dtd=False, forbid_entities=True, forbid_external=True)
+        yield
     except DefusedXmlException as exc:
         raise ExchangeError(
             f"refusing unsafe XML ({type(exc).__name__}: entity declarations and external references are not allowed)",
@@ -74,23 +76,20 @@ def parse_xml(data: bytes, *, where: str) -> Element:
         line = exc.position[0] if getattr(exc, "position", None) else None
         reason = str(exc).split(":")[0]
         raise ExchangeError(f"not well-formed XML: {reason}", path=where, line=line) from None
+
+
+def parse_xml(data: bytes, *, where: str) -> Element:
+    """Parse untrusted XML with defusedxml: entity declarations (billion laughs) and external references fail."""
+    with _xml_errors(where):
+        return SafeET.fromstring(data, forbid_dtd=False, forbid_entities=True, forbid_external=True)
 
 
 def iterparse_xml(stream: io.RawIOBase, *, where: str) -> Iterator[tuple[str, Element]]:
     """`parse_xml` incrementally: ("start" | "end", element) events, so a caller can drop what it has read."""
-    try:
+    with _xml_errors(where):
         yield from SafeET.iterparse(
             stream, events=("start", "end"), forbid_dtd=False, forbid_entities=True, forbid_external=True
         )
-    except DefusedXmlException as exc:
-        raise ExchangeError(
-            f"refusing unsafe XML ({type(exc).__name__}: entity declarations and external references are not allowed)",
-            path=where,
-        ) from None
-    except ParseError as exc:
-        line = exc.position[0] if getattr(exc, "position", None) else None
-        reason = str(exc).split(":")[0]
-        raise ExchangeError(f"not well-formed XML: {reason}", path=where, line=line) from None
 
 
 def read_bounded(path: Path, *, max_bytes: int = MAX_ARCHIVE_BYTES) -> bytes:
