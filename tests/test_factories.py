@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 import spacy
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pipeline.codebook.model import MatchAttr
 from pipeline.codebook.patterns import span_ruler_patterns
@@ -79,6 +81,40 @@ def test_annotations_only_move_starts_spacy_puts_inside_them(corpus):
         assert set(differ) <= inside
         moved += len(differ)
     assert moved  # the bundled transcripts have `[laughs]` after full stops
+
+
+def _annotation_spans_token_by_token(doc) -> list[tuple[int, int]]:
+    """The straightforward scan `annotation_spans` must agree with: every token, in order."""
+    pairs = {"[": "]", "(": ")"}
+    spans, index = [], 0
+    while index < len(doc):
+        close, end = pairs.get(doc[index].text), None
+        if close is not None:
+            for inner in range(index + 1, min(index + 10, len(doc))):
+                if doc[inner].text == close:
+                    end = inner + 1
+                    break
+                if doc[inner].text in {"[", "]", "(", ")"} or doc[inner].is_space:
+                    break
+        if end is not None and end - index > 2:
+            spans.append((index, end))
+            index = end
+        else:
+            index += 1
+    return spans
+
+
+@given(st.lists(st.sampled_from(["[", "]", "(", ")", "laughs", "a", "b", ".", "\n", "00:12:40"]), max_size=40))
+def test_annotation_spans_match_a_token_by_token_scan(words):
+    doc = spacy.blank("en")(" ".join(words))
+    assert annotation_spans(doc) == _annotation_spans_token_by_token(doc)
+
+
+def test_annotation_spans_on_the_bundled_transcripts(corpus):
+    nlp = spacy.blank("en")
+    found = [(annotation_spans(doc), _annotation_spans_token_by_token(doc)) for doc in nlp.pipe(t.text for t in corpus)]
+    assert all(ours == theirs for ours, theirs in found)
+    assert sum(len(ours) for ours, _ in found) > 10
 
 
 def test_sentence_starts_match_doc_sents(corpus):

@@ -7,7 +7,7 @@ from pathlib import Path
 import docx
 import pytest
 
-from pipeline.coding.corpus import CodingOptions, code_transcript
+from pipeline.coding.corpus import CodingOptions, batches, code_batch, code_transcript
 from pipeline.coding.segment import parse_parts, parse_transcript
 from pipeline.ingest.read import TRANSCRIPT_SUFFIXES, read_transcript
 from pipeline.nlp.language import make_nlp
@@ -167,3 +167,24 @@ def test_a_transcript_over_a_million_characters_is_coded_in_pieces(tmp_path):
     assert len(coded.segments) == 2 + 400 * 4
     for segment in coded.segments:
         assert text[segment.start_char : segment.end_char] == segment.text
+
+
+@pytest.mark.parametrize("unit", ["sentence", "turn"])
+@pytest.mark.parametrize("characters", [1, 5_000, 10**9], ids=["one-each", "a-few", "all-at-once"])
+def test_coding_in_batches_gives_what_coding_one_by_one_gives(unit, characters, nlp, study_codebook):
+    """Batches run the rulers' array programs and ConText over several docs at once: nothing may change, the
+    ConText marks (negated, hypothetical, trigger) included."""
+    transcripts = [read_transcript(path) for path in BUNDLED_FILES if path.name != "README.md"]
+    options = CodingOptions(unit=unit, max_length=7_000)  # some transcripts in pieces too
+    one_by_one = [code_transcript(t, nlp=nlp, codebook=study_codebook, options=options) for t in transcripts]
+    batched = [
+        coded
+        for batch in batches(transcripts, characters=characters)
+        for coded in code_batch(batch, nlp=nlp, codebook=study_codebook, options=options)
+    ]
+    assert [c.segments for c in batched] == [c.segments for c in one_by_one]
+    assert [c.tags for c in batched] == [c.tags for c in one_by_one]
+    assert [c.warnings for c in batched] == [c.warnings for c in one_by_one]
+    tags = [tag for coded in batched for tag in coded.tags]
+    assert any(tag.negated for tag in tags) and any(tag.hypothetical for tag in tags)
+    assert any(coded.warnings for coded in batched)
