@@ -14,6 +14,7 @@ from pipeline.coding.records import Segment
 from pipeline.core.choices import Unit
 from pipeline.ingest.records import Transcript
 from pipeline.nlp.components import mark_sentence_starts, sentence_starts
+from pipeline.nlp.tokenizer_cache import make_doc
 
 
 @dataclass(frozen=True)
@@ -165,7 +166,7 @@ def _prepare(transcript: Transcript, blocks: list[Block], nlp: Language) -> _Pre
         bases.append(cursor)
         cursor += len(text) + len(TURN_SEPARATOR)
     speech = TURN_SEPARATOR.join(texts)
-    doc = nlp.make_doc(speech)
+    doc = make_doc(nlp, speech)
     token_starts = doc.to_array([IDX]).tolist()
     firsts = [bisect_left(token_starts, base) for base in bases]  # each block's first token
     return _Prepared(transcript, blocks, bases, speech, firsts, mark_sentence_starts(doc, firsts))

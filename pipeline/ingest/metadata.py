@@ -17,16 +17,18 @@ from pipeline.ingest.decode import decode_bytes
 
 # --- lines and front matter -----------------------------------------------------------------
 
-_LINE = re.compile(r"[^\r\n]*")
+_LINE_END = re.compile(r"(\r\n|\r|\n)")
 
 
 def text_lines(text: str, start: int = 0) -> Iterator[tuple[int, str]]:
     """Yield (offset, line) for each line from `start`, without its ending (CRLF, LF or CR)."""
+    parts = _LINE_END.split(text[start:] if start else text)  # line, ending, line, ending, ..., last line
     pos = start
-    while pos <= len(text):
-        line = _LINE.match(text, pos).group()
+    for index in range(0, len(parts), 2):
+        line = parts[index]
         yield pos, line
-        pos += len(line) + (2 if text.startswith("\r\n", pos + len(line)) else 1)
+        if index + 1 < len(parts):
+            pos += len(line) + len(parts[index + 1])
 
 
 def line_number(text: str, offset: int) -> int:

@@ -39,6 +39,7 @@ _LEADING_TS = re.compile(rf"[ \t]*{_TS_ANY}[ \t]*")  # Sonix: `Speaker 1: [00:00
 # f4/MAXQDA `#00:00:12-5#`; found with search(), so no leading blanks (each start would rescan them all).
 _TRAILING_TS = re.compile(rf"(?:\#{_TS}(?:-\d)?\#|\[{_TS}\])[ \t]*$")
 _HARD_BREAK = re.compile(r"(?<!\\)\\[ \t]*$")  # Markdown's hard line break: a backslash ending the line (ATLAS.ti)
+_TRAILING_ENDS = "#]\\"  # the last character of a trailing timestamp or of a hard break
 _EMPHASIS = r"(?:\*{1,3}|_{1,3})"
 # A label alone on its line, over the speech: `**Interviewer**\`, `***Participant***\`, `[Kari Nilsen]`, `Kari Nilsen`.
 # Its blank runs are possessive and a timestamp after the label needs a blank just before it (a lookbehind):
@@ -174,6 +175,8 @@ def _strip(text: str, start: int, end: int, *, drop_voice_end: bool = False) -> 
     start, end = start + len(chunk) - len(chunk.lstrip()), start + len(chunk.rstrip())
     if drop_voice_end and text.endswith("</v>", start, end):
         return _strip(text, start, end - 4)
+    if text[end - 1] not in _TRAILING_ENDS:  # neither pattern can match: each ends in one of these, then blanks
+        return start, end
     trailing = _TRAILING_TS.search(text, start, end) or _HARD_BREAK.search(text, start, end)
     if trailing and trailing.start() > start:
         return _strip(text, start, trailing.start())
@@ -269,7 +272,7 @@ def scan_text(text: str, start: int, *, stacked: frozenset[str] = frozenset()) -
                 or _stacked_event(text, offset, line, stacked)
                 or _text_event(text, offset, line)
             )
-            events.append(event._replace(hard_break=True) if _HARD_BREAK.search(line) else event)
+            events.append(event._replace(hard_break=True) if "\\" in line and _HARD_BREAK.search(line) else event)
     return events
 
 
