@@ -128,10 +128,12 @@ def test_sentence_starts_match_doc_sents(corpus):
 def test_lemmatizer_matches_its_token_lookup(corpus):
     nlp = make_nlp()
     lemmatizer = nlp.get_pipe("lemmatizer")
-    for text in [t.text for t in corpus] + EDGE_TEXTS:
+    curly = ["We didn’t. O’Brien’s ‘Tasks’ were ROTATED, weren’t they?", "Didn’t didn't DIDN’T Mice mice"]
+    for text in [t.text for t in corpus] + EDGE_TEXTS + curly:
         doc = nlp(text)
         assert [t.lemma_ for t in doc] == [lemmatizer.lookup_lemmatize(t)[0] for t in doc]
     assert [t.lemma_ for t in nlp("Tasks were rotated. Staff")] == ["task", "be", "rotate", ".", "staff"]
+    assert [t.lemma_ for t in nlp("Mice didn’t")] == ["mouse", "do", "not"]
 
 
 def test_anchored_ruler_finds_the_same_spans_as_spacys(corpus, study_codebook):

@@ -187,8 +187,9 @@ def sentence_starts(doc: Doc) -> list[int]:
     return [0, *(numpy.flatnonzero(flags[1:] == 1) + 1).tolist()]  # as `doc.sents`, without a Span per sentence
 
 
-def sentence_lookup(doc: Doc):
-    """Functions from a token index to its sentence's first token, and from that to the sentence's end."""
-    starts = sentence_starts(doc)
+def sentence_lookup(doc: Doc, starts: list[int] | None = None):
+    """Functions from a token index to its sentence's first token, and from that to the sentence's end
+    (`starts`: the doc's `sentence_starts`, when known)."""
+    starts = sentence_starts(doc) if starts is None else starts
     ends = dict(zip(starts, [*starts[1:], len(doc)]))
     return (lambda i: starts[bisect_right(starts, i) - 1]), ends.__getitem__

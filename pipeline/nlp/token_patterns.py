@@ -43,6 +43,7 @@ FLAG_ATTRS = {
         "LIKE_EMAIL",
     )
 }
+_LOW_MASK = numpy.uint64(0xFFFF)
 OPS = {None: "1", "1": "1", "?": "?", "*": "*", "+": "+", "!": "!"}
 
 
@@ -199,6 +200,10 @@ class _Program:
                 for word in element.words:
                     named.setdefault(word.attr, set()).update(word.values)
         self.keys = {attr: numpy.array(sorted(values), dtype="uint64") for attr, values in named.items()}
+        self._low_bits = {}  # per attribute: which values of a hash's low bits some key has
+        for attr, keys in self.keys.items():
+            self._low_bits[attr] = numpy.zeros(_LOW_MASK + 1, dtype=bool)
+            self._low_bits[attr][keys & _LOW_MASK] = True
         self._tables: dict[_Word, numpy.ndarray] = {}
         for _, elements in patterns:
             for element in elements:
@@ -209,7 +214,7 @@ class _Program:
                     self._tables[word] = ~table if word.negate else table
 
     def run(self, tokens: TokenArrays) -> list[tuple[Any, int, int]]:
-        words = {attr: self._word_numbers(tokens.column(attr), keys) for attr, keys in self.keys.items()}
+        words = {attr: self._word_numbers(tokens.column(attr), attr) for attr in self.keys}
         index: dict[int, tuple[numpy.ndarray, numpy.ndarray]] = {}
 
         def positions(word: _Word) -> numpy.ndarray:
@@ -257,12 +262,18 @@ class _Program:
             dtype=bool,
         )
 
-    @staticmethod
-    def _word_numbers(column: numpy.ndarray, keys: numpy.ndarray) -> numpy.ndarray:
-        """Per token: its word's position in `keys`, or len(keys) for a word no pattern names."""
-        at = numpy.searchsorted(keys, column)
-        named = keys[numpy.minimum(at, len(keys) - 1)] == column
-        return numpy.where(named, at, len(keys))
+    def _word_numbers(self, column: numpy.ndarray, attr: int) -> numpy.ndarray:
+        """Per token: its word's position in the attribute's sorted keys, or len(keys) for a word no pattern
+        names. Only tokens whose hash has the low bits of some key are searched for (a few percent)."""
+        keys, low_bits = self.keys[attr], self._low_bits[attr]
+        numbers = numpy.full(len(column), len(keys), dtype="int64")
+        maybe = numpy.flatnonzero(low_bits[column & _LOW_MASK])
+        if len(maybe):
+            values = column[maybe]
+            at = numpy.minimum(numpy.searchsorted(keys, values), len(keys) - 1)
+            named = keys[at] == values
+            numbers[maybe[named]] = at[named]
+        return numbers
 
     @staticmethod
     def _starts(elements: list[_Element], positions: Callable, length: int) -> numpy.ndarray:
@@ -276,6 +287,8 @@ class _Program:
             found.append(positions(positive[0]))
             if element.op in ("1", "+"):
                 break
+        if len(found) == 1:
+            return found[0].astype("int64")  # sorted, and each token has one word
         return numpy.unique(numpy.concatenate(found)).astype("int64")
 
 
