@@ -23,6 +23,7 @@ from pipeline.ingest.read import (
     scan,
 )
 from pipeline.ingest.records import Skipped, Transcript
+from pipeline.ingest.speakers import Event, _may_name, norm
 
 FIXTURES = Path(__file__).parent / "fixtures" / "transcripts"
 I, R = "interviewer", "respondent"  # noqa: E741  (the case tables read as I/R, like the transcripts)
@@ -1036,3 +1037,15 @@ def _lines_char_by_char(text: str, start: int) -> list[tuple[int, str]]:
 def test_text_lines_split_on_crlf_lf_and_cr_only(text, start):
     start = min(start, len(text))
     assert list(text_lines(text, start)) == _lines_char_by_char(text, start)
+
+
+_LABELISH = st.text(alphabet="aBß.Σİﬁ1: \t\xa0", max_size=10)
+
+
+@given(_LABELISH, st.lists(_LABELISH, max_size=3), st.booleans())
+def test_role_declarations_only_skip_texts_that_cannot_name_an_accepted_label(content, others, named):
+    """`role_declarations` normalises a label line's text only when its first word could start an accepted label."""
+    accepted = {norm(other) for other in others} | ({norm(content)} if named else set())
+    first_words = {key.split(" ")[0] for key in accepted}
+    if norm(content) in accepted:
+        assert _may_name(content, Event("label", 0, len(content)), first_words)

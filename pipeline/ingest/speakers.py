@@ -338,13 +338,26 @@ def role_declarations(text: str, events: list[Event], accepted: set[str]) -> tup
     """Header lines such as `Interviewer: AB`, naming another speaker's label, set that role and are not turns."""
     roles: dict[str, str] = {}
     kept = []
+    first_words = {key.split(" ")[0] for key in accepted}
     for event in events:
-        named = norm(text[event.start : event.end]) if event.kind == "label" else ""
+        named = norm(text[event.start : event.end]) if _may_name(text, event, first_words) else ""
         role = role_word(norm(event.label)) if named in accepted and role_word(named) is None else None
         if role:
             roles.setdefault(named, role)
         kept.append(Event("break") if role else event)
     return kept, roles
+
+
+def _may_name(text: str, event: Event, first_words: set[str]) -> bool:
+    """Whether a label event's text could normalise to an accepted label: its first word must be one's first word
+    (checked before normalising the whole text, which is usually the speech)."""
+    if event.kind != "label":
+        return False
+    first = text[event.start : event.end].split(None, 1)
+    if not first:
+        return "" in first_words
+    word = first[0].casefold()
+    return word in first_words or word.rstrip(".") in first_words
 
 
 def group_turns(

@@ -137,6 +137,13 @@ class TokenArrays:
         self.start_at = start_at  # bool per token, or None: anywhere
         self._columns: dict[int, numpy.ndarray] = {}
 
+    def read(self, attrs: Sequence[int]) -> None:
+        """Read these columns, each doc's in one pass (`column` reads one at a time)."""
+        attrs = [attr for attr in dict.fromkeys(attrs) if attr not in self._columns]
+        if attrs and self.docs:
+            rows = numpy.concatenate([doc.to_array(attrs).reshape(len(doc), len(attrs)) for doc in self.docs])
+            self._columns.update((attr, rows[:, index].copy()) for index, attr in enumerate(attrs))
+
     def column(self, attr: int) -> numpy.ndarray:
         if attr not in self._columns:
             self._columns[attr] = numpy.concatenate(
@@ -205,6 +212,10 @@ class _Program:
             self._low_bits[attr] = numpy.zeros(_LOW_MASK + 1, dtype=bool)
             self._low_bits[attr][keys & _LOW_MASK] = True
         self._tables: dict[_Word, numpy.ndarray] = {}
+        self.attrs = [*self.keys]  # every column the patterns read
+        for _, elements in patterns:
+            for element in elements:
+                self.attrs.extend([*(regex.attr for regex in element.regexes), *(flag for flag, _ in element.flags)])
         for _, elements in patterns:
             for element in elements:
                 for word in element.words:
@@ -214,6 +225,7 @@ class _Program:
                     self._tables[word] = ~table if word.negate else table
 
     def run(self, tokens: TokenArrays) -> list[tuple[Any, int, int]]:
+        tokens.read(self.attrs)
         words = {attr: self._word_numbers(tokens.column(attr), attr) for attr in self.keys}
         index: dict[int, tuple[numpy.ndarray, numpy.ndarray]] = {}
 
