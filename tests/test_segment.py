@@ -188,3 +188,19 @@ def test_coding_in_batches_gives_what_coding_one_by_one_gives(unit, characters, 
     tags = [tag for coded in batched for tag in coded.tags]
     assert any(tag.negated for tag in tags) and any(tag.hypothetical for tag in tags)
     assert any(coded.warnings for coded in batched)
+
+
+@pytest.mark.parametrize("unit", ["sentence", "turn"])
+@pytest.mark.parametrize("space", ["\xa0", "\t", "\u2009", "\u3000", "  ", " \n \n "], ids=repr)
+def test_segments_are_stripped_of_any_whitespace(unit, space, plain_nlp, tmp_path):
+    """Segment texts are their tokens' text stripped, whatever whitespace the transcriber left around sentences."""
+    body = f"Respondent: {space}We had a barrier.{space} It{space}got better. {space}\n{space}[laughs]{space}\n"
+    path = tmp_path / "spaces.txt"
+    path.write_text(body + f"Interviewer:{space}Why?{space}\n", encoding="utf-8")
+    transcript = read_transcript(path)
+    segments = [piece.segment for piece in parse_transcript(transcript, plain_nlp, unit=unit).segments]
+    assert segments
+    for segment in segments:
+        assert transcript.text[segment.start_char : segment.end_char] == segment.text == segment.text.strip()
+    spoken = " ".join(transcript.text[t.start_char : t.end_char] for t in transcript.turns).split()
+    assert " ".join(s.text for s in segments).split() == spoken
