@@ -78,6 +78,23 @@ def test_each_kind_of_pattern_matches_as_spacys_matcher(nlp, name):
     assert any(found), "each pattern matches somewhere"
 
 
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        [{"LOWER": {"IN": []}}],
+        [{"LOWER": {"NOT_IN": []}}],
+        [{"LOWER": {"IN": []}, "OP": "?"}, {"LOWER": "b"}],
+        [{"LOWER": {"IN": []}, "OP": "*"}],
+        [{"OP": "*"}, {"LOWER": "b"}],
+        [{"LOWER": "b", "OP": "!"}],
+    ],
+    ids=repr,
+)
+def test_edge_patterns_match_as_spacys_matcher(nlp, pattern):
+    docs = [nlp(text) for text in TEXTS]
+    assert array_matches(nlp, [("edge", pattern)], docs) == [spacy_matches(nlp, [("edge", pattern)], d) for d in docs]
+
+
 def test_a_batch_gives_each_doc_its_own_matches(nlp):
     patterns = list(PATTERNS.items())
     docs = [nlp(text) for text in TEXTS]
@@ -117,7 +134,7 @@ _SPEC = st.one_of(
         lambda a, p, ws: {a: {p: ws}},
         st.sampled_from(["LOWER", "LEMMA"]),
         st.sampled_from(["IN", "NOT_IN"]),
-        st.lists(st.sampled_from(WORDS), min_size=1, max_size=4),
+        st.lists(st.sampled_from(WORDS), max_size=4),
     ),
     st.builds(lambda f, v: {f: v}, st.sampled_from(["IS_PUNCT", "LIKE_NUM", "IS_TITLE"]), st.booleans()),
     st.builds(

@@ -239,7 +239,8 @@ class _Program:
                 index[word.attr] = (order, numpy.concatenate(([0], numpy.cumsum(counts))))
             order, offsets = index[word.attr]
             numbers = numpy.searchsorted(self.keys[word.attr], numpy.array(sorted(word.values), dtype="uint64"))
-            return numpy.sort(numpy.concatenate([order[offsets[n] : offsets[n + 1]] for n in numbers.tolist()]))
+            found = [order[offsets[n] : offsets[n + 1]] for n in numbers.tolist()]
+            return numpy.sort(numpy.concatenate(found)) if found else numpy.zeros(0, dtype="int64")
 
         def passes(element: _Element, at: numpy.ndarray) -> numpy.ndarray:
             ok = numpy.ones(len(at), dtype=bool)
