@@ -19,7 +19,7 @@ from spacy.tokenizer import Tokenizer
 from spacy.tokens import Doc
 
 _PUNCTUATION = "".join(sorted(set(string.punctuation + "“”‘’«»–—…¡¿")))
-CACHE_CHUNKS = 250_000  # spaCy keeps 10,000, full within the first 100,000 words of new text; this many: ~30 MB
+CACHE_CHUNKS = 250_000  # spaCy keeps 10,000, full within the first 100,000 words of new text; this many: about 40 MB
 
 
 class CacheWarmer:
