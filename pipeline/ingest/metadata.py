@@ -6,7 +6,6 @@ import csv
 import io
 import re
 from collections.abc import Iterator, Mapping
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -18,26 +17,17 @@ from pipeline.ingest.decode import decode_bytes
 
 # --- lines and front matter -----------------------------------------------------------------
 
-_LINE_END = re.compile(r"(\r\n|\r|\n)")
+_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 def text_lines(text: str, start: int = 0) -> Iterator[tuple[int, str]]:
-    """Yield (offset, line) for each line from `start`, without its ending (CRLF, LF or CR)."""
-    return iter(_lines(text, start))
-
-
-@lru_cache(maxsize=8)
-def _lines(text: str, start: int) -> tuple[tuple[int, str], ...]:
-    """`text_lines` as a tuple, kept for the few texts read last: reading a transcript scans its lines several times
-    (front matter, stacked labels, dot labels, speaker labels)."""
-    parts = _LINE_END.split(text[start:] if start else text)  # line, ending, line, ending, ..., last line
-    lines, pos = [], start
-    for index in range(0, len(parts), 2):
-        line = parts[index]
-        lines.append((pos, line))
-        if index + 1 < len(parts):
-            pos += len(line) + len(parts[index + 1])
-    return tuple(lines)
+    """Yield (offset, line) for each line from `start`, without its ending (CRLF, LF or CR); one line at a time,
+    so a long text is never copied whole."""
+    pos = start
+    for ending in _LINE_END.finditer(text, start):
+        yield pos, text[pos : ending.start()]
+        pos = ending.end()
+    yield pos, text[pos:]
 
 
 def line_number(text: str, offset: int) -> int:
