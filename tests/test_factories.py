@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 import spacy
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pipeline.codebook.model import MatchAttr
 from pipeline.codebook.patterns import span_ruler_patterns
@@ -81,6 +83,40 @@ def test_annotations_only_move_starts_spacy_puts_inside_them(corpus):
     assert moved  # the bundled transcripts have `[laughs]` after full stops
 
 
+def _annotation_spans_token_by_token(doc) -> list[tuple[int, int]]:
+    """The straightforward scan `annotation_spans` must agree with: every token, in order."""
+    pairs = {"[": "]", "(": ")"}
+    spans, index = [], 0
+    while index < len(doc):
+        close, end = pairs.get(doc[index].text), None
+        if close is not None:
+            for inner in range(index + 1, min(index + 10, len(doc))):
+                if doc[inner].text == close:
+                    end = inner + 1
+                    break
+                if doc[inner].text in {"[", "]", "(", ")"} or doc[inner].is_space:
+                    break
+        if end is not None and end - index > 2:
+            spans.append((index, end))
+            index = end
+        else:
+            index += 1
+    return spans
+
+
+@given(st.lists(st.sampled_from(["[", "]", "(", ")", "laughs", "a", "b", ".", "\n", "00:12:40"]), max_size=40))
+def test_annotation_spans_match_a_token_by_token_scan(words):
+    doc = spacy.blank("en")(" ".join(words))
+    assert annotation_spans(doc) == _annotation_spans_token_by_token(doc)
+
+
+def test_annotation_spans_on_the_bundled_transcripts(corpus):
+    nlp = spacy.blank("en")
+    found = [(annotation_spans(doc), _annotation_spans_token_by_token(doc)) for doc in nlp.pipe(t.text for t in corpus)]
+    assert all(ours == theirs for ours, theirs in found)
+    assert sum(len(ours) for ours, _ in found) > 10
+
+
 def test_sentence_starts_match_doc_sents(corpus):
     nlp = make_nlp()
     for text in [t.text for t in corpus] + EDGE_TEXTS:
@@ -92,10 +128,12 @@ def test_sentence_starts_match_doc_sents(corpus):
 def test_lemmatizer_matches_its_token_lookup(corpus):
     nlp = make_nlp()
     lemmatizer = nlp.get_pipe("lemmatizer")
-    for text in [t.text for t in corpus] + EDGE_TEXTS:
+    curly = ["We didn’t. O’Brien’s ‘Tasks’ were ROTATED, weren’t they?", "Didn’t didn't DIDN’T Mice mice"]
+    for text in [t.text for t in corpus] + EDGE_TEXTS + curly:
         doc = nlp(text)
         assert [t.lemma_ for t in doc] == [lemmatizer.lookup_lemmatize(t)[0] for t in doc]
     assert [t.lemma_ for t in nlp("Tasks were rotated. Staff")] == ["task", "be", "rotate", ".", "staff"]
+    assert [t.lemma_ for t in nlp("Mice didn’t")] == ["mouse", "do", "not"]
 
 
 def test_anchored_ruler_finds_the_same_spans_as_spacys(corpus, study_codebook):

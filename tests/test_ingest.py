@@ -7,10 +7,12 @@ from pathlib import Path
 
 import docx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pipeline.core.errors import TranscriptError
 from pipeline.ingest.decode import decode_text
-from pipeline.ingest.metadata import load_metadata
+from pipeline.ingest.metadata import load_metadata, text_lines
 from pipeline.ingest.read import (
     NO_LABELS_WARNING,
     TRANSCRIPT_SUFFIXES,
@@ -21,6 +23,7 @@ from pipeline.ingest.read import (
     scan,
 )
 from pipeline.ingest.records import Skipped, Transcript
+from pipeline.ingest.speakers import Event, _may_name, norm
 
 FIXTURES = Path(__file__).parent / "fixtures" / "transcripts"
 I, R = "interviewer", "respondent"  # noqa: E741  (the case tables read as I/R, like the transcripts)
@@ -1016,3 +1019,33 @@ def test_long_blank_runs_are_read_in_linear_time_and_like_short_ones(tmp_path: P
     long_turns, transcript = turns(200_000)
     assert long_turns == turns(2)[0]
     assert all(transcript.text[t.start_char : t.end_char].strip() for t in transcript.turns)
+
+
+def _lines_char_by_char(text: str, start: int) -> list[tuple[int, str]]:
+    """The straightforward line scan `text_lines` must agree with."""
+    found, pos = [], start
+    while pos <= len(text):
+        end = pos
+        while end < len(text) and text[end] not in "\r\n":
+            end += 1
+        found.append((pos, text[pos:end]))
+        pos = end + (2 if text.startswith("\r\n", end) else 1)
+    return found
+
+
+@given(st.text(alphabet="ab \t\r\n\x0b\x1c\u2028", max_size=30), st.integers(min_value=0, max_value=30))
+def test_text_lines_split_on_crlf_lf_and_cr_only(text, start):
+    start = min(start, len(text))
+    assert list(text_lines(text, start)) == _lines_char_by_char(text, start)
+
+
+_LABELISH = st.text(alphabet="aBß.Σİﬁ1: \t\xa0", max_size=10)
+
+
+@given(_LABELISH, st.lists(_LABELISH, max_size=3), st.booleans())
+def test_role_declarations_only_skip_texts_that_cannot_name_an_accepted_label(content, others, named):
+    """`role_declarations` normalises a label line's text only when its first word could start an accepted label."""
+    accepted = {norm(other) for other in others} | ({norm(content)} if named else set())
+    first_words = {key.split(" ")[0] for key in accepted}
+    if norm(content) in accepted:
+        assert _may_name(content, Event("label", 0, len(content)), first_words)

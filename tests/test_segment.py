@@ -7,7 +7,7 @@ from pathlib import Path
 import docx
 import pytest
 
-from pipeline.coding.corpus import CodingOptions, code_transcript
+from pipeline.coding.corpus import CodingOptions, batches, code_batch, code_transcript
 from pipeline.coding.segment import parse_parts, parse_transcript
 from pipeline.ingest.read import TRANSCRIPT_SUFFIXES, read_transcript
 from pipeline.nlp.language import make_nlp
@@ -167,3 +167,40 @@ def test_a_transcript_over_a_million_characters_is_coded_in_pieces(tmp_path):
     assert len(coded.segments) == 2 + 400 * 4
     for segment in coded.segments:
         assert text[segment.start_char : segment.end_char] == segment.text
+
+
+@pytest.mark.parametrize("unit", ["sentence", "turn"])
+@pytest.mark.parametrize("characters", [1, 5_000, 10**9], ids=["one-each", "a-few", "all-at-once"])
+def test_coding_in_batches_gives_what_coding_one_by_one_gives(unit, characters, nlp, study_codebook):
+    """Batches run the rulers' array programs and ConText over several docs at once: nothing may change, the
+    ConText marks (negated, hypothetical, trigger) included."""
+    transcripts = [read_transcript(path) for path in BUNDLED_FILES if path.name != "README.md"]
+    options = CodingOptions(unit=unit, max_length=7_000)  # some transcripts in pieces too
+    one_by_one = [code_transcript(t, nlp=nlp, codebook=study_codebook, options=options) for t in transcripts]
+    batched = [
+        coded
+        for batch in batches(transcripts, characters=characters)
+        for coded in code_batch(batch, nlp=nlp, codebook=study_codebook, options=options)
+    ]
+    assert [c.segments for c in batched] == [c.segments for c in one_by_one]
+    assert [c.tags for c in batched] == [c.tags for c in one_by_one]
+    assert [c.warnings for c in batched] == [c.warnings for c in one_by_one]
+    tags = [tag for coded in batched for tag in coded.tags]
+    assert any(tag.negated for tag in tags) and any(tag.hypothetical for tag in tags)
+    assert any(coded.warnings for coded in batched)
+
+
+@pytest.mark.parametrize("unit", ["sentence", "turn"])
+@pytest.mark.parametrize("space", ["\xa0", "\t", "\u2009", "\u3000", "  ", " \n \n "], ids=repr)
+def test_segments_are_stripped_of_any_whitespace(unit, space, plain_nlp, tmp_path):
+    """Segment texts are their tokens' text stripped, whatever whitespace the transcriber left around sentences."""
+    body = f"Respondent: {space}We had a barrier.{space} It{space}got better. {space}\n{space}[laughs]{space}\n"
+    path = tmp_path / "spaces.txt"
+    path.write_text(body + f"Interviewer:{space}Why?{space}\n", encoding="utf-8")
+    transcript = read_transcript(path)
+    segments = [piece.segment for piece in parse_transcript(transcript, plain_nlp, unit=unit).segments]
+    assert segments
+    for segment in segments:
+        assert transcript.text[segment.start_char : segment.end_char] == segment.text == segment.text.strip()
+    spoken = " ".join(transcript.text[t.start_char : t.end_char] for t in transcript.turns).split()
+    assert " ".join(s.text for s in segments).split() == spoken

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from spacy.attrs import IDX, LENGTH
@@ -13,6 +14,7 @@ from pipeline.coding.records import Segment
 from pipeline.core.choices import Unit
 from pipeline.ingest.records import Transcript
 from pipeline.nlp.components import mark_sentence_starts, sentence_starts
+from pipeline.nlp.tokenizer_cache import make_doc
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,8 @@ def parse_transcript(transcript: Transcript, nlp: Language, *, unit: Unit = Unit
     `nlp.max_length`; `parse_parts` cuts longer transcripts into pieces.
     """
     blocks = [Block(index, turn.start_char, turn.end_char) for index, turn in enumerate(transcript.turns)]
-    return _parse(transcript, blocks, nlp, unit=unit)
+    prepared = _prepare(transcript, blocks, nlp)
+    return _segments(prepared, nlp(prepared.doc), unit=unit)
 
 
 def parse_parts(
@@ -71,7 +74,25 @@ def parse_parts(
     limit (else line break, else space, else anywhere, with a warning: that cut may split a sentence).
     Offsets stay exact. A transcript that fits gives exactly `parse_transcript`'s one doc.
     """
-    limit = max_length or nlp.max_length
+    groups, warnings = _groups(transcript, limit=max_length or nlp.max_length)
+    prepared = [_prepare(transcript, group, nlp) for group in groups]
+    return [_segments(p, doc, unit=unit) for p, doc in zip(prepared, nlp.pipe(p.doc for p in prepared))], warnings
+
+
+def parse_batch(
+    transcripts: Sequence[Transcript], nlp: Language, *, unit: Unit = Unit.SENTENCE, max_length: int | None = None
+) -> list[tuple[list[ParsedTranscript], list[str]]]:
+    """`parse_parts` of each transcript, with all their docs through one `nlp.pipe` call, so the components that
+    work on batches (the span rulers' array programs, ConText) pay their fixed costs once per batch."""
+    plans = [_groups(transcript, limit=max_length or nlp.max_length) for transcript in transcripts]
+    prepared = [_prepare(t, group, nlp) for t, (groups, _) in zip(transcripts, plans) for group in groups]
+    docs = iter(nlp.pipe((p.doc for p in prepared), batch_size=max(len(prepared), 1)))
+    parts = iter([_segments(p, doc, unit=unit) for p, doc in zip(prepared, docs)])
+    return [([next(parts) for _ in groups], warnings) for groups, warnings in plans]
+
+
+def _groups(transcript: Transcript, *, limit: int) -> tuple[list[list[Block]], list[str]]:
+    """The transcript's turns as blocks, grouped into as few docs as fit `limit` characters, and warnings."""
     blocks: list[Block] = []
     cuts: dict[str, int] = {}
     for index, turn in enumerate(transcript.turns):
@@ -103,7 +124,7 @@ def parse_parts(
                 + ", ".join(f"{n} {kind}(s)" for kind, n in sorted(split.items()))
                 + ": a sentence there may be split in two segments"
             )
-    return [_parse(transcript, group, nlp, unit=unit) for group in groups], warnings
+    return groups, warnings
 
 
 def speech_length(transcript: Transcript) -> int:
@@ -125,28 +146,47 @@ def _cut(text: str, start: int, end: int, *, limit: int) -> list[tuple[int, int,
     return pieces
 
 
-def _parse(transcript: Transcript, blocks: list[Block], nlp: Language, *, unit: Unit) -> ParsedTranscript:
-    """One doc over these blocks joined by blank lines, each block starting a sentence; segments with offsets."""
-    turns = transcript.turns
+@dataclass(frozen=True)
+class _Prepared:
+    """A doc of blocks joined by blank lines, tokenised and with each block starting a sentence, before the
+    pipeline's components run; and what it takes to map its tokens back to the file."""
+
+    transcript: Transcript
+    blocks: list[Block]
+    bases: list[int]  # each block's first character in the doc
+    speech: str
+    firsts: list[int]  # each block's first token
+    doc: Doc
+
+
+def _prepare(transcript: Transcript, blocks: list[Block], nlp: Language) -> _Prepared:
     texts = [transcript.text[b.start_char : b.end_char] for b in blocks]
     bases, cursor = [], 0
     for text in texts:
         bases.append(cursor)
         cursor += len(text) + len(TURN_SEPARATOR)
     speech = TURN_SEPARATOR.join(texts)
-    doc = nlp.make_doc(speech)
+    doc = make_doc(nlp, speech)
     token_starts = doc.to_array([IDX]).tolist()
     firsts = [bisect_left(token_starts, base) for base in bases]  # each block's first token
-    doc = nlp(mark_sentence_starts(doc, firsts))
+    return _Prepared(transcript, blocks, bases, speech, firsts, mark_sentence_starts(doc, firsts))
+
+
+def _segments(prepared: _Prepared, doc: Doc, *, unit: Unit) -> ParsedTranscript:
+    """The segments of a prepared doc the pipeline has run on, with offsets into the file."""
+    transcript, blocks, bases, speech = prepared.transcript, prepared.blocks, prepared.bases, prepared.speech
+    turns = transcript.turns
+    rows = doc.to_array([IDX, LENGTH])
+    token_starts = rows[:, 0].tolist()
     # Token ranges and texts come from the doc's arrays and the joined string: no Span per sentence.
     if unit == "turn":
-        bounds = [*firsts, len(doc)]
+        bounds = [*prepared.firsts, len(doc)]
         pieces = [(index, bounds[index], bounds[index + 1]) for index in range(len(blocks))]
     else:  # a sentence lies in one block, because every block starts a sentence
         starts = sentence_starts(doc)
         ends = [*starts[1:], len(doc)]
         pieces = [(bisect_right(bases, token_starts[s]) - 1, s, e) for s, e in zip(starts, ends)]
-    lengths = doc.to_array([LENGTH]).tolist()
+    lengths = rows[:, 1].tolist()
     segments: list[SegmentSpan] = []
     for index, token_start, token_end in pieces:
         if token_start >= token_end:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import io
+import re
 
 import docx
 from charset_normalizer import from_bytes
@@ -13,6 +14,7 @@ from pipeline.core.errors import TranscriptError
 
 # --- decoding -------------------------------------------------------------------------------
 
+_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1f]")  # control characters other than \t \n \v \f \r
 _BOMS = (  # UTF-32-LE's BOM starts with UTF-16-LE's, so it is tried first
     (codecs.BOM_UTF32_LE, "utf-32"),
     (codecs.BOM_UTF32_BE, "utf-32"),
@@ -82,7 +84,7 @@ def decode_bytes(data: bytes, where: str) -> tuple[str, str, list[str]]:
             raise TranscriptError(f"not valid {encoding} text: {exc.reason}", path=where) from None
     if not text or text.isspace():
         raise TranscriptError("empty file", path=where)
-    controls = sum(1 for ch in text if ch < " " and ch not in "\t\n\r\f\v")
+    controls = len(_CONTROLS.findall(text))
     if controls > len(text) * 0.05:
         raise TranscriptError(BINARY_REASON, path=where)
     return text, encoding, warnings

@@ -17,16 +17,17 @@ from pipeline.ingest.decode import decode_bytes
 
 # --- lines and front matter -----------------------------------------------------------------
 
-_LINE = re.compile(r"[^\r\n]*")
+_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 def text_lines(text: str, start: int = 0) -> Iterator[tuple[int, str]]:
-    """Yield (offset, line) for each line from `start`, without its ending (CRLF, LF or CR)."""
+    """Yield (offset, line) for each line from `start`, without its ending (CRLF, LF or CR); one line at a time,
+    so a long text is never copied whole."""
     pos = start
-    while pos <= len(text):
-        line = _LINE.match(text, pos).group()
-        yield pos, line
-        pos += len(line) + (2 if text.startswith("\r\n", pos + len(line)) else 1)
+    for ending in _LINE_END.finditer(text, start):
+        yield pos, text[pos : ending.start()]
+        pos = ending.end()
+    yield pos, text[pos:]
 
 
 def line_number(text: str, offset: int) -> int:

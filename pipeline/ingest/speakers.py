@@ -39,6 +39,7 @@ _LEADING_TS = re.compile(rf"[ \t]*{_TS_ANY}[ \t]*")  # Sonix: `Speaker 1: [00:00
 # f4/MAXQDA `#00:00:12-5#`; found with search(), so no leading blanks (each start would rescan them all).
 _TRAILING_TS = re.compile(rf"(?:\#{_TS}(?:-\d)?\#|\[{_TS}\])[ \t]*$")
 _HARD_BREAK = re.compile(r"(?<!\\)\\[ \t]*$")  # Markdown's hard line break: a backslash ending the line (ATLAS.ti)
+_TRAILING_ENDS = "#]\\"  # the last character of a trailing timestamp or of a hard break
 _EMPHASIS = r"(?:\*{1,3}|_{1,3})"
 # A label alone on its line, over the speech: `**Interviewer**\`, `***Participant***\`, `[Kari Nilsen]`, `Kari Nilsen`.
 # Its blank runs are possessive and a timestamp after the label needs a blank just before it (a lookbehind):
@@ -174,6 +175,8 @@ def _strip(text: str, start: int, end: int, *, drop_voice_end: bool = False) -> 
     start, end = start + len(chunk) - len(chunk.lstrip()), start + len(chunk.rstrip())
     if drop_voice_end and text.endswith("</v>", start, end):
         return _strip(text, start, end - 4)
+    if text[end - 1] not in _TRAILING_ENDS:  # neither pattern can match: each ends in one of these, then blanks
+        return start, end
     trailing = _TRAILING_TS.search(text, start, end) or _HARD_BREAK.search(text, start, end)
     if trailing and trailing.start() > start:
         return _strip(text, start, trailing.start())
@@ -269,7 +272,7 @@ def scan_text(text: str, start: int, *, stacked: frozenset[str] = frozenset()) -
                 or _stacked_event(text, offset, line, stacked)
                 or _text_event(text, offset, line)
             )
-            events.append(event._replace(hard_break=True) if _HARD_BREAK.search(line) else event)
+            events.append(event._replace(hard_break=True) if "\\" in line and _HARD_BREAK.search(line) else event)
     return events
 
 
@@ -335,13 +338,26 @@ def role_declarations(text: str, events: list[Event], accepted: set[str]) -> tup
     """Header lines such as `Interviewer: AB`, naming another speaker's label, set that role and are not turns."""
     roles: dict[str, str] = {}
     kept = []
+    first_words = {key.split(" ")[0] for key in accepted}
     for event in events:
-        named = norm(text[event.start : event.end]) if event.kind == "label" else ""
+        named = norm(text[event.start : event.end]) if _may_name(text, event, first_words) else ""
         role = role_word(norm(event.label)) if named in accepted and role_word(named) is None else None
         if role:
             roles.setdefault(named, role)
         kept.append(Event("break") if role else event)
     return kept, roles
+
+
+def _may_name(text: str, event: Event, first_words: set[str]) -> bool:
+    """Whether a label event's text could normalise to an accepted label: its first word must be one's first word
+    (checked before normalising the whole text, which is usually the speech)."""
+    if event.kind != "label":
+        return False
+    first = text[event.start : event.end].split(None, 1)
+    if not first:
+        return "" in first_words
+    word = first[0].casefold()
+    return word in first_words or word.rstrip(".") in first_words
 
 
 def group_turns(

@@ -128,30 +128,34 @@ class ArraySentencizer(Sentencizer):
 
 _BRACKETS = {get_string_id(open_): get_string_id(close) for open_, close in ("[]", "()")}
 _ANNOTATION_TOKENS = 8  # at most this many tokens between the brackets: `[inaudible 00:12:40]`, `(long pause)`
+_OPENING = numpy.array(sorted(_BRACKETS), dtype="uint64")
+_BRACKET_KEYS = {*_BRACKETS, *_BRACKETS.values()}
 
 
 def annotation_spans(doc: Doc) -> list[tuple[int, int]]:
     """Token ranges [start, end) of short bracketed or parenthesised groups on one line: transcriber annotations
-    such as `[laughs]`, `[inaudible]`, `(pause)` (and short asides)."""
-    rows = doc.to_array([ORTH, IS_SPACE]).tolist()
-    spans = []
-    index = 0
-    while index < len(rows):
-        close = _BRACKETS.get(rows[index][0])
-        end = None
-        if close is not None:
-            for inner in range(index + 1, min(index + _ANNOTATION_TOKENS + 2, len(rows))):
-                orth, is_space = rows[inner]
-                if orth == close:
-                    end = inner + 1
-                    break
-                if orth in _BRACKETS or orth in _BRACKETS.values() or is_space:
-                    break
-        if end is not None and end - index > 2:
-            spans.append((index, end))
-            index = end
-        else:
-            index += 1
+    such as `[laughs]`, `[inaudible]`, `(pause)` (and short asides).
+
+    Only the tokens after an opening bracket are read (one array lookup finds them), not every token."""
+    if not len(doc):
+        return []
+    rows = doc.to_array([ORTH, IS_SPACE])
+    opening = numpy.flatnonzero(numpy.isin(rows[:, 0], _OPENING)).tolist()
+    spans: list[tuple[int, int]] = []
+    reached = 0  # tokens before this are inside an annotation already found
+    for index in opening:
+        if index < reached:
+            continue
+        close = _BRACKETS[int(rows[index, 0])]
+        window = rows[index + 1 : index + _ANNOTATION_TOKENS + 2].tolist()
+        for offset, (orth, is_space) in enumerate(window):
+            if orth == close:
+                if offset:  # at least one token between the brackets
+                    spans.append((index, index + offset + 2))
+                    reached = index + offset + 2
+                break
+            if orth in _BRACKET_KEYS or is_space:
+                break
     return spans
 
 
@@ -183,8 +187,9 @@ def sentence_starts(doc: Doc) -> list[int]:
     return [0, *(numpy.flatnonzero(flags[1:] == 1) + 1).tolist()]  # as `doc.sents`, without a Span per sentence
 
 
-def sentence_lookup(doc: Doc):
-    """Functions from a token index to its sentence's first token, and from that to the sentence's end."""
-    starts = sentence_starts(doc)
+def sentence_lookup(doc: Doc, starts: list[int] | None = None):
+    """Functions from a token index to its sentence's first token, and from that to the sentence's end
+    (`starts`: the doc's `sentence_starts`, when known)."""
+    starts = sentence_starts(doc) if starts is None else starts
     ends = dict(zip(starts, [*starts[1:], len(doc)]))
     return (lambda i: starts[bisect_right(starts, i) - 1]), ends.__getitem__

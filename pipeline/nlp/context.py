@@ -4,7 +4,7 @@ scope."""
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,9 +12,11 @@ import numpy
 from spacy.language import Language
 from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc, Span
+from spacy.util import minibatch
 
-from pipeline.nlp.components import sentence_lookup
+from pipeline.nlp.components import sentence_lookup, sentence_starts
 from pipeline.nlp.span_ruler import ANCHOR_ATTRS, required_constraints
+from pipeline.nlp.token_patterns import ArrayMatcher, TokenArrays
 
 NEGATED = "NEGATED_EXISTENCE"
 HYPOTHETICAL = "HYPOTHETICAL"
@@ -49,12 +51,16 @@ class ConTextComponent:
         self.max_scope = max_scope
         self.spans_key = spans_key
         self.phrases = PhraseMatcher(nlp.vocab, attr="LOWER")
-        self.patterns = Matcher(nlp.vocab, validate=True)
+        self.patterns = Matcher(nlp.vocab, validate=True)  # those the array matcher cannot run
+        self.array_patterns = ArrayMatcher(nlp.vocab)
         # Per token-pattern rule, the words it requires: (attribute, sorted hashes) per required token.
         self._required: list[list[tuple[int, numpy.ndarray]]] = []
         for index, rule in enumerate(rules):
             key = str(index)
             if rule.get("pattern"):
+                Matcher(nlp.vocab, validate=True).add(key, [rule["pattern"]])  # spaCy's validation of the pattern
+                if self.array_patterns.add(nlp.vocab.strings.add(key), rule["pattern"]):
+                    continue
                 self.patterns.add(key, [rule["pattern"]])
                 self._required.append(
                     [
@@ -71,15 +77,43 @@ class ConTextComponent:
             Span.set_extension("context_trigger", default="")
 
     def __call__(self, doc: Doc) -> Doc:
-        targets = doc.spans.get(self.spans_key) if self.spans_key in doc.spans else None
-        if not targets:
-            return doc
-        sentence_of, sentence_end = sentence_lookup(doc)
-        themed = sorted({sentence_of(span.start) for span in targets})
+        return next(self.pipe([doc]))
+
+    def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterator[Doc]:
+        """Mark docs in batches: the token-pattern triggers are found with one array program per batch."""
+        for docs in minibatch(stream, size=batch_size):
+            work = []  # (doc, its sentence starts, its sentences with a theme), for docs with themes
+            for doc in docs:
+                targets = doc.spans.get(self.spans_key) if self.spans_key in doc.spans else None
+                if targets:
+                    starts = sentence_starts(doc)
+                    sentence_of, sentence_end = sentence_lookup(doc, starts)
+                    themed = sorted({sentence_of(span.start) for span in targets})
+                    work.append((doc, starts, [(start, sentence_end(start)) for start in themed]))
+            found: list[list[tuple[int, int, int]]] = [[] for _ in work]
+            if work and len(self.array_patterns):
+                offsets = numpy.cumsum([0, *(len(doc) for doc, _, _ in work)]).tolist()
+                ranges = [(base + a, base + b) for (_, _, themed), base in zip(work, offsets) for a, b in themed]
+                tokens = TokenArrays(
+                    [doc for doc, _, _ in work],
+                    [starts for _, starts, _ in work],
+                    start_at=_inside(ranges, offsets[-1]),
+                )
+                found = tokens.by_doc(self.array_patterns(tokens))
+            for (doc, starts, sentences), matches in zip(work, found):
+                self._mark(doc, starts, sentences, matches)
+            yield from docs
+
+    def _mark(
+        self, doc: Doc, starts: list[int], sentences: list[tuple[int, int]], matches: list[tuple[int, int, int]]
+    ) -> None:
+        """Mark the doc's theme spans from its triggers (`matches`: the array programs' ones, in its `sentences`
+        with a theme; `starts`: every sentence's first token)."""
+        sentence_of, _ = sentence_lookup(doc, starts)
         by_sentence: dict[int, list[_Trigger]] = {}
-        for trigger in self._triggers(doc, [(start, sentence_end(start)) for start in themed]):
+        for trigger in self._triggers(doc, sentences, matches):
             by_sentence.setdefault(sentence_of(trigger.start), []).append(trigger)
-        for span in targets:
+        for span in doc.spans[self.spans_key]:
             nearby = by_sentence.get(sentence_of(span.start), [])
             for trigger in nearby:
                 if trigger.category in (PSEUDO, TERMINATE) or not self._reaches(trigger, span, nearby):
@@ -89,15 +123,17 @@ class ConTextComponent:
                 else:
                     span._.hypothetical = True
                 span._.context_trigger = trigger.text
-        return doc
 
-    def _triggers(self, doc: Doc, sentences: list[tuple[int, int]]) -> list[_Trigger]:
-        """Trigger matches in the given sentences (those with a theme, as token ranges, in order): phrases
-        matched over the doc and kept where they touch one, token patterns run only in those that hold
-        every word the pattern requires."""
+    def _triggers(
+        self, doc: Doc, sentences: list[tuple[int, int]], matches: list[tuple[int, int, int]]
+    ) -> list[_Trigger]:
+        """Trigger matches in the given sentences (those with a theme, as token ranges, in order): the array
+        programs' `matches` there, phrases matched over the doc and kept where they touch one, spaCy's token
+        patterns run only in those that hold every word the pattern requires."""
         starts = [start for start, _ in sentences]
         matches = [
-            m for m in (self.phrases(doc) if len(self.phrases) else []) if _touches(m[1], m[2], sentences, starts)
+            *matches,
+            *(m for m in (self.phrases(doc) if len(self.phrases) else []) if _touches(m[1], m[2], sentences, starts)),
         ]
         if len(self.patterns):
             for start, end in self._pattern_sentences(doc, sentences):
@@ -168,6 +204,15 @@ class ConTextComponent:
         if gap[1] - gap[0] > trigger.scope:
             return False
         return not any(t.category == TERMINATE and gap[0] <= t.start and t.end <= gap[1] for t in sentence_triggers)
+
+
+def _inside(ranges: list[tuple[int, int]], length: int) -> numpy.ndarray:
+    """Per token of `length`: whether it lies in one of these disjoint token ranges."""
+    marks = numpy.zeros(length + 1, dtype="int64")
+    bounds = numpy.array(ranges, dtype="int64").reshape(-1, 2)
+    numpy.add.at(marks, bounds[:, 0], 1)
+    numpy.add.at(marks, bounds[:, 1], -1)
+    return numpy.cumsum(marks[:-1]) > 0
 
 
 def _touches(start: int, end: int, sentences: list[tuple[int, int]], starts: list[int]) -> bool:
