@@ -38,3 +38,10 @@ class AnnexFormat(StrEnum):
     XLSX = "xlsx"
     HTML = "html"
     MD = "md"
+
+
+class Engine(StrEnum):
+    """Where `qualcode run` codes: in this machine's processes, or on a dask.distributed cluster."""
+
+    LOCAL = "local"
+    DASK = "dask"
