@@ -45,3 +45,8 @@ class Engine(StrEnum):
 
     LOCAL = "local"
     DASK = "dask"
+
+
+# Transcripts per partition of a partitioned run (`--partition-size`): call notes of a few hundred words make a
+# few MB of tables per partition. Here, beside Engine, so the CLI offers it without importing the engines.
+DEFAULT_PARTITION_SIZE = 200

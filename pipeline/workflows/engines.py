@@ -7,6 +7,7 @@ dask is imported only when the dask engine is chosen (it is the optional extra `
 from __future__ import annotations
 
 import logging
+import socket
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -20,7 +21,8 @@ from pipeline.ingest.records import Transcript
 from pipeline.workflows.partitions import CodingJob, PartitionResult, code_partition, partitions
 
 IN_FLIGHT_PER_WORKER = 2  # partitions queued per worker: workers stay busy, memory stays a few partitions
-SCHEDULER_TIMEOUT = "10s"  # how long to try to reach a scheduler address before giving up
+SCHEDULER_TIMEOUT = "10s"  # how long a Client tries to reach a scheduler address before giving up
+CONNECT_TIMEOUT = 5.0  # seconds to open a TCP connection to the scheduler's port
 
 
 def code_partitions(
@@ -96,16 +98,14 @@ def _on_dask(
 def dask_client(*, scheduler: str | None, jobs: int) -> Any:
     """A dask.distributed Client: on the scheduler at `scheduler`, or on an embedded LocalCluster of `jobs`
     single-threaded worker processes (closed with the client)."""
-    try:
-        from dask.distributed import Client, LocalCluster
-    except ImportError:
-        raise QualcodeError("--engine dask needs dask.distributed: pip install 'qualcode[scale]'") from None
+    check_dask(scheduler)
+    from dask.distributed import Client, LocalCluster
+
     if scheduler:
         try:
             return Client(scheduler, timeout=SCHEDULER_TIMEOUT, set_as_default=False)
         except (OSError, TimeoutError, ValueError, TypeError) as exc:
-            reason = " ".join(str(exc).split()) or type(exc).__name__
-            raise QualcodeError(f"cannot connect to the dask scheduler at {scheduler}: {reason}") from None
+            raise _unreachable(scheduler, exc) from None
     cluster = LocalCluster(
         n_workers=jobs,
         threads_per_worker=1,  # spaCy coding is CPU-bound Python: one thread per worker process
@@ -114,6 +114,31 @@ def dask_client(*, scheduler: str | None, jobs: int) -> Any:
         silence_logs=logging.ERROR,
     )
     return _ClosingClient(Client(cluster, set_as_default=False), cluster)
+
+
+def check_dask(scheduler: str | None = None) -> None:
+    """That dask.distributed is installed and the scheduler address (if any) is well-formed and open: checked
+    before a run reads its transcripts, and before a Client would retry a dead address for SCHEDULER_TIMEOUT
+    (leaving a half-made client behind that takes as long again to go)."""
+    try:
+        import dask.distributed  # noqa: F401 - the API the engine uses
+        from distributed.comm.addressing import parse_address, parse_host_port
+    except ImportError:
+        raise QualcodeError("--engine dask needs dask.distributed: pip install 'qualcode[scale]'") from None
+    if not scheduler:
+        return
+    try:
+        scheme, location = parse_address(scheduler)
+        if scheme in ("tcp", "tls"):
+            host, port = parse_host_port(location)
+            socket.create_connection((host, port), timeout=CONNECT_TIMEOUT).close()
+    except (OSError, ValueError, TypeError) as exc:
+        raise _unreachable(scheduler, exc) from None
+
+
+def _unreachable(scheduler: str, exc: BaseException) -> QualcodeError:
+    reason = " ".join(str(exc).split()) or type(exc).__name__
+    return QualcodeError(f"cannot connect to the dask scheduler at {scheduler}: {reason}")
 
 
 class _ClosingClient:

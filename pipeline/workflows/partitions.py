@@ -27,8 +27,6 @@ from pipeline.coding.table import (
 )
 from pipeline.ingest.records import Transcript
 
-DEFAULT_PARTITION_SIZE = 200  # transcripts per partition: call notes of a few hundred words make a few MB of tables
-
 
 @dataclass(frozen=True)
 class CodingJob:

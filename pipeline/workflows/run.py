@@ -24,7 +24,7 @@ from pipeline.codebook.load import load_codebook
 from pipeline.codebook.model import Codebook
 from pipeline.coding.corpus import CodedTranscript, CodingOptions, build_nlp, code_corpus, code_transcript
 from pipeline.coding.table import metadata_frame, segments_frame, tags_frame
-from pipeline.core.choices import Combine, Engine
+from pipeline.core.choices import DEFAULT_PARTITION_SIZE, Combine, Engine
 from pipeline.core.errors import QualcodeError
 from pipeline.core.files import output_lock, staged_set
 from pipeline.ingest.metadata import load_metadata
@@ -42,9 +42,8 @@ from pipeline.outputs.matrix import (
 from pipeline.outputs.report import run_statement, transcript_page, write_report_set, write_reports
 from pipeline.review.apply import apply_saved_reviews
 from pipeline.review.log import LOG_NAME
-from pipeline.workflows.engines import code_partitions
+from pipeline.workflows.engines import check_dask, code_partitions
 from pipeline.workflows.partitions import (
-    DEFAULT_PARTITION_SIZE,
     CodingJob,
     PartitionResult,
     SpilledPartition,
@@ -108,6 +107,8 @@ def run_project(
         raise QualcodeError(f"the partition size must be at least 1 transcript, not {partition_size}")
     if scheduler and engine != Engine.DASK:
         raise QualcodeError("--scheduler is for --engine dask (the local engine has no scheduler)")
+    if engine == Engine.DASK:
+        check_dask(scheduler)  # before reading anything
     started = datetime.now(UTC)
     codebook = load_codebook(codebook_path)
     model, combine = classifier_setup(codebook, model_path=model_path, model=model, combine=combine)
