@@ -54,8 +54,8 @@ def run(
         "--partition-size",
         min=1,
         help=(
-            "Transcripts per partition: a larger corpus (or any on dask) is coded and written a partition at a "
-            "time, spilled as Parquet, so memory follows the partition, not the corpus."
+            "At most this many transcripts per partition: a larger corpus (or any on dask) is coded and written a "
+            "partition at a time, spilled as Parquet, so memory follows the partition, not the corpus."
         ),
     ),
     code_interviewer: bool = typer.Option(

@@ -221,6 +221,8 @@ def _run_locked(
             written=[out / path.name for path in staged],
         )
     job = CodingJob(codebook=codebook, options=options, tagger=tagger)
+    # at most `partition_size`, and small enough that every one of `jobs` workers gets a partition
+    partition_size = min(partition_size, -(-len(transcripts) // max(1, jobs)))
     coding = code_partitions(
         job, transcripts, engine=engine, jobs=jobs, partition_size=partition_size, scheduler=scheduler
     )
