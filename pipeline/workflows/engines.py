@@ -110,7 +110,7 @@ def dask_client(*, scheduler: str | None, jobs: int) -> Any:
         n_workers=jobs,
         threads_per_worker=1,  # spaCy coding is CPU-bound Python: one thread per worker process
         processes=True,
-        dashboard_address=None,
+        dashboard_address=":0",  # a free port: none of its HTTP endpoints is used, and 8787 may be taken
         silence_logs=logging.ERROR,
     )
     return _ClosingClient(Client(cluster, set_as_default=False), cluster)
