@@ -102,6 +102,20 @@ def test_reviews_are_applied_the_same_in_a_partitioned_run(whole, tmp_path):
     assert _reports(outs[1]) == _reports(outs[0])
 
 
+def test_a_running_cluster_by_its_scheduler_address(whole, tmp_path):
+    """`--scheduler`: a cluster started elsewhere (here in this process, its workers threads) over TCP."""
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, protocol="tcp://", dashboard_address=":0"
+    ) as cluster:
+        address = cluster.scheduler_address
+        assert address.startswith("tcp://")
+        result = run_project(out=tmp_path, engine=Engine.DASK, scheduler=address, partition_size=5, **PROJECT)
+    assert _reports(tmp_path) == _reports(whole[0])
+    assert result.record["options"]["engine"] == "dask"
+
+
 @pytest.mark.parametrize("size", [1, 4, 14, 100])
 def test_partitions_hold_at_most_their_size_in_order(size):
     items = list(range(14))
