@@ -30,6 +30,7 @@ NOT_RUN = {
     "make test": "this test suite",
     "libreoffice ": "renders docs/annex_page.png; LibreOffice is not a qualcode dependency",
     "pdftoppm ": "renders docs/annex_page.png; poppler is not a qualcode dependency",
+    "qualcode run --engine dask --scheduler": "needs a running cluster; test_engines.py runs on one by its address",
 }
 # Commands run with --help in their block (every option the docs give must be in it), each with its reason.
 # The slow ones also run as written in test_slow_command_runs_as_written when QUALCODE_DOCS_SLOW=1.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -74,6 +74,7 @@ def measure_combine(
     min_positive: int = 5,
     cv_folds: int = 5,
     estimator: Estimator = Estimator.LOGISTIC,
+    on_fold: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """Macro F1 of each combine mode against the labels, by cross-validation grouped by transcript; and per theme
     the precision, recall and F1 of each mode and of the segments both rules and classifier found.
@@ -109,6 +110,8 @@ def measure_combine(
             decided[mode].loc[test[SEGMENT_ID].to_numpy()] = combine(
                 hits.loc[test[SEGMENT_ID].to_numpy()], predicted, mode=mode, left_to_rules=left
             )[themes].to_numpy()
+        if on_fold:
+            on_fold()
     scored = [theme for theme in themes if truth[theme].any()]
     per_theme = {
         mode: {

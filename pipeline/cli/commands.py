@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from pipeline.classifier.precision import DEFAULT_MIN_PRECISION
 from pipeline.cli.app import (
@@ -20,7 +19,8 @@ from pipeline.cli.app import (
     app,
     console,
 )
-from pipeline.core.choices import Combine, Unit
+from pipeline.cli.progress import progress_bar
+from pipeline.core.choices import DEFAULT_PARTITION_SIZE, Combine, Engine, Unit
 
 
 @app.command()
@@ -32,7 +32,32 @@ def run(
         None, "--by", help="Metadata field whose values are the matrix's stakeholder groups (default: side)."
     ),
     unit: Unit = UNIT,
-    jobs: int = typer.Option(1, "--jobs", min=1, help="Worker processes (results are identical for any N)."),
+    jobs: int = typer.Option(
+        1,
+        "--jobs",
+        min=1,
+        help="Worker processes (local engine) or LocalCluster workers (dask engine); results are identical for any N.",
+    ),
+    engine: Engine = typer.Option(
+        Engine.LOCAL,
+        "--engine",
+        help=(
+            "local (this machine's processes) or dask (dask.distributed: an embedded LocalCluster, or --scheduler; "
+            "needs qualcode[scale]). Results are identical."
+        ),
+    ),
+    scheduler: str | None = typer.Option(
+        None, "--scheduler", help="Address of a dask scheduler (e.g. tcp://10.0.0.5:8786), for --engine dask."
+    ),
+    partition_size: int = typer.Option(
+        DEFAULT_PARTITION_SIZE,
+        "--partition-size",
+        min=1,
+        help=(
+            "At most this many transcripts per partition: a larger corpus (or any on dask) is coded and written a "
+            "partition at a time, spilled as Parquet, so memory follows the partition, not the corpus."
+        ),
+    ),
     code_interviewer: bool = typer.Option(
         False, "--code-interviewer", help="Also tag interviewer turns (never counted as evidence)."
     ),
@@ -57,15 +82,14 @@ def run(
 
     model, why_not = choose_model(load_codebook(codebook), model_path=model, combine=combine)
     options = CodingOptions(unit=unit, code_interviewer=code_interviewer, spacy_model=spacy_model)
-    with Progress(
-        TextColumn("[bold]coding"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.description}"),
-        console=console,
-        transient=True,
-    ) as progress:
-        task = progress.add_task("", total=None)
+    with progress_bar() as progress:
+        task = progress.add_task("coding", total=None, unit="transcripts")
+
+        def coded(n: int) -> None:
+            progress.advance(task, n)
+            if progress.tasks[0].finished:
+                progress.update(task, description="coded; writing reports")
+
         result = run_project(
             transcripts_dir=transcripts,
             codebook_path=codebook,
@@ -73,11 +97,14 @@ def run(
             by=by,
             options=options,
             jobs=jobs,
+            engine=engine,
+            scheduler=scheduler,
+            partition_size=partition_size,
             model_path=model,
             combine=combine,
             min_precision=min_precision,
             on_start=lambda n: progress.update(task, total=n),
-            on_transcript=lambda c: progress.update(task, advance=1, description=c.transcript.source),
+            on_coded=coded,
         )
     counts = result.record["counts"]
     console.print(

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pipeline.cli.app import CODEBOOK, SPACY_MODEL, TRANSCRIPTS, UNIT_AS_RUN, SuggestFormat, app, console
+from pipeline.cli.progress import progress_bar
 from pipeline.core.choices import Estimator, Unit
 from pipeline.core.errors import QualcodeError
 
@@ -26,12 +27,14 @@ def _options(unit: Unit, spacy_model: str | None):
 def _code(transcripts: Path, codebook: Path, options):
     from pipeline.workflows.train import code_project
 
-    with console.status("coding transcripts with the rules") as status:
+    with progress_bar() as progress:
+        task = progress.add_task("coding with the rules", total=None, unit="transcripts")
         return code_project(
             transcripts_dir=transcripts,
             codebook_path=codebook,
             options=options,
-            on_transcript=lambda source: status.update(f"coding {source}"),
+            on_start=lambda n: progress.update(task, total=n),
+            on_coded=lambda n: progress.advance(task, n),
         )
 
 
@@ -90,7 +93,9 @@ def train(
         )
     if codes is None:
         codes = load_gold(gold)  # the log was all there was, and it is not used: say what is missing
-    with console.status(f"training on {gold}/ and measuring by {folds}-fold cross-validation grouped by transcript"):
+    with progress_bar() as progress:
+        # the steps: the model, then one model per outer fold of the combine-mode measurement
+        task = progress.add_task("training (model, then CV folds)", total=None, unit="models")
         result = train_project(
             project,
             codes,
@@ -101,6 +106,8 @@ def train(
             use_examples=not no_examples,
             unit=unit,
             review_log={"path": str(review_log), "decisions": merged.decisions} if merged.used else None,
+            on_start=lambda n: progress.update(task, total=n),
+            on_step=lambda: progress.advance(task),
         )  # type: ignore[arg-type]
     for theme, rows in result.unknown_codes.items():
         console.print(

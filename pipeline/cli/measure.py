@@ -12,6 +12,7 @@ from rich import box
 from rich.table import Table
 
 from pipeline.cli.app import CODEBOOK, TRANSCRIPTS, UNIT_AS_RUN, app, console
+from pipeline.cli.progress import progress_bar
 from pipeline.core.choices import Unit
 from pipeline.core.errors import QualcodeError
 
@@ -87,15 +88,27 @@ def evaluate(
         unit=unit,
         min_positive=min_positive,
     )
-    with console.status(f"coding transcripts and training {folds} folds grouped by transcript") as status:
+    with progress_bar() as progress:
+        coding = progress.add_task("coding with the rules", total=None, unit="transcripts")
+        training = progress.add_task(f"folds (of {folds})", total=None, unit="folds", start=False)
+
+        def started(n: int) -> None:
+            progress.update(coding, total=n)
+            progress.update(training, total=min(folds, n))  # grouped folds: no more than transcripts
+
+        def coded(n: int) -> None:
+            progress.advance(coding, n)
+            if progress.tasks[coding].finished:
+                progress.start_task(training)
+
         evaluation = evaluate_project(
             transcripts_dir=transcripts,
             codebook_path=codebook,
             gold_dir=gold,
             options=options,
-            on_fold=lambda f: status.update(
-                f"fold {f.number} done: {len(f.test)} test transcripts, {len(f.learned)} themes learned"
-            ),
+            on_start=started,
+            on_coded=coded,
+            on_fold=lambda fold: progress.advance(training),
         )
     record = evaluation.record
     for theme in record["unknown_themes"]:

@@ -38,3 +38,15 @@ class AnnexFormat(StrEnum):
     XLSX = "xlsx"
     HTML = "html"
     MD = "md"
+
+
+class Engine(StrEnum):
+    """Where `qualcode run` codes: in this machine's processes, or on a dask.distributed cluster."""
+
+    LOCAL = "local"
+    DASK = "dask"
+
+
+# Transcripts per partition of a partitioned run (`--partition-size`): call notes of a few hundred words make a
+# few MB of tables per partition. Here, beside Engine, so the CLI offers it without importing the engines.
+DEFAULT_PARTITION_SIZE = 200

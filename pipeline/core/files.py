@@ -8,7 +8,7 @@ import os
 import shutil
 import socket
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +22,11 @@ SHARED_MODE = 0o644  # reports are meant to be read by colleagues; mkstemp alone
 
 def atomic_write_bytes(path: str | Path, content: bytes) -> Path:
     """Write to a temporary file beside `path`, then rename: readers never see half a file."""
+    return atomic_write_chunks(path, [content])
+
+
+def atomic_write_chunks(path: str | Path, chunks: Iterable[bytes | str]) -> Path:
+    """`atomic_write_bytes` for content made a piece at a time (text pieces as UTF-8): never all in memory."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -29,7 +34,8 @@ def atomic_write_bytes(path: str | Path, content: bytes) -> Path:
     try:
         os.chmod(temporary, mode)
         with os.fdopen(handle, "wb") as stream:
-            stream.write(content)
+            for chunk in chunks:
+                stream.write(chunk.encode("utf-8") if isinstance(chunk, str) else chunk)
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, path)

@@ -309,9 +309,12 @@ def evaluation_data(
     gold: pd.DataFrame,
     options: EvaluationOptions = EvaluationOptions(),
     nlp: Language | None = None,
+    on_start: Callable[[int], None] | None = None,
+    on_coded: Callable[[int], None] | None = None,
 ) -> tuple[EvaluationData, dict[str, Any]]:
     """Code the transcripts the chosen coders coded with the rules; label their respondent segments with the
-    gold. Transcripts no chosen coder coded are left out (not coded is not "coded with nothing")."""
+    gold. Transcripts no chosen coder coded are left out (not coded is not "coded with nothing").
+    `on_start(n)` gives the number of transcripts to code, `on_coded(1)` follows each."""
     coders = list(options.coders) if options.coders else sorted(set(gold[CODER]))
     missing_coders = sorted(set(coders) - set(gold[CODER]))
     if missing_coders:
@@ -331,7 +334,13 @@ def evaluation_data(
         )
     check_spans_fit(chosen, {t.id: len(t.text) for t in used})
     coding = CodingOptions(unit=options.unit)
-    coded = list(code_corpus(used, codebook=codebook, options=coding, nlp=nlp))
+    if on_start:
+        on_start(len(used))
+    coded = []
+    for result in code_corpus(used, codebook=codebook, options=coding, nlp=nlp):
+        coded.append(result)
+        if on_coded:
+            on_coded(1)
     segments = segment_context(segments_frame(s for c in coded for s in c.segments))
     segments = segments[segments[ROLE] != "interviewer"].reset_index(drop=True)
     tags = tags_frame(t for c in coded for t in c.tags)
@@ -371,13 +380,22 @@ def evaluate_project(
     gold_dir: Path,
     options: EvaluationOptions = EvaluationOptions(),
     on_fold: Callable[[Fold], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
+    on_coded: Callable[[int], None] | None = None,
 ) -> Evaluation:
-    """Load the codebook, transcripts and coder files of a project and evaluate every method against the gold."""
+    """Load the codebook, transcripts and coder files of a project and evaluate every method against the gold
+    (`on_start`, `on_coded`: as `evaluation_data`; `on_fold` after each fold)."""
     codebook = load_codebook(codebook_path)
     gold = load_gold(gold_dir)
     nlp = build_nlp(codebook)
     data, record = evaluation_data(
-        transcripts_dir=transcripts_dir, codebook=codebook, gold=gold, options=options, nlp=nlp
+        transcripts_dir=transcripts_dir,
+        codebook=codebook,
+        gold=gold,
+        options=options,
+        nlp=nlp,
+        on_start=on_start,
+        on_coded=on_coded,
     )
     evaluation = evaluate(data, codebook=codebook, nlp=nlp, options=options, on_fold=on_fold)
     evaluation.record = {

@@ -6,7 +6,7 @@ negated, not hypothetical), and carries the best quotes, each traceable to trans
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -26,6 +26,7 @@ from pipeline.coding.table import (
     TEXT,
     THEME,
     TRANSCRIPT_ID,
+    tags_frame,
 )
 from pipeline.outputs.quotes import quote_text
 
@@ -105,6 +106,110 @@ class FindingsMatrix:
     n_interviews: int
 
 
+@dataclass(frozen=True)
+class Grouping:
+    """Which group and institution each transcript belongs to, from the whole corpus's metadata."""
+
+    by: str
+    groups_of: dict[str, str]
+    institutions_of: dict[str, object]
+    groups: list[str]
+    group_sizes: dict[str, int]
+
+    @classmethod
+    def of(cls, metadata: pd.DataFrame, by: str) -> Grouping:
+        groups_of = _groups(metadata, by)
+        groups = sorted(set(groups_of.values()), key=lambda g: (g == UNKNOWN_GROUP, g))
+        return cls(
+            by=by,
+            groups_of=groups_of,
+            institutions_of=(
+                metadata.set_index(TRANSCRIPT_ID)["institution"].to_dict() if "institution" in metadata else {}
+            ),
+            groups=groups,
+            group_sizes={g: sum(1 for v in groups_of.values() if v == g) for g in groups},
+        )
+
+
+@dataclass
+class CellPart:
+    """One cell's share from one partition of transcripts: additive counts (partitions hold disjoint
+    transcripts), the institutions seen, and the partition's best quote candidates (one per interview)."""
+
+    n_interviews: int
+    institutions: set[object]
+    n_tags: int
+    n_reviewed: int
+    candidates: pd.DataFrame
+
+
+@dataclass
+class MatrixPart:
+    """A partition's share of the matrix: a CellPart per (theme, group or All), dissenting interviews per theme."""
+
+    cells: dict[tuple[str, str], CellPart]
+    negated_interviews: dict[str, int]
+
+
+def matrix_part(
+    tags: pd.DataFrame,
+    grouping: Grouping,
+    codebook: Codebook,
+    *,
+    quotes_per_cell: int = 3,
+    thresholds: Mapping[str, float] | None = None,
+) -> MatrixPart:
+    """The matrix's share of the tags of some transcripts; `combine_matrix` adds up the shares of partitions."""
+    evidence = tags[tags[EVIDENCE]].copy()
+    evidence["group"] = evidence[TRANSCRIPT_ID].map(grouping.groups_of).fillna(UNKNOWN_GROUP)
+    evidence["_quotable"] = quotable(evidence, thresholds or {})
+    negated = tags[tags[NEGATED] & ~tags[EVIDENCE].astype(bool)]
+    cells: dict[tuple[str, str], CellPart] = {}
+    negated_interviews: dict[str, int] = {}
+    for theme in codebook.themes:
+        theme_tags = evidence[evidence[THEME] == theme.id]
+        for group in grouping.groups:
+            cells[theme.id, group] = _cell_part(theme_tags[theme_tags["group"] == group], grouping, quotes_per_cell)
+        cells[theme.id, ALL_GROUPS] = _cell_part(theme_tags, grouping, quotes_per_cell)
+        negated_interviews[theme.id] = int(negated[negated[THEME] == theme.id][TRANSCRIPT_ID].nunique())
+    return MatrixPart(cells=cells, negated_interviews=negated_interviews)
+
+
+def combine_matrix(
+    parts: Iterable[MatrixPart], grouping: Grouping, codebook: Codebook, *, quotes_per_cell: int = 3
+) -> FindingsMatrix:
+    """The matrix from the shares of partitions with disjoint transcripts: the same as from one whole table."""
+    total: MatrixPart | None = None
+    for part in parts:
+        total = part if total is None else add_matrix_parts(total, part, quotes_per_cell)
+    if total is None:
+        total = matrix_part(tags_frame([]), grouping, codebook, quotes_per_cell=quotes_per_cell)
+    theme_rows: dict[str, ThemeRow] = {}
+    for theme in codebook.themes:
+        cells = {
+            group: _cell(total.cells[theme.id, group], grouping, grouping.group_sizes[group], quotes_per_cell)
+            for group in grouping.groups
+        }
+        all_cell = _cell(total.cells[theme.id, ALL_GROUPS], grouping, len(grouping.groups_of), quotes_per_cell)
+        theme_rows[theme.id] = ThemeRow(
+            theme=theme, cells=cells, total=all_cell, negated_interviews=total.negated_interviews[theme.id]
+        )
+    rows = [
+        TorRow(question=q, themes=[theme_rows[t.id] for t in codebook.themes_for(q.id)]) for q in codebook.tor_questions
+    ]
+    linked = {t.theme.id for row in rows for t in row.themes}
+    unlinked = [theme_rows[t.id] for t in codebook.themes if t.id not in linked]
+    if unlinked:  # e.g. a codebook written from another study's definitions, with no ToR questions
+        rows.append(TorRow(question=OTHER_THEMES, themes=unlinked))
+    return FindingsMatrix(
+        by=grouping.by,
+        groups=grouping.groups,
+        group_sizes=grouping.group_sizes,
+        rows=rows,
+        n_interviews=len(grouping.groups_of),
+    )
+
+
 def build_matrix(
     tags: pd.DataFrame,
     metadata: pd.DataFrame,
@@ -116,32 +221,9 @@ def build_matrix(
 ) -> FindingsMatrix:
     """Pivot the tags table into ToR rows x group columns, counting only evidence tags; quotes only from
     quotable ones (`quotable`, with the model's per-theme `thresholds`)."""
-    groups_of = _groups(metadata, by)
-    institutions_of = metadata.set_index(TRANSCRIPT_ID)["institution"].to_dict() if "institution" in metadata else {}
-    groups = sorted(set(groups_of.values()), key=lambda g: (g == UNKNOWN_GROUP, g))
-    group_sizes = {g: sum(1 for v in groups_of.values() if v == g) for g in groups}
-    evidence = tags[tags[EVIDENCE]].copy()
-    evidence["group"] = evidence[TRANSCRIPT_ID].map(groups_of).fillna(UNKNOWN_GROUP)
-    evidence["_quotable"] = quotable(evidence, thresholds or {})
-    negated = tags[tags[NEGATED] & ~tags[EVIDENCE].astype(bool)]
-    theme_rows: dict[str, ThemeRow] = {}
-    for theme in codebook.themes:
-        theme_tags = evidence[evidence[THEME] == theme.id]
-        cells = {
-            group: _cell(theme_tags[theme_tags["group"] == group], group_sizes[group], institutions_of, quotes_per_cell)
-            for group in groups
-        }
-        total = _cell(theme_tags, len(groups_of), institutions_of, quotes_per_cell)
-        dissent = negated[negated[THEME] == theme.id][TRANSCRIPT_ID].nunique()
-        theme_rows[theme.id] = ThemeRow(theme=theme, cells=cells, total=total, negated_interviews=int(dissent))
-    rows = [
-        TorRow(question=q, themes=[theme_rows[t.id] for t in codebook.themes_for(q.id)]) for q in codebook.tor_questions
-    ]
-    linked = {t.theme.id for row in rows for t in row.themes}
-    unlinked = [theme_rows[t.id] for t in codebook.themes if t.id not in linked]
-    if unlinked:  # e.g. a codebook written from another study's definitions, with no ToR questions
-        rows.append(TorRow(question=OTHER_THEMES, themes=unlinked))
-    return FindingsMatrix(by=by, groups=groups, group_sizes=group_sizes, rows=rows, n_interviews=len(groups_of))
+    grouping = Grouping.of(metadata, by)
+    part = matrix_part(tags, grouping, codebook, quotes_per_cell=quotes_per_cell, thresholds=thresholds)
+    return combine_matrix([part], grouping, codebook, quotes_per_cell=quotes_per_cell)
 
 
 def matrix_frame(matrix: FindingsMatrix) -> pd.DataFrame:
@@ -177,19 +259,48 @@ def _groups(metadata: pd.DataFrame, by: str) -> dict[str, str]:
     return dict(zip(metadata[TRANSCRIPT_ID], values))
 
 
-def _cell(theme_tags: pd.DataFrame, group_size: int, institutions_of: dict, quotes_per_cell: int) -> Cell:
+def _cell_part(theme_tags: pd.DataFrame, grouping: Grouping, quotes_per_cell: int) -> CellPart:
     transcripts = set(theme_tags[TRANSCRIPT_ID])
-    institutions = {institutions_of.get(t) for t in transcripts} - {None, ""}
-    institutions = {i for i in institutions if not pd.isna(i)}
-    return Cell(
+    institutions = {grouping.institutions_of.get(t) for t in transcripts} - {None, ""}
+    return CellPart(
         n_interviews=len(transcripts),
-        n_institutions=len(institutions) if institutions_of else None,
+        institutions={i for i in institutions if not pd.isna(i)},
         n_tags=len(theme_tags),
-        group_size=group_size,
-        quotes=select_quotes(theme_tags, limit=quotes_per_cell),
         n_reviewed=int(theme_tags["review_status"].isin(["accepted", "added"]).sum())
         if "review_status" in theme_tags
         else 0,
+        candidates=quote_candidates(theme_tags, limit=quotes_per_cell),
+    )
+
+
+def add_matrix_parts(one: MatrixPart, other: MatrixPart, quotes_per_cell: int = 3) -> MatrixPart:
+    """Two partitions' shares as one (what `combine_matrix` folds over): small whatever the partitions' size."""
+    cells = {}
+    for key, cell in one.cells.items():
+        more = other.cells[key]
+        candidates = [frame for frame in (cell.candidates, more.candidates) if len(frame)]
+        cells[key] = CellPart(
+            n_interviews=cell.n_interviews + more.n_interviews,
+            institutions=cell.institutions | more.institutions,
+            n_tags=cell.n_tags + more.n_tags,
+            n_reviewed=cell.n_reviewed + more.n_reviewed,
+            # the best quotes of the whole are among the best of each part (one per interview, interviews disjoint)
+            candidates=quote_candidates(pd.concat(candidates), limit=quotes_per_cell)
+            if len(candidates) > 1
+            else (candidates[0] if candidates else cell.candidates),
+        )
+    negated = {theme: n + other.negated_interviews[theme] for theme, n in one.negated_interviews.items()}
+    return MatrixPart(cells=cells, negated_interviews=negated)
+
+
+def _cell(part: CellPart, grouping: Grouping, group_size: int, quotes_per_cell: int) -> Cell:
+    return Cell(
+        n_interviews=part.n_interviews,
+        n_institutions=len(part.institutions) if grouping.institutions_of else None,
+        n_tags=part.n_tags,
+        group_size=group_size,
+        quotes=_quotes(quote_candidates(part.candidates, limit=quotes_per_cell)),
+        n_reviewed=part.n_reviewed,
     )
 
 
@@ -198,7 +309,8 @@ def quotable(tags: pd.DataFrame, thresholds: Mapping[str, float], *, keep: Colle
     bracketed tags in `keep` kept), and no classifier score under the theme's threshold + UNSURE_MARGIN; a scored
     tag whose threshold is unknown counts as unsure."""
     words = tags[TEXT].astype(str).map(lambda text: len(quote_text(text, keep=keep).split()))
-    limit = tags[THEME].map(lambda theme: thresholds.get(theme, float("inf")) + UNSURE_MARGIN)
+    # float64 even when empty: an empty map keeps the text dtype, which pyarrow-backed strings refuse to compare
+    limit = tags[THEME].map(lambda theme: thresholds.get(theme, float("inf")) + UNSURE_MARGIN).astype("float64")
     sure = tags[SCORE].isna() | (tags[SCORE] >= limit)
     return (words >= QUOTE_MIN_WORDS) & sure
 
@@ -208,19 +320,29 @@ def select_quotes(
 ) -> list[Quote]:
     """Best quotes among the quotable tags (`quotable`), at most one per interview: strongest tag first (model
     score, or number of distinct rules matched), then the length closest to 25 words."""
+    return _quotes(quote_candidates(theme_tags, limit=limit, thresholds=thresholds))
+
+
+def quote_candidates(
+    theme_tags: pd.DataFrame, *, limit: int, thresholds: Mapping[str, float] | None = None
+) -> pd.DataFrame:
+    """The tag rows `select_quotes` quotes, best first (a stable sort: the same rows from a part or the whole)."""
     if "_quotable" not in theme_tags:
         theme_tags = theme_tags.assign(_quotable=quotable(theme_tags, thresholds or {}))
     theme_tags = theme_tags[theme_tags["_quotable"].astype(bool)]
     if theme_tags.empty or limit <= 0:
-        return []
+        return theme_tags.iloc[:0]
     ranked = theme_tags.assign(
         _strength=[_strength(score, rule_id) for score, rule_id in zip(theme_tags[SCORE], theme_tags[RULE_ID])],
         _words=theme_tags[TEXT].str.split().str.len(),
     )
     ranked = ranked.assign(_distance=(ranked["_words"] - QUOTE_TARGET_WORDS).abs()).sort_values(
-        ["_strength", "_distance", SEGMENT_ID], ascending=[False, True, True]
+        ["_strength", "_distance", SEGMENT_ID], ascending=[False, True, True], kind="stable"
     )
-    best = ranked.drop_duplicates(TRANSCRIPT_ID).head(limit)
+    return ranked.drop_duplicates(TRANSCRIPT_ID).head(limit)
+
+
+def _quotes(best: pd.DataFrame) -> list[Quote]:
     return [
         Quote(
             segment_id=r[SEGMENT_ID],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,9 +26,10 @@ from pipeline.coding.table import (
     SEGMENT_ID,
     THEME,
     TRANSCRIPT_ID,
+    neutralise_frame,
     write_csv,
 )
-from pipeline.core.files import atomic_write_text
+from pipeline.core.files import atomic_write_chunks, atomic_write_text
 from pipeline.core.pieces import Piece, split_text
 from pipeline.outputs.jinja import environment
 from pipeline.outputs.matrix import QUOTABLE_RULE, FindingsMatrix, ThemeRow, matrix_frame
@@ -114,12 +115,19 @@ def run_statement(run: dict[str, Any]) -> TaggingStatement:
 
 
 def render_html(
-    matrix: FindingsMatrix, *, codebook: Codebook, pages: Sequence[TranscriptPage], run: dict[str, Any]
+    matrix: FindingsMatrix, *, codebook: Codebook, pages: Iterable[TranscriptPage], run: dict[str, Any]
 ) -> str:
+    return "".join(html_chunks(matrix, codebook=codebook, pages=pages, run=run))
+
+
+def html_chunks(
+    matrix: FindingsMatrix, *, codebook: Codebook, pages: Iterable[TranscriptPage], run: dict[str, Any]
+) -> Iterator[str]:
+    """The findings page a piece at a time; `pages` is read once, in order, so it may be a generator."""
     return (
         environment()
         .get_template(HTML_TEMPLATE)
-        .render(
+        .generate(
             matrix=matrix,
             codebook=codebook,
             pages=pages,
@@ -172,16 +180,45 @@ def write_reports(
     run: dict[str, Any],
 ) -> list[Path]:
     """Write tags.csv, segments.csv, metadata.csv, matrix.csv, findings_matrix.html/.md and run.json atomically."""
-    out = Path(out)
     statement = run_statement(run)
-    pages = [transcript_page(c, tags, codebook, accuracy=statement) for c in coded]
-    written = [
-        write_csv(tags, out / "tags.csv"),
-        write_csv(segments, out / "segments.csv"),
+    return write_report_set(
+        out,
+        tags=[tags],
+        segments=[segments],
+        pages=(transcript_page(c, tags, codebook, accuracy=statement) for c in coded),
+        metadata=metadata,
+        matrix=matrix,
+        codebook=codebook,
+        run=run,
+    )
+
+
+def write_report_set(
+    out: str | Path,
+    *,
+    tags: Iterable[pd.DataFrame],
+    segments: Iterable[pd.DataFrame],
+    pages: Iterable[TranscriptPage],
+    metadata: pd.DataFrame,
+    matrix: FindingsMatrix,
+    codebook: Codebook,
+    run: dict[str, Any],
+) -> list[Path]:
+    """`write_reports` from tables given in parts (partitions of transcripts, in order) and pages made one at a
+    time: nothing needs the whole corpus in memory; the files are the same bytes as from whole tables."""
+    out = Path(out)
+    return [
+        atomic_write_chunks(out / "tags.csv", csv_chunks(tags)),
+        atomic_write_chunks(out / "segments.csv", csv_chunks(segments)),
         write_csv(metadata, out / "metadata.csv"),
         write_csv(matrix_frame(matrix), out / "matrix.csv"),
-        atomic_write_text(out / "findings_matrix.html", render_html(matrix, codebook=codebook, pages=pages, run=run)),
+        atomic_write_chunks(out / "findings_matrix.html", html_chunks(matrix, codebook=codebook, pages=pages, run=run)),
         atomic_write_text(out / "findings_matrix.md", render_markdown(matrix, codebook=codebook, run=run)),
         atomic_write_text(out / "run.json", json.dumps(run, indent=2, ensure_ascii=False, default=str) + "\n"),
     ]
-    return written
+
+
+def csv_chunks(frames: Iterable[pd.DataFrame]) -> Iterator[str]:
+    """One CSV from tables with the same columns, as `write_csv` writes their concatenation: header once."""
+    for index, frame in enumerate(frames):
+        yield neutralise_frame(frame).to_csv(index=False, header=index == 0)

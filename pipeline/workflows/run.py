@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import os
+import shutil
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,16 +23,36 @@ from pipeline.classifier.precision import (
 from pipeline.codebook.load import load_codebook
 from pipeline.codebook.model import Codebook
 from pipeline.coding.corpus import CodedTranscript, CodingOptions, build_nlp, code_corpus, code_transcript
-from pipeline.coding.table import EVIDENCE, EVIDENCE_REASON, METHOD, THEME, metadata_frame, segments_frame, tags_frame
-from pipeline.core.choices import Combine
+from pipeline.coding.table import metadata_frame, segments_frame, tags_frame
+from pipeline.core.choices import DEFAULT_PARTITION_SIZE, Combine, Engine
 from pipeline.core.errors import QualcodeError
 from pipeline.core.files import output_lock, staged_set
 from pipeline.ingest.metadata import load_metadata
 from pipeline.ingest.read import problems, read_folder, read_transcript
 from pipeline.ingest.records import Skipped, Transcript
-from pipeline.outputs.matrix import DEFAULT_GROUP_FIELD, FindingsMatrix, build_matrix
-from pipeline.outputs.report import write_reports
+from pipeline.outputs.matrix import (
+    DEFAULT_GROUP_FIELD,
+    FindingsMatrix,
+    Grouping,
+    add_matrix_parts,
+    build_matrix,
+    combine_matrix,
+    matrix_part,
+)
+from pipeline.outputs.report import run_statement, transcript_page, write_report_set, write_reports
 from pipeline.review.apply import apply_saved_reviews
+from pipeline.review.log import LOG_NAME
+from pipeline.workflows.engines import check_dask, code_partitions
+from pipeline.workflows.partitions import (
+    CodingJob,
+    PartitionResult,
+    SpilledPartition,
+    TagCounts,
+    coded_from_tables,
+    coded_warnings,
+    partitions,
+    transcript_record,
+)
 
 if TYPE_CHECKING:  # sklearn is imported only when a model is used
     from pipeline.classifier.model import ThemeModel
@@ -43,9 +65,9 @@ DEFAULT_MODEL = Path("models/classifier.skops")
 class RunResult:
     """What a run produced: the tables, the matrix and the run record written to run.json."""
 
-    coded: list[CodedTranscript]
-    tags: pd.DataFrame
-    segments: pd.DataFrame
+    coded: list[CodedTranscript]  # empty for a partitioned run, which never holds the corpus whole
+    tags: pd.DataFrame | None  # None for a partitioned run: read tags.csv
+    segments: pd.DataFrame | None
     metadata: pd.DataFrame
     matrix: FindingsMatrix
     record: dict[str, Any]
@@ -60,7 +82,10 @@ def run_project(
     by: str | None = None,
     options: CodingOptions = CodingOptions(),
     jobs: int = 1,
-    on_transcript: Callable[[CodedTranscript], None] | None = None,
+    engine: Engine = Engine.LOCAL,
+    scheduler: str | None = None,
+    partition_size: int = DEFAULT_PARTITION_SIZE,
+    on_coded: Callable[[int], None] | None = None,
     on_start: Callable[[int], None] | None = None,
     model_path: Path | None = None,
     combine: Combine = Combine.AUTO,
@@ -72,9 +97,18 @@ def run_project(
     With `model_path` (or a loaded `model`) the classifier tags too, combined with the rules by `combine`:
     rules, classifier, union, or auto (the mode the model card measured best; rules without a model).
     Unreviewed tags whose method measured a precision under `min_precision` for the theme are not evidence.
+
+    A corpus of more than `partition_size` transcripts, or any corpus on the dask `engine`, is coded in
+    partitions (`run_partitioned`); `on_coded(n)` reports progress, n transcripts at a time.
     """
     if not 0.0 <= min_precision <= 1.0:
         raise QualcodeError(f"the precision bar must be between 0 and 1, not {min_precision}")
+    if partition_size < 1:
+        raise QualcodeError(f"the partition size must be at least 1 transcript, not {partition_size}")
+    if scheduler and engine != Engine.DASK:
+        raise QualcodeError("--scheduler is for --engine dask (the local engine has no scheduler)")
+    if engine == Engine.DASK:
+        check_dask(scheduler)  # before reading anything
     started = datetime.now(UTC)
     codebook = load_codebook(codebook_path)
     model, combine = classifier_setup(codebook, model_path=model_path, model=model, combine=combine)
@@ -89,7 +123,10 @@ def run_project(
             by=by,
             options=options,
             jobs=jobs,
-            on_transcript=on_transcript,
+            engine=engine,
+            scheduler=scheduler,
+            partition_size=partition_size,
+            on_coded=on_coded,
             on_start=on_start,
             model=model,
             model_path=model_path,
@@ -107,7 +144,10 @@ def _run_locked(
     by: str | None,
     options: CodingOptions,
     jobs: int,
-    on_transcript: Callable[[CodedTranscript], None] | None,
+    engine: Engine,
+    scheduler: str | None,
+    partition_size: int,
+    on_coded: Callable[[int], None] | None,
     on_start: Callable[[int], None] | None,
     model: ThemeModel | None,
     model_path: Path | None,
@@ -117,42 +157,230 @@ def _run_locked(
     transcripts, every_skipped = read_folder(transcripts_dir)
     if on_start:
         on_start(len(transcripts))
-    coded = []
     tagger = None
     if model is not None:
         from pipeline.classifier.combine import ModelTagger
 
         tagger = ModelTagger(model, codebook, combine, min_precision)
-    for result in code_corpus(transcripts, codebook=codebook, options=options, jobs=jobs, tagger=tagger):
-        coded.append(result)
-        if on_transcript:
-            on_transcript(result)
-    tags = tags_frame(tag for c in coded for tag in c.tags)
-    segments = segments_frame(segment for c in coded for segment in c.segments)
     metadata = metadata_frame(transcripts)
-    tags, review = apply_saved_reviews(out, tags=tags, segments=segments, transcripts=transcripts, codebook=codebook)
-    run_warnings = []
-    if by is None:
-        by = DEFAULT_GROUP_FIELD
-        if by not in metadata.columns:
-            run_warnings.append(
-                {
-                    "source": ".",
-                    "message": f"no `{by}` metadata: all interviews are one group "
-                    "(add a metadata.csv, or choose a field with --by)",
-                }
+    by, run_warnings = group_field(by, metadata, transcripts_dir=transcripts_dir)
+    thresholds = model.thresholds_ if model is not None else None
+    settings = dict(
+        started=started,
+        codebook=codebook,
+        skipped=every_skipped,
+        options=options,
+        by=by,
+        jobs=jobs,
+        transcripts_dir=transcripts_dir,
+        min_precision=min_precision,
+        run_warnings=run_warnings,
+        model=model,
+        model_path=model_path,
+        combine=combine,
+    )
+    if engine == Engine.LOCAL and len(transcripts) <= partition_size:  # one partition: coded and held whole
+        coded = []
+        for result in code_corpus(transcripts, codebook=codebook, options=options, jobs=jobs, tagger=tagger):
+            coded.append(result)
+            if on_coded:
+                on_coded(1)
+        tags = tags_frame(tag for c in coded for tag in c.tags)
+        segments = segments_frame(segment for c in coded for segment in c.segments)
+        tags, review = apply_saved_reviews(
+            out, tags=tags, segments=segments, transcripts=transcripts, codebook=codebook
+        )
+        matrix = build_matrix(tags, metadata, codebook, by=by, thresholds=thresholds)
+        record = _record(
+            **settings,
+            transcript_records=[transcript_record(c) for c in coded],
+            warnings=coded_warnings(coded),
+            n_segments=len(segments),
+            counts=TagCounts.of(tags),
+            review=review,
+        )
+        record["options"].update(engine=str(engine), partition_size=None)
+        with staged_set(out) as staging:  # the whole report set goes in at once, or not at all
+            staged = write_reports(
+                staging,
+                coded=coded,
+                tags=tags,
+                segments=segments,
+                metadata=metadata,
+                matrix=matrix,
+                codebook=codebook,
+                run=record,
             )
-    elif by not in metadata.columns:
+        return RunResult(
+            coded=coded,
+            tags=tags,
+            segments=segments,
+            metadata=metadata,
+            matrix=matrix,
+            record=record,
+            written=[out / path.name for path in staged],
+        )
+    job = CodingJob(codebook=codebook, options=options, tagger=tagger)
+    # at most `partition_size`, and small enough that every one of `jobs` workers gets a partition
+    partition_size = min(partition_size, -(-len(transcripts) // max(1, jobs)))
+    coding = code_partitions(
+        job, transcripts, engine=engine, jobs=jobs, partition_size=partition_size, scheduler=scheduler
+    )
+    return run_partitioned(
+        coding,
+        transcripts=transcripts,
+        out=out,
+        metadata=metadata,
+        thresholds=thresholds,
+        partition_size=partition_size,
+        engine=engine,
+        on_coded=on_coded,
+        settings=settings,
+    )
+
+
+def run_partitioned(
+    coding: Iterator[PartitionResult],
+    *,
+    transcripts: Sequence[Transcript],
+    out: Path,
+    metadata: pd.DataFrame,
+    thresholds: Mapping[str, float] | None,
+    partition_size: int,
+    engine: Engine,
+    on_coded: Callable[[int], None] | None,
+    settings: dict[str, Any],
+) -> RunResult:
+    """A run whose partitions arrive from `coding`: each partition's tables go to Parquet in `<out>/.parts-<pid>`
+    as they arrive, the matrix and counts are added up over partitions, and the reports are written by reading
+    the partitions back one at a time. With a review log in `out`, reviews are applied to the whole tags table
+    (decisions can name any transcript), so that run holds the tables whole."""
+    codebook: Codebook = settings["codebook"]
+    grouping = Grouping.of(metadata, settings["by"])
+    reviewed = (out / LOG_NAME).exists()
+    parts = out / f".parts-{os.getpid()}"
+    shutil.rmtree(parts, ignore_errors=True)
+    parts.mkdir(parents=True)
+    try:
+        spilled: list[SpilledPartition] = []
+        records: list[dict[str, Any]] = []
+        warnings: list[dict[str, str]] = []
+        counts, n_segments, share = TagCounts(), 0, None
+        for result in coding:
+            spilled.append(SpilledPartition.write(result, parts))
+            records.extend(result.transcripts)
+            warnings.extend(result.warnings)
+            n_segments += len(result.segments)
+            if not reviewed:
+                counts += TagCounts.of(result.tags)
+                part = matrix_part(result.tags, grouping, codebook, thresholds=thresholds)
+                share = part if share is None else add_matrix_parts(share, part)
+            if on_coded:
+                on_coded(len(result.transcripts))
+            del result
+        chunks = [chunk for _, chunk in partitions(transcripts, partition_size)]
+        review = None
+        if reviewed:
+            tags = pd.concat([s.tags() for s in spilled], ignore_index=True)
+            segments = pd.concat([s.segments() for s in spilled], ignore_index=True)
+            tags, review = apply_saved_reviews(
+                out, tags=tags, segments=segments, transcripts=transcripts, codebook=codebook
+            )
+            matrix = build_matrix(tags, metadata, codebook, by=grouping.by, thresholds=thresholds)
+            counts = TagCounts.of(tags)
+            tag_parts: Iterable[pd.DataFrame] = [tags]
+            segment_parts: Iterable[pd.DataFrame] = [segments]
+            tables: Iterable[tuple[Sequence[Transcript], pd.DataFrame, pd.DataFrame]] = [(transcripts, tags, segments)]
+        else:
+            matrix = combine_matrix([share] if share is not None else [], grouping, codebook)
+            tag_parts = (s.tags() for s in spilled)
+            segment_parts = (s.segments() for s in spilled)
+            tables = ((chunk, s.tags(), s.segments()) for chunk, s in zip(chunks, spilled))
+        record = _record(
+            **settings,
+            transcript_records=records,
+            warnings=warnings,
+            n_segments=n_segments,
+            counts=counts,
+            review=review,
+        )
+        record["options"].update(engine=str(engine), partition_size=partition_size)
+        statement = run_statement(record)
+        pages = (
+            transcript_page(coded, tags, codebook, accuracy=statement)
+            for chunk, tags, segments in tables
+            for coded in coded_from_tables(chunk, segments)
+        )
+        with staged_set(out) as staging:  # the whole report set goes in at once, or not at all
+            staged = write_report_set(
+                staging,
+                tags=tag_parts,
+                segments=segment_parts,
+                pages=pages,
+                metadata=metadata,
+                matrix=matrix,
+                codebook=codebook,
+                run=record,
+            )
+    finally:
+        shutil.rmtree(parts, ignore_errors=True)
+    return RunResult(
+        coded=[],
+        tags=None,
+        segments=None,
+        metadata=metadata,
+        matrix=matrix,
+        record=record,
+        written=[out / path.name for path in staged],
+    )
+
+
+def group_field(by: str | None, metadata: pd.DataFrame, *, transcripts_dir: Path) -> tuple[str, list[dict[str, str]]]:
+    """The metadata field whose values are the matrix's groups, and a warning when the default one is missing;
+    an unknown field asked for is an error."""
+    if by is None:
+        if DEFAULT_GROUP_FIELD in metadata.columns:
+            return DEFAULT_GROUP_FIELD, []
+        warning = (
+            f"no `{DEFAULT_GROUP_FIELD}` metadata: all interviews are one group "
+            "(add a metadata.csv, or choose a field with --by)"
+        )
+        return DEFAULT_GROUP_FIELD, [{"source": ".", "message": warning}]
+    if by not in metadata.columns:
         raise QualcodeError(
             f"--by {by!r} is not a metadata field (fields: {', '.join(sorted(map(str, metadata.columns)))})",
             path=transcripts_dir,
         )
-    matrix = build_matrix(tags, metadata, codebook, by=by, thresholds=model.thresholds_ if model is not None else None)
+    return by, []
+
+
+def _record(
+    *,
+    started: datetime,
+    codebook: Codebook,
+    skipped: list[Skipped],
+    options: CodingOptions,
+    by: str,
+    jobs: int,
+    transcripts_dir: Path,
+    min_precision: float,
+    run_warnings: list[dict[str, str]],
+    model: ThemeModel | None,
+    model_path: Path | None,
+    combine: str,
+    transcript_records: list[dict[str, Any]],
+    warnings: list[dict[str, str]],
+    n_segments: int,
+    counts: TagCounts,
+    review: dict[str, Any] | None,
+) -> dict[str, Any]:
     record = run_record(
         codebook=codebook,
-        coded=coded,
-        skipped=every_skipped,
-        tags=tags,
+        transcript_records=transcript_records,
+        warnings=warnings,
+        n_segments=n_segments,
+        skipped=skipped,
+        tags=counts,
         options=options,
         by=by,
         jobs=jobs,
@@ -163,33 +391,21 @@ def _run_locked(
     record["warnings"].extend(run_warnings)
     if review is not None:
         record["review"] = review
-    record["classifier"] = classifier_record(model, combine=combine, model_path=model_path, tags=tags)
+    record["classifier"] = classifier_record(model, combine=combine, model_path=model_path, tags=counts)
     record["tagging"] = tagging_record(
-        model, codebook=codebook, combine=combine, min_precision=min_precision, tags=tags
+        model, codebook=codebook, combine=combine, min_precision=min_precision, tags=counts
     )
-    with staged_set(out) as staging:  # the whole report set goes in at once, or not at all
-        staged = write_reports(
-            staging,
-            coded=coded,
-            tags=tags,
-            segments=segments,
-            metadata=metadata,
-            matrix=matrix,
-            codebook=codebook,
-            run=record,
-        )
-    written = [out / path.name for path in staged]
-    return RunResult(
-        coded=coded, tags=tags, segments=segments, metadata=metadata, matrix=matrix, record=record, written=written
-    )
+    return record
 
 
 def run_record(
     *,
     codebook: Codebook,
-    coded: list[CodedTranscript],
+    transcript_records: list[dict[str, Any]],
+    warnings: list[dict[str, str]],
+    n_segments: int,
     skipped: list[Skipped],
-    tags: pd.DataFrame,
+    tags: pd.DataFrame | TagCounts,
     options: CodingOptions,
     by: str,
     jobs: int,
@@ -200,10 +416,8 @@ def run_record(
     the files that are not transcripts), warnings."""
     ignored = [s for s in skipped if s.ignored]
     skipped = problems(skipped)
-    evidence = tags[tags[EVIDENCE]] if len(tags) else tags
-    reasons = (
-        tags.loc[~tags[EVIDENCE], EVIDENCE_REASON].value_counts() if EVIDENCE_REASON in tags else pd.Series(dtype=int)
-    )
+    counts = tags if isinstance(tags, TagCounts) else TagCounts.of(tags)
+    reasons = counts.not_evidence_by_reason
     return {
         "started": started.isoformat(timespec="seconds"),
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -224,21 +438,19 @@ def run_record(
             "spacy_model": options.spacy_model or "blank:en+sentencizer+lookup-lemmatizer",
         },
         "counts": {
-            "transcripts": len(coded),
+            "transcripts": len(transcript_records),
             "skipped": len(skipped),
-            "segments": sum(len(c.segments) for c in coded),
-            "tags": int(len(tags)),
-            "evidence_tags": int(len(evidence)),
-            "negated_or_hypothetical_tags": int(reasons.get("negated", 0) + reasons.get("hypothetical", 0)),
-            "not_evidence_by_reason": {str(k): int(v) for k, v in reasons.sort_index().items()},
-            "evidence_tags_by_theme": {k: int(v) for k, v in evidence[THEME].value_counts().sort_index().items()},
+            "segments": n_segments,
+            "tags": counts.tags,
+            "evidence_tags": counts.evidence,
+            "negated_or_hypothetical_tags": reasons["negated"] + reasons["hypothetical"],
+            "not_evidence_by_reason": dict(sorted(reasons.items())),
+            "evidence_tags_by_theme": dict(sorted(counts.evidence_by_theme.items())),
         },
-        "transcripts": [transcript_record(c) for c in coded],
+        "transcripts": transcript_records,
         "skipped": [{"source": s.source, "reason": s.reason} for s in skipped],
         "not_transcripts": [{"source": s.source, "reason": s.reason} for s in ignored],
-        "warnings": [
-            {"source": c.transcript.source, "message": w} for c in coded for w in [*c.transcript.warnings, *c.warnings]
-        ],
+        "warnings": list(warnings),
     }
 
 
@@ -311,10 +523,11 @@ def tag_file(
 
 
 def classifier_record(
-    model: ThemeModel | None, *, combine: str, model_path: Path | None, tags: pd.DataFrame
+    model: ThemeModel | None, *, combine: str, model_path: Path | None, tags: pd.DataFrame | TagCounts
 ) -> dict[str, Any]:
     """The classifier facts of a run for run.json: which model (path and card hash), how it was combined."""
-    by_method = {str(k): int(v) for k, v in tags[METHOD].value_counts().sort_index().items()} if len(tags) else {}
+    counts = tags if isinstance(tags, TagCounts) else TagCounts.of(tags)
+    by_method = dict(sorted(counts.by_method.items()))
     if model is None:
         return {"model": None, "combine": combine, "tags_by_method": by_method}
     return {
@@ -330,13 +543,18 @@ def classifier_record(
 
 
 def tagging_record(
-    model: ThemeModel | None, *, codebook: Codebook, combine: str, min_precision: float, tags: pd.DataFrame
+    model: ThemeModel | None,
+    *,
+    codebook: Codebook,
+    combine: str,
+    min_precision: float,
+    tags: pd.DataFrame | TagCounts,
 ) -> dict[str, Any]:
     """How the tags were made and how accurate that measured, for run.json and every report's "How these tags
     were made" block: rules, model, combine mode, the precision bar, and the card's grouped-CV figures."""
     card = model.card if model is not None else None
     measured = (card or {}).get("combine_measured") or {}
-    reasons = tags[EVIDENCE_REASON].value_counts() if EVIDENCE_REASON in tags else pd.Series(dtype=int)
+    reasons = (tags if isinstance(tags, TagCounts) else TagCounts.of(tags)).by_reason
     return {
         "rules": f"{sum(len(t.rules) for t in codebook.themes)} rules of codebook {codebook.name} "
         f"v{codebook.version}, with negation and hypotheticals detected ConText-style",
@@ -363,21 +581,5 @@ def tagging_record(
             learned=[t for t in model.themes_ if t not in model.left_to_rules_] if model is not None else [],
             bar=min_precision,
         ),
-        "below_precision_bar_tags": int(reasons.get("below_precision_bar", 0)),
-    }
-
-
-def transcript_record(coded: CodedTranscript) -> dict[str, Any]:
-    t: Transcript = coded.transcript
-    return {
-        "id": t.id,
-        "source": t.source,
-        "format": t.format,
-        "encoding": t.encoding,
-        "layout": t.layout,
-        "turns": len(t.turns),
-        "segments": len(coded.segments),
-        "tags": len(coded.tags),
-        "evidence_tags": sum(tag.counts_as_evidence for tag in coded.tags),
-        "speakers": sorted({f"{turn.speaker or '(unlabelled)'}={turn.role}" for turn in t.turns}),
+        "below_precision_bar_tags": reasons["below_precision_bar"],
     }

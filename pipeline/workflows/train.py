@@ -66,9 +66,10 @@ def code_project(
     codebook_path: Path,
     options: CodingOptions = CodingOptions(),
     on_start: Callable[[int], None] | None = None,
-    on_transcript: Callable[[str], None] | None = None,
+    on_coded: Callable[[int], None] | None = None,
 ) -> CodedProject:
-    """Code every transcript with the rules; keep the respondent segments (the ones a run scores)."""
+    """Code every transcript with the rules; keep the respondent segments (the ones a run scores).
+    `on_start(n)` gives the number of transcripts, `on_coded(1)` follows each one coded."""
     codebook = load_codebook(codebook_path)
     transcripts, skipped = read_folder(transcripts_dir)
     if on_start:
@@ -77,8 +78,8 @@ def code_project(
     coded = []
     for result in code_corpus(transcripts, codebook=codebook, options=options, nlp=nlp):
         coded.append(result)
-        if on_transcript:
-            on_transcript(result.transcript.source)
+        if on_coded:
+            on_coded(1)
     segments = segment_context(segments_frame(s for c in coded for s in c.segments))
     segments = segments[segments[ROLE] != "interviewer"].reset_index(drop=True)
     tags = tags_frame(t for c in coded for t in c.tags)
@@ -123,9 +124,14 @@ def train_project(
     unit: Unit = Unit.SENTENCE,
     measure: bool = True,
     review_log: dict[str, Any] | None = None,
+    on_start: Callable[[int], None] | None = None,
+    on_step: Callable[[], None] | None = None,
 ) -> TrainingResult:
     """Train on the segments of every transcript a coder coded (uncoded segments there are negatives), and
-    record in the card which combine mode measures best by grouped cross-validation."""
+    record in the card which combine mode measures best by grouped cross-validation.
+
+    The steps are the model, then (with `measure`) each outer fold of the combine-mode measurement, each of which
+    trains a model of its own: `on_start(steps)` gives their number, `on_step()` follows each."""
     themes = project.codebook.theme_ids
     known = set(project.segments[TRANSCRIPT_ID])
     coded_transcripts = set(gold[TRANSCRIPT_ID])
@@ -149,13 +155,17 @@ def train_project(
         cv_folds=cv_folds,
         estimator=estimator,
     )
+    if on_start:
+        on_start(1 + (min(cv_folds, segments[TRANSCRIPT_ID].nunique()) if measure else 0))
     model = train_classifier(segments, labels, **setup)
+    if on_step:
+        on_step()
     model.card["unit"] = str(unit)  # a plain string: the card is saved in the skops file
     model.card["training_data"]["coders"] = sorted(set(gold[CODER]))
     if review_log is not None:
         model.card["training_data"]["review_log"] = review_log
     if measure:
-        measured = measure_combine(segments, labels, **setup)
+        measured = measure_combine(segments, labels, **setup, on_fold=on_step)
         model.card["best_combine"] = measured.pop("best")
         model.card["combine_measured"] = measured
     unknown = gold[gold[THEME].isin(unknown_themes(gold, themes))][THEME].value_counts().sort_index()
