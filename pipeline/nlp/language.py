@@ -11,8 +11,9 @@ from pipeline.nlp.components import fold_quotes_in_lower
 
 
 def make_nlp(*, spacy_model: str | None = None) -> Language:
-    """spaCy pipeline for segmenting: blank English + sentencizer + lookup lemmatizer (spacy-lookups-data,
-    with a lowercase fallback), or an installed trained pipeline; either way LOWER folds curly quotes."""
+    """spaCy pipeline for segmenting: blank English + sentences (paragraphs, sentencizer rule, annotations) +
+    lookup lemmatizer (spacy-lookups-data, with a lowercase fallback),
+    or an installed trained pipeline; either way LOWER folds curly quotes."""
     if spacy_model:
         try:
             nlp = spacy.load(spacy_model, exclude=["ner"])
@@ -26,9 +27,7 @@ def make_nlp(*, spacy_model: str | None = None) -> Language:
             nlp.add_pipe("qualcode_annotations", after="sentencizer")
         return fold_quotes_in_lower(nlp)
     nlp = spacy.blank("en")
-    nlp.add_pipe("qualcode_paragraphs")
-    nlp.add_pipe("qualcode_sentencizer", name="sentencizer")
-    nlp.add_pipe("qualcode_annotations")
+    nlp.add_pipe("qualcode_sentences", name="sentencizer")  # paragraphs, sentencizer, annotations in one pass
     nlp.add_pipe("qualcode_lemmatizer", name="lemmatizer", config={"mode": "lookup"})
     nlp.initialize()
     return fold_quotes_in_lower(nlp)
