@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import pickle
+from dataclasses import FrozenInstanceError
 from pathlib import Path
 
 import docx
 import pytest
 
 from pipeline.coding.corpus import CodingOptions, batches, code_batch, code_transcript
-from pipeline.coding.segment import parse_parts, parse_transcript
+from pipeline.coding.records import Segment
+from pipeline.coding.segment import SegmentSpan, parse_parts, parse_transcript
 from pipeline.ingest.read import TRANSCRIPT_SUFFIXES, read_transcript
 from pipeline.nlp.language import make_nlp
 from pipeline.workflows.run import run_project
@@ -204,3 +207,27 @@ def test_segments_are_stripped_of_any_whitespace(unit, space, plain_nlp, tmp_pat
         assert transcript.text[segment.start_char : segment.end_char] == segment.text == segment.text.strip()
     spoken = " ".join(transcript.text[t.start_char : t.end_char] for t in transcript.turns).split()
     assert " ".join(s.text for s in segments).split() == spoken
+
+
+@pytest.mark.parametrize("path", FIXTURE_FILES + BUNDLED_FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("unit", ["sentence", "turn"])
+def test_segment_texts_are_their_tokens_text_stripped(path, unit, plain_nlp):
+    """The texts cut from token starts alone are what the straightforward way gives: the tokens' Span text, stripped."""
+    parsed = parse_transcript(read_transcript(path), plain_nlp, unit=unit)
+    for piece in parsed.segments:
+        span = parsed.doc[piece.token_start : piece.token_end]
+        assert piece.segment.text == span.text.strip()
+        assert piece.doc_char == span.start_char + len(span.text) - len(span.text.lstrip())
+
+
+def test_fast_records_are_the_constructors_records(plain_nlp):
+    """`Segment.of` and `SegmentSpan.of` make what the dataclass constructors make: equal, same hash and fields,
+    same pickle."""
+    for piece in parse_transcript(read_transcript(BUNDLED_FILES[0]), plain_nlp).segments:
+        segment = Segment(**vars(piece.segment))
+        assert piece.segment == segment and hash(piece.segment) == hash(segment)
+        assert vars(piece.segment) == vars(segment) and piece.segment.as_dict() == segment.as_dict()
+        assert pickle.loads(pickle.dumps(piece.segment)) == segment
+        assert piece == SegmentSpan(segment, piece.token_start, piece.token_end, piece.doc_char)
+    with pytest.raises(FrozenInstanceError):
+        piece.segment.text = "changed"
