@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import pickle
-from dataclasses import FrozenInstanceError
 from pathlib import Path
 
 import docx
 import pytest
 
 from pipeline.coding.corpus import CodingOptions, batches, code_batch, code_transcript
-from pipeline.coding.records import Segment
-from pipeline.coding.segment import SegmentSpan, parse_parts, parse_transcript
+from pipeline.coding.segment import parse_parts, parse_transcript
 from pipeline.ingest.read import TRANSCRIPT_SUFFIXES, read_transcript
 from pipeline.nlp.language import make_nlp
 from pipeline.workflows.run import run_project
@@ -218,16 +215,3 @@ def test_segment_texts_are_their_tokens_text_stripped(path, unit, plain_nlp):
         span = parsed.doc[piece.token_start : piece.token_end]
         assert piece.segment.text == span.text.strip()
         assert piece.doc_char == span.start_char + len(span.text) - len(span.text.lstrip())
-
-
-def test_fast_records_are_the_constructors_records(plain_nlp):
-    """`Segment.of` and `SegmentSpan.of` make what the dataclass constructors make: equal, same hash and fields,
-    same pickle."""
-    for piece in parse_transcript(read_transcript(BUNDLED_FILES[0]), plain_nlp).segments:
-        segment = Segment(**vars(piece.segment))
-        assert piece.segment == segment and hash(piece.segment) == hash(segment)
-        assert vars(piece.segment) == vars(segment) and piece.segment.as_dict() == segment.as_dict()
-        assert pickle.loads(pickle.dumps(piece.segment)) == segment
-        assert piece == SegmentSpan(segment, piece.token_start, piece.token_end, piece.doc_char)
-    with pytest.raises(FrozenInstanceError):
-        piece.segment.text = "changed"

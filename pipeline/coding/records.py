@@ -20,35 +20,6 @@ class Segment:
     end_char: int
     text: str
 
-    @classmethod
-    def of(
-        cls,
-        segment_id: str,
-        transcript_id: str,
-        source: str,
-        speaker: str,
-        role: str,
-        turn_index: int,
-        start_char: int,
-        end_char: int,
-        text: str,
-    ) -> Segment:
-        """The segment the constructor gives, made without the frozen dataclass's `object.__setattr__` per field
-        (segmenting makes one per sentence; the constructor was a quarter of that)."""
-        segment = object.__new__(cls)
-        segment.__dict__.update(
-            segment_id=segment_id,
-            transcript_id=transcript_id,
-            source=source,
-            speaker=speaker,
-            role=role,
-            turn_index=turn_index,
-            start_char=start_char,
-            end_char=end_char,
-            text=text,
-        )
-        return segment
-
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
