@@ -9,13 +9,14 @@ import pytest
 import spacy
 from hypothesis import given
 from hypothesis import strategies as st
+from spacy.attrs import SENT_START
 
 from pipeline.codebook.model import MatchAttr
 from pipeline.codebook.patterns import span_ruler_patterns
 from pipeline.coding.rules import SPANS_KEY
 from pipeline.coding.segment import parse_transcript
 from pipeline.ingest.read import discover
-from pipeline.nlp.components import annotation_spans, sentence_starts
+from pipeline.nlp.components import annotation_spans, mark_sentence_starts, sentence_starts
 from pipeline.nlp.language import make_nlp
 from pipeline.nlp.span_ruler import required_constraints
 
@@ -81,6 +82,43 @@ def test_annotations_only_move_starts_spacy_puts_inside_them(corpus):
         assert set(differ) <= inside
         moved += len(differ)
     assert moved  # the bundled transcripts have `[laughs]` after full stops
+
+
+def _sentence_flags(text: str, *, one_pass: bool, overwrite: bool, preset: tuple[int, ...] = ()) -> list[int]:
+    """SENT_START of every token after qualcode's sentence components, in one pass or as three components, with
+    some tokens made sentence starts beforehand (as segmenting does with each turn's first token)."""
+    nlp = spacy.blank("en")
+    if one_pass:
+        nlp.add_pipe("qualcode_sentences", config={"overwrite": overwrite})
+    else:
+        nlp.add_pipe("qualcode_paragraphs")
+        nlp.add_pipe("qualcode_sentencizer", config={"overwrite": overwrite})
+        nlp.add_pipe("qualcode_annotations")
+    doc = mark_sentence_starts(nlp.make_doc(text), preset)
+    for _, component in nlp.pipeline:
+        doc = component(doc)
+    return doc.to_array([SENT_START]).view("int64").tolist()
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_sentences_in_one_pass_match_the_three_components(corpus, overwrite):
+    texts = [t.text for t in corpus] + EDGE_TEXTS + [text for text, _ in ANNOTATED] + ["a\n\nb", "\n\n", "x \n\n\n y"]
+    for text in texts:
+        for preset in ((), (0, 3, 7)):
+            assert _sentence_flags(text, one_pass=True, overwrite=overwrite, preset=preset) == _sentence_flags(
+                text, one_pass=False, overwrite=overwrite, preset=preset
+            )
+
+
+@given(
+    st.lists(st.sampled_from(["[", "]", "(", ")", "laughs", "A", "b", ".", "?!", "\n", "\n\n", ",", '"']), max_size=40),
+    st.lists(st.integers(0, 40), max_size=4),
+)
+def test_sentences_in_one_pass_match_the_three_components_on_random_texts(words, preset):
+    text = " ".join(words)
+    assert _sentence_flags(text, one_pass=True, overwrite=False, preset=tuple(preset)) == _sentence_flags(
+        text, one_pass=False, overwrite=False, preset=tuple(preset)
+    )
 
 
 def _annotation_spans_token_by_token(doc) -> list[tuple[int, int]]:

@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline.core.errors import TranscriptError
+from pipeline.ingest import speakers
 from pipeline.ingest.decode import decode_text
 from pipeline.ingest.metadata import load_metadata, text_lines
 from pipeline.ingest.read import (
@@ -26,6 +27,7 @@ from pipeline.ingest.records import Skipped, Transcript
 from pipeline.ingest.speakers import Event, _may_name, norm
 
 FIXTURES = Path(__file__).parent / "fixtures" / "transcripts"
+ROOT = Path(__file__).resolve().parent.parent
 I, R = "interviewer", "respondent"  # noqa: E741  (the case tables read as I/R, like the transcripts)
 
 # fixture -> (warnings, [(speaker, role, content), ...])
@@ -1049,3 +1051,22 @@ def test_role_declarations_only_skip_texts_that_cannot_name_an_accepted_label(co
     first_words = {key.split(" ")[0] for key in accepted}
     if norm(content) in accepted:
         assert _may_name(content, Event("label", 0, len(content)), first_words)
+
+
+BREAK_LINES = ["## Heading", "---", "* * *", "___", "=== ", "[00:12:40]", "(01:02)", "00:01 - 00:02", "**00:12**"]
+BREAK_LINES += ["Transcribed by https://otter.ai", " TRANSCRIBED BY HTTPS://OTTER.AI/abc ", "#hashtag", "-- -", "12:5"]
+
+
+@given(st.text(alphabet=st.sampled_from("#-*_=[]():0123 \tToa.hs/"), max_size=20))
+def test_one_break_scan_is_the_four_patterns_on_random_lines(line: str) -> None:
+    patterns = (speakers._TS_LINE, speakers._HEADING, speakers._RULE, speakers._BOILERPLATE)
+    assert bool(speakers._BREAK_LINE.fullmatch(line)) == any(p.fullmatch(line) for p in patterns)
+
+
+def test_one_break_scan_is_the_four_patterns_on_real_lines() -> None:
+    patterns = (speakers._TS_LINE, speakers._HEADING, speakers._RULE, speakers._BOILERPLATE)
+    files = [p for p in sorted((ROOT / "transcripts").iterdir()) + sorted(FIXTURES.iterdir()) if p.is_file()]
+    lines = [line for path in files for _, line in text_lines(path.read_text(errors="replace"))] + BREAK_LINES
+    found = [bool(speakers._BREAK_LINE.fullmatch(line)) for line in lines]
+    assert found == [any(p.fullmatch(line) for p in patterns) for line in lines]
+    assert sum(found) >= len(BREAK_LINES) - 2  # "#hashtag" and "12:5" are not breaks

@@ -7,11 +7,19 @@ status its tag must have: `evidence` (counted), `negated` or `hypothetical` (kep
 
 from __future__ import annotations
 
+from bisect import bisect_right
+from pathlib import Path
+
 import pytest
 
 from pipeline.coding.corpus import CodingOptions, code_transcript
+from pipeline.coding.records import Segment
+from pipeline.coding.rules import SPANS_KEY, _context_flags, _text
+from pipeline.coding.segment import SegmentSpan, parse_transcript
+from pipeline.core.choices import Unit
 from pipeline.ingest.read import read_transcript
 
+ROOT = Path(__file__).resolve().parent.parent
 E, NEG, HYP, NONE = "evidence", "negated", "hypothetical", "none"
 
 CASES = [
@@ -157,3 +165,23 @@ def test_tag_explains_itself(nlp, study_codebook, tmp_path):
     assert tag.rule_id.startswith("language_barrier.") and tag.matched == "language barrier"
     assert text[tag.match_start : tag.match_end] == "language barrier"
     assert (tag.codebook_version, tag.codebook_hash) == (study_codebook.version, study_codebook.hash)
+
+
+@pytest.mark.parametrize("unit", ["sentence", "turn"])
+def test_matched_text_and_context_flags_read_the_fast_way_are_the_spans_own(unit, nlp):
+    """`_text` (sliced from the segment) is `span.text`, `_context_flags` is each flag read on its own, for every
+    theme span of the bundled transcripts, including spans padded with whitespace tokens around a segment."""
+    paths = sorted((ROOT / "transcripts").glob("*.txt"))
+    checked = 0
+    for path in paths:
+        parsed = parse_transcript(read_transcript(path), nlp, unit=Unit(unit))
+        starts = [piece.token_start for piece in parsed.segments]
+        for span in parsed.doc.spans.get(SPANS_KEY, []):
+            piece = parsed.segments[bisect_right(starts, span.start) - 1]
+            assert _text(span, piece) == span.text
+            assert _context_flags(span) == (span._.negated, span._.hypothetical)
+            checked += 1
+    doc = nlp.make_doc("a \n b")
+    padded = SegmentSpan(Segment("t:0-1", "t", "t.txt", "R", "respondent", 0, 0, 1, "b"), 0, 3, 4)
+    assert _text(doc[1:3], padded) == doc[1:3].text  # starts before the segment's text: read from the doc
+    assert checked > 100

@@ -204,3 +204,14 @@ def test_segments_are_stripped_of_any_whitespace(unit, space, plain_nlp, tmp_pat
         assert transcript.text[segment.start_char : segment.end_char] == segment.text == segment.text.strip()
     spoken = " ".join(transcript.text[t.start_char : t.end_char] for t in transcript.turns).split()
     assert " ".join(s.text for s in segments).split() == spoken
+
+
+@pytest.mark.parametrize("path", FIXTURE_FILES + BUNDLED_FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("unit", ["sentence", "turn"])
+def test_segment_texts_are_their_tokens_text_stripped(path, unit, plain_nlp):
+    """The texts cut from token starts alone are what the straightforward way gives: the tokens' Span text, stripped."""
+    parsed = parse_transcript(read_transcript(path), plain_nlp, unit=unit)
+    for piece in parsed.segments:
+        span = parsed.doc[piece.token_start : piece.token_end]
+        assert piece.segment.text == span.text.strip()
+        assert piece.doc_char == span.start_char + len(span.text) - len(span.text.lstrip())

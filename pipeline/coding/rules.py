@@ -74,7 +74,8 @@ def rule_tags(parsed: ParsedTranscript, codebook: Codebook, *, code_interviewer:
 
 
 def _tag(piece: SegmentSpan, theme: str, spans: list[Span], codebook: Codebook) -> Tag:
-    asserted = [s for s in spans if not (s._.negated or s._.hypothetical)]
+    flags = [_context_flags(s) for s in spans]
+    asserted = [s for s, (negated, hypothetical) in zip(spans, flags) if not (negated or hypothetical)]
     chosen = sorted(asserted or spans, key=lambda s: (s.start, s.end))
     first = chosen[0]
     return Tag(
@@ -84,10 +85,24 @@ def _tag(piece: SegmentSpan, theme: str, spans: list[Span], codebook: Codebook) 
         codebook_version=codebook.version,
         codebook_hash=codebook.hash,
         rule_id=";".join(dict.fromkeys(s.id_ for s in chosen)),
-        matched=" | ".join(dict.fromkeys(s.text for s in chosen)),
+        matched=" | ".join(dict.fromkeys(_text(s, piece) for s in chosen)),
         match_start=piece.file_offset(first.start_char),
         match_end=piece.file_offset(first.end_char),
-        negated=not asserted and any(s._.negated for s in spans),
-        hypothetical=not asserted and any(s._.hypothetical for s in spans),
+        negated=not asserted and any(negated for negated, _ in flags),
+        hypothetical=not asserted and any(hypothetical for _, hypothetical in flags),
         trigger="" if asserted else "; ".join(dict.fromkeys(s._.context_trigger for s in spans if s._.context_trigger)),
     )
+
+
+def _context_flags(span: Span) -> tuple[bool, bool]:
+    """ConText's (negated, hypothetical) of a span, read through one `span._` (each access builds an Underscore)."""
+    extensions = span._
+    return extensions.negated, extensions.hypothetical
+
+
+def _text(span: Span, piece: SegmentSpan) -> str:
+    """`span.text`, sliced from the segment's text when the span lies inside it (the same characters of the doc,
+    without building the text token by token)."""
+    start, end = span.start_char - piece.doc_char, span.end_char - piece.doc_char
+    text = piece.segment.text
+    return text[start:end] if 0 <= start and end <= len(text) else span.text

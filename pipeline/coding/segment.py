@@ -6,7 +6,8 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from spacy.attrs import IDX, LENGTH
+import numpy
+from spacy.attrs import IDX
 from spacy.language import Language
 from spacy.tokens import Doc
 
@@ -176,23 +177,25 @@ def _segments(prepared: _Prepared, doc: Doc, *, unit: Unit) -> ParsedTranscript:
     """The segments of a prepared doc the pipeline has run on, with offsets into the file."""
     transcript, blocks, bases, speech = prepared.transcript, prepared.blocks, prepared.bases, prepared.speech
     turns = transcript.turns
-    rows = doc.to_array([IDX, LENGTH])
-    token_starts = rows[:, 0].tolist()
-    # Token ranges and texts come from the doc's arrays and the joined string: no Span per sentence.
+    # Token ranges and texts come from the doc's token starts and the joined string: no Span per sentence. A piece's
+    # text runs to the next piece's first token (or the end): what lies after its last token is at most the one
+    # space spaCy keeps as that token's whitespace, which stripping drops, so only IDX is read, not LENGTH too.
     if unit == "turn":
         bounds = [*prepared.firsts, len(doc)]
-        pieces = [(index, bounds[index], bounds[index + 1]) for index in range(len(blocks))]
     else:  # a sentence lies in one block, because every block starts a sentence
-        starts = sentence_starts(doc)
-        ends = [*starts[1:], len(doc)]
-        pieces = [(bisect_right(bases, token_starts[s]) - 1, s, e) for s, e in zip(starts, ends)]
-    lengths = rows[:, 1].tolist()
+        bounds = [*sentence_starts(doc), len(doc)]
+    chars = numpy.append(doc.to_array([IDX]).reshape(-1).astype("int64"), len(speech))[bounds].tolist()
+    if unit == "turn":
+        indices: Sequence[int] = range(len(blocks))
+    else:
+        indices = [bisect_right(bases, char) - 1 for char in chars[:-1]]
     segments: list[SegmentSpan] = []
-    for index, token_start, token_end in pieces:
+    for number, index in enumerate(indices):
+        token_start, token_end = bounds[number], bounds[number + 1]
         if token_start >= token_end:
             continue
-        span_char = token_starts[token_start]
-        text = speech[span_char : token_starts[token_end - 1] + lengths[token_end - 1]]
+        span_char = chars[number]
+        text = speech[span_char : chars[number + 1]]
         stripped = text.strip()
         if not stripped:
             continue
@@ -201,16 +204,16 @@ def _segments(prepared: _Prepared, doc: Doc, *, unit: Unit) -> ParsedTranscript:
         doc_char = span_char + (len(text) - len(text.lstrip()))
         start = block.start_char + (doc_char - bases[index])
         end = start + len(stripped)
-        segment = Segment(
-            segment_id=f"{transcript.id}:{start}-{end}",
-            transcript_id=transcript.id,
-            source=transcript.source,
-            speaker=turn.speaker,
-            role=turn.role,
-            turn_index=block.turn_index,
-            start_char=start,
-            end_char=end,
-            text=stripped,
+        segment = Segment(  # positional arguments: one segment per sentence, and keywords cost a third more
+            f"{transcript.id}:{start}-{end}",
+            transcript.id,
+            transcript.source,
+            turn.speaker,
+            turn.role,
+            block.turn_index,
+            start,
+            end,
+            stripped,
         )
         segments.append(SegmentSpan(segment, token_start, token_end, doc_char))
     return ParsedTranscript(doc=doc, segments=segments)

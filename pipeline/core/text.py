@@ -8,5 +8,8 @@ _STRAIGHT = str.maketrans({"’": "'", "‘": "'", "‚": "'", "ʼ": "'", "′":
 
 
 def plain_quotes(text: str) -> str:
-    """`text` with curly quotes and apostrophes made straight ("didn’t" -> "didn't"), same length."""
-    return text.translate(_STRAIGHT)
+    """`text` with curly quotes and apostrophes made straight ("didn’t" -> "didn't"), same length.
+
+    ASCII text has none and is returned as it is (`translate` with this table costs a dict lookup per character;
+    spaCy calls this once per new word, for LOWER and the lemma)."""
+    return text if text.isascii() else text.translate(_STRAIGHT)

@@ -52,6 +52,10 @@ _TS_LINE = re.compile(rf"[ \t]*{_BOLD}?{_TS_ANY}(?:[ \t]*(?:-->|-|–|to)[ \t]*{
 _HEADING = re.compile(r"[ \t]{0,3}#{1,6}(?:[ \t].*)?")
 _RULE = re.compile(r"[ \t]{0,3}(?:(?:-[ \t]*){3,}|(?:\*[ \t]*){3,}|(?:_[ \t]*){3,}|={3,}[ \t]*)")
 _BOILERPLATE = re.compile(r"[ \t]*transcribed by https?://otter\.ai\S*[ \t]*", re.IGNORECASE)
+# A line that breaks the speech (timestamp, heading, rule, Otter's footer): the four in one scan per line.
+_BREAK_LINE = re.compile(
+    "|".join(f"(?:{p.pattern})" for p in (_TS_LINE, _HEADING, _RULE)) + f"|(?i:{_BOILERPLATE.pattern})"
+)
 _VOICE = re.compile(r"[ \t]*<v(?:\.[^\s>]+)?[ \t]+(?P<label>[^>]+?)[ \t]*>")
 
 _ROLE_WORDS = (
@@ -264,7 +268,7 @@ def scan_text(text: str, start: int, *, stacked: frozenset[str] = frozenset()) -
     for offset, line in text_lines(text, start):
         if not line.strip():
             events.append(Event("blank"))
-        elif any(p.fullmatch(line) for p in (_TS_LINE, _HEADING, _RULE, _BOILERPLATE)):
+        elif _BREAK_LINE.fullmatch(line):
             events.append(Event("break"))
         else:
             event = (

@@ -108,22 +108,51 @@ class ArraySentencizer(Sentencizer):
         holds one of `punct_chars` (spaCy's loop, as array operations); the first token always does."""
         guesses = []
         for doc in docs:
-            if not len(doc):
-                guesses.append([])
-                continue
-            rows = doc.to_array([ORTH, IS_PUNCT])
-            final = numpy.isin(rows[:, 0], self._punct_keys)
-            word = ~(final | (rows[:, 1] != 0))
-            positions = numpy.arange(len(doc))
-            last_word = numpy.maximum.accumulate(numpy.where(word, positions, -1))  # last word at or before i
-            finals_to = numpy.cumsum(final)  # punct_chars tokens up to and including i
-            before = numpy.concatenate(([-1], last_word[:-1]))  # the last word before i
-            finals_before = numpy.concatenate(([0], finals_to[:-1]))
-            finals_since_word = finals_before - numpy.where(before >= 0, finals_to[numpy.maximum(before, 0)], 0)
-            starts = word & (finals_since_word > 0)
-            starts[0] = True
-            guesses.append(starts.tolist())
+            rows = doc.to_array([ORTH, IS_PUNCT]).reshape(len(doc), 2)
+            guesses.append(self.guess(rows[:, 0], rows[:, 1]).tolist() if len(doc) else [])
         return guesses
+
+    def guess(self, orth: numpy.ndarray, is_punct: numpy.ndarray) -> numpy.ndarray:
+        """`predict`'s sentence starts of one non-empty doc, from its ORTH and IS_PUNCT columns."""
+        final = numpy.isin(orth, self._punct_keys)
+        word = ~(final | (is_punct != 0))
+        positions = numpy.arange(len(orth))
+        last_word = numpy.maximum.accumulate(numpy.where(word, positions, -1))  # last word at or before i
+        finals_to = numpy.cumsum(final)  # punct_chars tokens up to and including i
+        before = numpy.concatenate(([-1], last_word[:-1]))  # the last word before i
+        finals_before = numpy.concatenate(([0], finals_to[:-1]))
+        finals_since_word = finals_before - numpy.where(before >= 0, finals_to[numpy.maximum(before, 0)], 0)
+        starts = word & (finals_since_word > 0)
+        starts[0] = True
+        return starts
+
+
+class SentenceSplitter(ArraySentencizer):
+    """qualcode's three sentence components in one pass over one read of the doc's arrays: paragraph breaks
+    (`qualcode_paragraphs`), then spaCy's sentencizer rule (`qualcode_sentencizer`), then whole annotations
+    (`qualcode_annotations`). The same sentence starts as running the three in turn, read and written once."""
+
+    def __call__(self, doc: Doc) -> Doc:
+        if not len(doc):
+            return doc
+        rows = doc.to_array([ORTH, IS_PUNCT, IS_SPACE, SENT_START]).reshape(len(doc), 4)
+        orth, is_space = rows[:, 0], rows[:, 2]
+        flags = rows[:, 3].view("int64").copy()  # 1 start, -1 not a start, 0 unset
+        flags[paragraph_starts(doc, orth, is_space)] = 1
+        unset = numpy.ones(len(doc), dtype=bool) if self.overwrite else flags == 0  # as the sentencizer sets them
+        flags[unset] = numpy.where(self.guess(orth, rows[:, 1])[unset], 1, -1)
+        if "sents" in doc.user_hooks or len(doc) == 1 or (flags[1:] != 0).any():  # `has_annotation`, as before
+            _keep_whole(flags, _annotation_spans(orth, is_space))
+        doc.from_array([SENT_START], flags.view("uint64"))
+        return doc
+
+
+def paragraph_starts(doc: Doc, orth: numpy.ndarray, is_space: numpy.ndarray) -> list[int]:
+    """The tokens right after a blank line (a whitespace token with two line breaks or more)."""
+    if len(doc) < 2:
+        return []
+    strings = doc.vocab.strings
+    return [p + 1 for p in numpy.flatnonzero(is_space[:-1]).tolist() if strings[int(orth[p])].count("\n") >= 2]
 
 
 _BRACKETS = {get_string_id(open_): get_string_id(close) for open_, close in ("[]", "()")}
@@ -134,27 +163,34 @@ _BRACKET_KEYS = {*_BRACKETS, *_BRACKETS.values()}
 
 def annotation_spans(doc: Doc) -> list[tuple[int, int]]:
     """Token ranges [start, end) of short bracketed or parenthesised groups on one line: transcriber annotations
-    such as `[laughs]`, `[inaudible]`, `(pause)` (and short asides).
-
-    Only the tokens after an opening bracket are read (one array lookup finds them), not every token."""
+    such as `[laughs]`, `[inaudible]`, `(pause)` (and short asides)."""
     if not len(doc):
         return []
-    rows = doc.to_array([ORTH, IS_SPACE])
-    opening = numpy.flatnonzero(numpy.isin(rows[:, 0], _OPENING)).tolist()
+    rows = doc.to_array([ORTH, IS_SPACE]).reshape(len(doc), 2)
+    return _annotation_spans(rows[:, 0], rows[:, 1])
+
+
+def _annotation_spans(orth: numpy.ndarray, is_space: numpy.ndarray) -> list[tuple[int, int]]:
+    """`annotation_spans` from a doc's ORTH and IS_SPACE columns. Only the tokens after an opening bracket are
+    read (one array lookup finds them), not every token."""
+    opening = numpy.flatnonzero(numpy.isin(orth, _OPENING)).tolist()
     spans: list[tuple[int, int]] = []
     reached = 0  # tokens before this are inside an annotation already found
     for index in opening:
         if index < reached:
             continue
-        close = _BRACKETS[int(rows[index, 0])]
-        window = rows[index + 1 : index + _ANNOTATION_TOKENS + 2].tolist()
-        for offset, (orth, is_space) in enumerate(window):
-            if orth == close:
+        close = _BRACKETS[int(orth[index])]
+        window = zip(
+            orth[index + 1 : index + _ANNOTATION_TOKENS + 2].tolist(),
+            is_space[index + 1 : index + _ANNOTATION_TOKENS + 2].tolist(),
+        )
+        for offset, (word, space) in enumerate(window):
+            if word == close:
                 if offset:  # at least one token between the brackets
                     spans.append((index, index + offset + 2))
                     reached = index + offset + 2
                 break
-            if orth in _BRACKET_KEYS or is_space:
+            if word in _BRACKET_KEYS or space:
                 break
     return spans
 
@@ -165,16 +201,21 @@ def keep_annotations_whole(doc: Doc) -> Doc:
     if not doc.has_annotation("SENT_START"):
         return doc
     flags = doc.to_array([SENT_START]).view("int64")  # 1 start, -1 not a start, 0 unset
-    moved_to = -1  # where the last annotation moved a sentence start: a run of annotations moves it again
-    for start, end in annotation_spans(doc):
-        if start == moved_to or (flags[start + 1 : end] == 1).any():
-            flags[start + (start != moved_to) : end] = -1
-            if end < len(doc):
-                flags[end] = 1
-            moved_to = end
-    if moved_to >= 0:
+    if _keep_whole(flags, annotation_spans(doc)):
         doc.from_array([SENT_START], flags.view("uint64"))
     return doc
+
+
+def _keep_whole(flags: numpy.ndarray, spans: list[tuple[int, int]]) -> bool:
+    """Move sentence starts (`flags`, changed in place) out of these annotations; whether any moved."""
+    moved_to = -1  # where the last annotation moved a sentence start: a run of annotations moves it again
+    for start, end in spans:
+        if start == moved_to or (flags[start + 1 : end] == 1).any():
+            flags[start + (start != moved_to) : end] = -1
+            if end < len(flags):
+                flags[end] = 1
+            moved_to = end
+    return moved_to >= 0
 
 
 def sentence_starts(doc: Doc) -> list[int]:

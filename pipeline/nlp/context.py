@@ -31,7 +31,6 @@ class _Trigger:
     category: str
     direction: str
     scope: int
-    text: str
 
 
 class ConTextComponent:
@@ -122,7 +121,7 @@ class ConTextComponent:
                     span._.negated = True
                 else:
                     span._.hypothetical = True
-                span._.context_trigger = trigger.text
+                span._.context_trigger = doc[trigger.start : trigger.end].text  # read only for triggers that mark
 
     def _triggers(
         self, doc: Doc, sentences: list[tuple[int, int]], matches: list[tuple[int, int, int]]
@@ -148,7 +147,6 @@ class ConTextComponent:
                     rule["category"],
                     rule["direction"],
                     rule.get("max_scope") or self.max_scope,
-                    doc[start:end].text,
                 )
             )
         # A trigger inside a longer one gives way to it (a PSEUDO "not only" cancels "not"; a negating

@@ -5,7 +5,6 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-import numpy
 from spacy.attrs import IS_SPACE, ORTH
 from spacy.language import Language
 from spacy.pipeline.span_ruler import overlapping_labeled_spans_score
@@ -14,8 +13,10 @@ from spacy.tokens import Doc
 from pipeline.nlp.components import (
     ArraySentencizer,
     CaseFoldingLemmatizer,
+    SentenceSplitter,
     keep_annotations_whole,
     mark_sentence_starts,
+    paragraph_starts,
 )
 from pipeline.nlp.context import ConTextComponent
 from pipeline.nlp.span_ruler import AnchoredSpanRuler
@@ -26,10 +27,8 @@ def paragraph_breaks(doc: Doc) -> Doc:
     """Start a sentence after a blank line, so a paragraph never runs into the next one."""
     if len(doc) < 2:
         return doc
-    strings = doc.vocab.strings
     rows = doc.to_array([ORTH, IS_SPACE])
-    breaks = [p + 1 for p in numpy.flatnonzero(rows[:-1, 1]).tolist() if strings[int(rows[p, 0])].count("\n") >= 2]
-    return mark_sentence_starts(doc, breaks)
+    return mark_sentence_starts(doc, paragraph_starts(doc, rows[:, 0], rows[:, 1]))
 
 
 @Language.component("qualcode_annotations", assigns=["token.is_sent_start"])
@@ -46,6 +45,17 @@ def whole_annotations(doc: Doc) -> Doc:
 def make_sentencizer(nlp: Language, name: str, punct_chars: list[str] | None, overwrite: bool) -> ArraySentencizer:
     """Factory for spaCy's sentencizer rule on hash arrays (same sentence starts)."""
     return ArraySentencizer(name, punct_chars=punct_chars, overwrite=overwrite)
+
+
+@Language.factory(
+    "qualcode_sentences",
+    assigns=["token.is_sent_start", "doc.sents"],
+    default_config={"punct_chars": None, "overwrite": False},
+)
+def make_sentences(nlp: Language, name: str, punct_chars: list[str] | None, overwrite: bool) -> SentenceSplitter:
+    """Factory for `qualcode_paragraphs`, `qualcode_sentencizer` and `qualcode_annotations` in one pass (same
+    sentence starts, the doc's arrays read and written once)."""
+    return SentenceSplitter(name, punct_chars=punct_chars, overwrite=overwrite)
 
 
 @Language.factory(
