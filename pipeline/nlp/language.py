@@ -8,14 +8,12 @@ from spacy.language import Language
 from pipeline.core.errors import QualcodeError
 from pipeline.nlp import factories  # noqa: F401  (registers qualcode's components)
 from pipeline.nlp.components import fold_quotes_in_lower
-from pipeline.nlp.lex_attrs import use_fast_lex_attrs
 
 
 def make_nlp(*, spacy_model: str | None = None) -> Language:
     """spaCy pipeline for segmenting: blank English + sentences (paragraphs, sentencizer rule, annotations) +
     lookup lemmatizer (spacy-lookups-data, with a lowercase fallback),
-    or an installed trained pipeline; either way LOWER folds curly quotes
-    and spaCy's slowest lexical attribute getters are replaced by faster twins (same values)."""
+    or an installed trained pipeline; either way LOWER folds curly quotes."""
     if spacy_model:
         try:
             nlp = spacy.load(spacy_model, exclude=["ner"])
@@ -27,9 +25,9 @@ def make_nlp(*, spacy_model: str | None = None) -> Language:
         if not ({"parser", "senter", "sentencizer"} & set(nlp.pipe_names)):
             nlp.add_pipe("sentencizer", after="qualcode_paragraphs")
             nlp.add_pipe("qualcode_annotations", after="sentencizer")
-        return use_fast_lex_attrs(fold_quotes_in_lower(nlp))
+        return fold_quotes_in_lower(nlp)
     nlp = spacy.blank("en")
     nlp.add_pipe("qualcode_sentences", name="sentencizer")  # paragraphs, sentencizer, annotations in one pass
     nlp.add_pipe("qualcode_lemmatizer", name="lemmatizer", config={"mode": "lookup"})
     nlp.initialize()
-    return use_fast_lex_attrs(fold_quotes_in_lower(nlp))
+    return fold_quotes_in_lower(nlp)
