@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from pipeline.core.errors import TranscriptError
 from pipeline.ingest import speakers
-from pipeline.ingest.decode import decode_text
+from pipeline.ingest.decode import decode_text, utf8_chunks
 from pipeline.ingest.metadata import load_metadata, text_lines
 from pipeline.ingest.read import (
     NO_LABELS_WARNING,
@@ -1070,3 +1070,17 @@ def test_one_break_scan_is_the_four_patterns_on_real_lines() -> None:
     found = [bool(speakers._BREAK_LINE.fullmatch(line)) for line in lines]
     assert found == [any(p.fullmatch(line) for p in patterns) for line in lines]
     assert sum(found) >= len(BREAK_LINES) - 2  # "#hashtag" and "12:5" are not breaks
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "utf-32"])
+@pytest.mark.parametrize("size", [1, 3, 7, 1 << 20])
+def test_utf8_chunks_decodes_as_decode_text_does_whatever_the_chunking(encoding: str, size: int) -> None:
+    """Streamed decoding gives `decode_text`'s text, even with the mark or a character split across chunks."""
+    data = "Respondent: the café 😅\r\nQ: ok?".encode(encoding)
+    chunks = [data[i : i + size] for i in range(0, len(data), size)]
+    assert b"".join(utf8_chunks(chunks)).decode("utf-8") == decode_text(data)
+
+
+def test_utf8_chunks_refuses_what_decode_text_refuses() -> None:
+    with pytest.raises(UnicodeDecodeError):
+        b"".join(utf8_chunks([b"caf", b"\xe9 ok"]))

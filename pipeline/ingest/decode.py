@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import io
 import re
+from collections.abc import Iterable, Iterator
 
 import docx
 from charset_normalizer import from_bytes
@@ -51,6 +52,23 @@ def decode_text(data: bytes) -> str:
     Raises UnicodeDecodeError; callers that accept other encodings or report errors their own way build on it.
     """
     return data.decode(bom_encoding(data) or "utf-8")
+
+
+def utf8_chunks(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """`decode_text` a chunk at a time, re-encoded as UTF-8 (the mark dropped): a long text is never held whole.
+
+    Raises UnicodeDecodeError, as `decode_text` does, when the chunks are not valid text."""
+    chunks = iter(chunks)
+    head = b""
+    for chunk in chunks:  # enough bytes to see the byte-order mark
+        head += chunk
+        if len(head) >= 4:
+            break
+    decoder = codecs.getincrementaldecoder(bom_encoding(head) or "utf-8")()
+    yield decoder.decode(head).encode("utf-8")
+    for chunk in chunks:
+        yield decoder.decode(chunk).encode("utf-8")
+    yield decoder.decode(b"", final=True).encode("utf-8")
 
 
 def decode_bytes(data: bytes, where: str) -> tuple[str, str, list[str]]:

@@ -9,13 +9,13 @@ untrusted: see `refi_xml.SafeArchive`. Everything not imported is listed, never 
 
 from __future__ import annotations
 
-import codecs
 import json
 import os
 import re
 import shutil
 import uuid
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -26,8 +26,8 @@ from pipeline.codebook.load import load_codebook
 from pipeline.codebook.model import Codebook
 from pipeline.coding.table import END_CHAR, START_CHAR, TEXT, THEME, TRANSCRIPT_ID, write_csv
 from pipeline.core.errors import ExchangeError, QualcodeError
-from pipeline.core.files import atomic_write_text
-from pipeline.ingest.decode import bom_encoding, decode_text
+from pipeline.core.files import atomic_write_chunks, atomic_write_text
+from pipeline.ingest.decode import decode_text, utf8_chunks
 from pipeline.ingest.read import NO_LABELS_WARNING, problems, scan
 from pipeline.ingest.records import Skipped
 from pipeline.refi.codebook import (
@@ -331,31 +331,15 @@ class _ProjectReader:
     def stage_text(self, source: _Source, path: Path) -> str | None:
         """Write a source's text to `path` as UTF-8 (BOM dropped) and return it; the member is streamed through an
         incremental decoder, never held as bytes and text at once. None (noted, nothing left) if not UTF-8."""
-        path.parent.mkdir(parents=True, exist_ok=True)
         if source.member is None:
-            path.write_bytes((source.inline or "").encode("utf-8"))
-            return source.inline or ""
-        decoder, head = None, b""
+            text: Iterable[bytes | str] = [source.inline or ""]
+        else:
+            text = utf8_chunks(self.archive.stream(source.member))
         try:
-            with path.open("wb") as out:
-                for chunk in self.archive.stream(source.member):
-                    if decoder is None:
-                        head += chunk
-                        if len(head) < 4:
-                            continue
-                        chunk, head = head, b""
-                        decoder = codecs.getincrementaldecoder(bom_encoding(chunk) or "utf-8")()
-                    out.write(decoder.decode(chunk).encode("utf-8"))
-                if decoder is None:  # shorter than a BOM
-                    decoder = codecs.getincrementaldecoder(bom_encoding(head) or "utf-8")()
-                out.write(decoder.decode(head, final=True).encode("utf-8"))
+            atomic_write_chunks(path, text)
         except UnicodeDecodeError:
-            path.unlink()
             self.not_imported.append(f"text source {source.name!r}: {source.member} is not UTF-8 text")
             return None
-        except BaseException:
-            path.unlink(missing_ok=True)
-            raise
         with path.open(encoding="utf-8", newline="") as staged:  # newline="": CRLF kept, offsets count it
             return staged.read()
 
