@@ -36,10 +36,9 @@ def code_partitions(
 ) -> Iterator[PartitionResult]:
     """Code the transcripts partition by partition on `engine`, yielding each partition's result in order.
 
-    `jobs` is the number of processes (local) or of LocalCluster workers (dask without `scheduler`).
+    `jobs` is the number of processes (local) or of LocalCluster workers (dask without `scheduler`); `run_project`
+    refuses a `scheduler` for the local engine before anything is read.
     """
-    if scheduler and engine != Engine.DASK:
-        raise QualcodeError("--scheduler is for --engine dask (the local engine has no scheduler)")
     parts = partitions(transcripts, partition_size)
     if engine == Engine.DASK:
         yield from _on_dask(job, parts, jobs=jobs, scheduler=scheduler)

@@ -13,7 +13,7 @@ import pandas as pd
 from spacy.language import Language
 
 from pipeline.codebook.model import Codebook
-from pipeline.coding.corpus import CodedTranscript, CodingOptions, Tagger, build_nlp, code_transcript
+from pipeline.coding.corpus import CodedTranscript, CodingOptions, Tagger, build_nlp, code_corpus
 from pipeline.coding.records import Segment
 from pipeline.coding.table import (
     EVIDENCE,
@@ -93,11 +93,11 @@ def partitions(transcripts: Sequence[Transcript], size: int) -> Iterator[tuple[i
 
 
 def code_partition(job: CodingJob, index: int, transcripts: Sequence[Transcript]) -> PartitionResult:
-    """Code one partition with this process's pipeline for the job (built once per process)."""
-    nlp = worker_nlp(job)
-    coded = [
-        code_transcript(t, nlp=nlp, codebook=job.codebook, options=job.options, tagger=job.tagger) for t in transcripts
-    ]
+    """Code one partition with this process's pipeline for the job (built once per process), in `nlp.pipe`
+    batches as every run codes."""
+    coded = list(
+        code_corpus(transcripts, codebook=job.codebook, options=job.options, nlp=worker_nlp(job), tagger=job.tagger)
+    )
     return PartitionResult(
         index=index,
         tags=tags_frame(tag for c in coded for tag in c.tags),
