@@ -387,6 +387,7 @@ def _measured_run(codebook) -> dict:
 
 @pytest.mark.parametrize("format", FORMATS)
 def test_every_format_says_how_the_tags_were_made(codebook, inputs, format):
+    from pipeline.workflows.partitions import TagCounts
     from pipeline.workflows.run import tagging_record
 
     tags, metadata, redactor = inputs
@@ -411,7 +412,7 @@ def test_every_format_says_how_the_tags_were_made(codebook, inputs, format):
     assert "Cultural brokers: evidence from rules; accuracy unmeasured" in text
     rules_only = {
         "counts": {"tags": 19},
-        "tagging": tagging_record(None, codebook=codebook, combine="rules", min_precision=0.7, tags=tags),
+        "tagging": tagging_record(None, codebook=codebook, combine="rules", min_precision=0.7, tags=TagCounts.of(tags)),
     }
     unmeasured = build_annex(tags=tags, metadata=metadata, codebook=codebook, run=rules_only, by="side")
     text = " ".join(TEXT_OF[format](render(unmeasured, format=format)).split())

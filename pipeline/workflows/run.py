@@ -405,7 +405,7 @@ def run_record(
     warnings: list[dict[str, str]],
     n_segments: int,
     skipped: list[Skipped],
-    tags: pd.DataFrame | TagCounts,
+    tags: TagCounts,
     options: CodingOptions,
     by: str,
     jobs: int,
@@ -416,8 +416,7 @@ def run_record(
     the files that are not transcripts), warnings."""
     ignored = [s for s in skipped if s.ignored]
     skipped = problems(skipped)
-    counts = tags if isinstance(tags, TagCounts) else TagCounts.of(tags)
-    reasons = counts.not_evidence_by_reason
+    reasons = tags.not_evidence_by_reason
     return {
         "started": started.isoformat(timespec="seconds"),
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -441,11 +440,11 @@ def run_record(
             "transcripts": len(transcript_records),
             "skipped": len(skipped),
             "segments": n_segments,
-            "tags": counts.tags,
-            "evidence_tags": counts.evidence,
+            "tags": tags.tags,
+            "evidence_tags": tags.evidence,
             "negated_or_hypothetical_tags": reasons["negated"] + reasons["hypothetical"],
             "not_evidence_by_reason": dict(sorted(reasons.items())),
-            "evidence_tags_by_theme": dict(sorted(counts.evidence_by_theme.items())),
+            "evidence_tags_by_theme": dict(sorted(tags.evidence_by_theme.items())),
         },
         "transcripts": transcript_records,
         "skipped": [{"source": s.source, "reason": s.reason} for s in skipped],
@@ -523,11 +522,10 @@ def tag_file(
 
 
 def classifier_record(
-    model: ThemeModel | None, *, combine: str, model_path: Path | None, tags: pd.DataFrame | TagCounts
+    model: ThemeModel | None, *, combine: str, model_path: Path | None, tags: TagCounts
 ) -> dict[str, Any]:
     """The classifier facts of a run for run.json: which model (path and card hash), how it was combined."""
-    counts = tags if isinstance(tags, TagCounts) else TagCounts.of(tags)
-    by_method = dict(sorted(counts.by_method.items()))
+    by_method = dict(sorted(tags.by_method.items()))
     if model is None:
         return {"model": None, "combine": combine, "tags_by_method": by_method}
     return {
@@ -548,13 +546,13 @@ def tagging_record(
     codebook: Codebook,
     combine: str,
     min_precision: float,
-    tags: pd.DataFrame | TagCounts,
+    tags: TagCounts,
 ) -> dict[str, Any]:
     """How the tags were made and how accurate that measured, for run.json and every report's "How these tags
     were made" block: rules, model, combine mode, the precision bar, and the card's grouped-CV figures."""
     card = model.card if model is not None else None
     measured = (card or {}).get("combine_measured") or {}
-    reasons = (tags if isinstance(tags, TagCounts) else TagCounts.of(tags)).by_reason
+    reasons = tags.by_reason
     return {
         "rules": f"{sum(len(t.rules) for t in codebook.themes)} rules of codebook {codebook.name} "
         f"v{codebook.version}, with negation and hypotheticals detected ConText-style",
