@@ -23,6 +23,7 @@ from pathlib import Path
 
 import spacy
 
+from pipeline.cli.app import freeze_heap
 from pipeline.codebook.load import load_codebook
 from pipeline.coding.corpus import build_nlp, code_corpus
 from pipeline.coding.table import tags_frame
@@ -47,6 +48,7 @@ def main() -> None:
     args = parser.parse_args()
 
     codebook = load_codebook(args.codebook)
+    freeze_heap()  # as `qualcode run` does once its imports are done
     with tempfile.TemporaryDirectory(prefix="qualcode-bench-") as scratch:
         folder = args.corpus
         if folder is None:

@@ -208,3 +208,19 @@ def test_a_usage_error_is_one_line_naming_the_command(args: list[str], line: str
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and done.stderr.startswith(line), done.stderr
     assert done.stderr.rstrip().endswith("--help)")
+
+
+def test_run_freezes_the_heap_after_its_imports(monkeypatch, messy, tmp_path):
+    """A long run's full garbage collections skip what was alive before coding (docs/speed.md)."""
+    import gc
+
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    frozen: list[bool] = []
+    monkeypatch.setattr(gc, "freeze", lambda: frozen.append("pipeline.workflows.run" in sys.modules))
+    args = ["run", "--transcripts", str(messy), "--codebook", str(MINIMAL), "--out", str(tmp_path / "out")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert frozen == [True]  # once, after the run's imports

@@ -18,6 +18,7 @@ from pipeline.cli.app import (
     TagFormat,
     app,
     console,
+    freeze_heap,
 )
 from pipeline.cli.progress import progress_bar
 from pipeline.core.choices import DEFAULT_PARTITION_SIZE, Combine, Engine, Unit
@@ -80,6 +81,7 @@ def run(
     from pipeline.coding.corpus import CodingOptions
     from pipeline.workflows.run import choose_model, run_project
 
+    freeze_heap()
     model, why_not = choose_model(load_codebook(codebook), model_path=model, combine=combine)
     options = CodingOptions(unit=unit, code_interviewer=code_interviewer, spacy_model=spacy_model)
     with progress_bar() as progress:

@@ -6,6 +6,7 @@ over processes without changing results.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -122,6 +123,7 @@ def _init_worker(codebook: Codebook, options: CodingOptions, tagger: Tagger | No
     _worker.update(
         codebook=codebook, options=options, nlp=build_nlp(codebook, spacy_model=options.spacy_model), tagger=tagger
     )
+    gc.freeze()  # the worker's process is ours: its modules and pipeline stay out of full collections (as the CLI's)
 
 
 def _code_in_worker(batch: list[Transcript]) -> list[CodedTranscript]:
