@@ -24,9 +24,14 @@ def text_lines(text: str, start: int = 0) -> Iterator[tuple[int, str]]:
     """Yield (offset, line) for each line from `start`, without its ending (CRLF, LF or CR); one line at a time,
     so a long text is never copied whole."""
     pos = start
-    for ending in _LINE_END.finditer(text, start):
-        yield pos, text[pos : ending.start()]
-        pos = ending.end()
+    if "\r" in text:
+        for ending in _LINE_END.finditer(text, start):
+            yield pos, text[pos : ending.start()]
+            pos = ending.end()
+    else:  # LF only, as most files are: str.find scans several times faster than the regex
+        while (end := text.find("\n", pos)) >= 0:
+            yield pos, text[pos:end]
+            pos = end + 1
     yield pos, text[pos:]
 
 
