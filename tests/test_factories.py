@@ -174,6 +174,17 @@ def test_lemmatizer_matches_its_token_lookup(corpus):
     assert [t.lemma_ for t in nlp("Mice didn’t")] == ["mouse", "do", "not"]
 
 
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_lemmatizer_keeps_preset_lemmas_unless_told_to_overwrite(overwrite):
+    nlp = make_nlp()
+    lemmatizer = nlp.get_pipe("lemmatizer")
+    lemmatizer.overwrite = overwrite
+    nlp("Tasks were rotated")  # the forms are in its cache already: the preset must still win
+    doc = nlp.make_doc("Tasks were rotated")
+    doc[0].lemma_ = "chore"
+    assert [t.lemma_ for t in lemmatizer(doc)] == ["task" if overwrite else "chore", "be", "rotate"]
+
+
 def test_anchored_ruler_finds_the_same_spans_as_spacys(corpus, study_codebook):
     def build(factory: str):
         nlp = make_nlp()

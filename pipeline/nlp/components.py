@@ -16,6 +16,7 @@ from spacy.strings import get_string_id
 from spacy.tokens import Doc, Token
 
 from pipeline.core.text import plain_quotes
+from pipeline.nlp.arrays import find_sorted
 
 
 def mark_sentence_starts(doc: Doc, positions: Iterable[int]) -> Doc:
@@ -59,7 +60,10 @@ class CaseFoldingLemmatizer(Lemmatizer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._lemma_of: dict[int, int] = {}
+        # every word form looked up so far (ORTH hashes, sorted) and its lemma's hash: a doc's lemmas are then
+        # one binary search per token, and only forms never seen before go through Python
+        self._forms = numpy.empty(0, dtype="uint64")
+        self._lemmas = numpy.empty(0, dtype="uint64")
 
     def lookup_lemmatize(self, token: Token) -> list[str]:
         return [self._lookup(token.text)]
@@ -78,21 +82,24 @@ class CaseFoldingLemmatizer(Lemmatizer):
             return super().__call__(doc)
         if not self._validated:
             self._validate_tables(Errors.E1004)
-        strings = doc.vocab.strings
-        lemma_of = self._lemma_of
-        rows = doc.to_array([ORTH, LEMMA])
-        forms, inverse = numpy.unique(rows[:, 0], return_inverse=True)  # each word form looked up once
-        found = []
-        for orth in forms.tolist():
-            lemma = lemma_of.get(orth)
-            if lemma is None:
-                lemma = lemma_of[orth] = strings.add(self._lookup(strings[orth]))
-            found.append(lemma)
-        lemmas = numpy.asarray(found, dtype="uint64")[inverse.reshape(-1)]
-        if not self.overwrite:
-            lemmas = numpy.where(rows[:, 1] != 0, rows[:, 1], lemmas)
-        doc.from_array([LEMMA], lemmas.astype("uint64"))
+        forms, inverse = numpy.unique(doc.to_array(ORTH), return_inverse=True)  # each word form looked up once
+        at, known = find_sorted(self._forms, forms)
+        if not known.all():
+            self._learn(forms[~known], doc.vocab.strings)
+            at, _ = find_sorted(self._forms, forms)
+        lemmas = self._lemmas[at][inverse.reshape(-1)]
+        if not self.overwrite and doc.has_annotation("LEMMA"):  # keep lemmas set before
+            preset = doc.to_array(LEMMA)
+            lemmas = numpy.where(preset != 0, preset, lemmas)
+        doc.from_array([LEMMA], lemmas)
         return doc
+
+    def _learn(self, forms: numpy.ndarray, strings: Any) -> None:
+        """Look new (sorted, distinct) forms up and insert them and their lemmas into the cache."""
+        found = [strings.add(self._lookup(strings[orth])) for orth in forms.tolist()]
+        where = numpy.searchsorted(self._forms, forms)
+        self._forms = numpy.insert(self._forms, where, forms)
+        self._lemmas = numpy.insert(self._lemmas, where, numpy.asarray(found, dtype="uint64"))
 
 
 class ArraySentencizer(Sentencizer):
@@ -114,7 +121,7 @@ class ArraySentencizer(Sentencizer):
 
     def guess(self, orth: numpy.ndarray, is_punct: numpy.ndarray) -> numpy.ndarray:
         """`predict`'s sentence starts of one non-empty doc, from its ORTH and IS_PUNCT columns."""
-        final = numpy.isin(orth, self._punct_keys)
+        _, final = find_sorted(self._punct_keys, orth)
         word = ~(final | (is_punct != 0))
         positions = numpy.arange(len(orth))
         last_word = numpy.maximum.accumulate(numpy.where(word, positions, -1))  # last word at or before i
@@ -173,7 +180,7 @@ def annotation_spans(doc: Doc) -> list[tuple[int, int]]:
 def _annotation_spans(orth: numpy.ndarray, is_space: numpy.ndarray) -> list[tuple[int, int]]:
     """`annotation_spans` from a doc's ORTH and IS_SPACE columns. Only the tokens after an opening bracket are
     read (one array lookup finds them), not every token."""
-    opening = numpy.flatnonzero(numpy.isin(orth, _OPENING)).tolist()
+    opening = numpy.flatnonzero(find_sorted(_OPENING, orth)[1]).tolist()
     spans: list[tuple[int, int]] = []
     reached = 0  # tokens before this are inside an annotation already found
     for index in opening:

@@ -14,6 +14,7 @@ from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc, Span
 from spacy.util import minibatch
 
+from pipeline.nlp.arrays import find_sorted
 from pipeline.nlp.components import sentence_lookup, sentence_starts
 from pipeline.nlp.span_ruler import ANCHOR_ATTRS, required_constraints
 from pipeline.nlp.token_patterns import ArrayMatcher, TokenArrays
@@ -177,8 +178,8 @@ class ConTextComponent:
                 if attr not in columns:
                     columns[attr] = doc.to_array([attr])
                 column = columns[attr]
-                word = numpy.minimum(numpy.searchsorted(keys, column), len(keys) - 1)
-                hits = numpy.flatnonzero(keys[word] == column)
+                word, found_here = find_sorted(keys, column)
+                hits = numpy.flatnonzero(found_here)
                 index = numpy.searchsorted(starts, hits, side="right") - 1
                 inside = index >= 0
                 inside[inside] = hits[inside] < numpy.array([end for _, end in sentences])[index[inside]]

@@ -13,6 +13,7 @@ from spacy.pipeline.span_ruler import SpanRuler
 from spacy.tokens import Doc, Span
 from spacy.util import minibatch
 
+from pipeline.nlp.arrays import find_sorted
 from pipeline.nlp.components import sentence_starts
 from pipeline.nlp.token_patterns import ArrayMatcher, TokenArrays
 
@@ -172,8 +173,8 @@ class AnchoredSpanRuler(SpanRuler):
             met = numpy.zeros((len(starts), int(self._first_constraint[-1]) + self._required[self._anchored[-1]]), bool)
             for attr, (keys, offsets, constraints) in self._anchors.items():
                 column = doc.to_array([attr])
-                word = numpy.minimum(numpy.searchsorted(keys, column), len(keys) - 1)
-                hits = numpy.flatnonzero(keys[word] == column)
+                word, found_here = find_sorted(keys, column)
+                hits = numpy.flatnonzero(found_here)
                 if not len(hits):
                     continue
                 word = word[hits]
