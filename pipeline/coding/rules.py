@@ -75,7 +75,7 @@ def rule_tags(parsed: ParsedTranscript, codebook: Codebook, *, code_interviewer:
 
 def _tag(piece: SegmentSpan, theme: str, spans: list[Span], codebook: Codebook) -> Tag:
     flags = [_context_flags(s) for s in spans]
-    asserted = [s for s, (negated, hypothetical) in zip(spans, flags) if not (negated or hypothetical)]
+    asserted = [s for s, (negated, hypothetical, _) in zip(spans, flags) if not (negated or hypothetical)]
     chosen = sorted(asserted or spans, key=lambda s: (s.start, s.end))
     first = chosen[0]
     return Tag(
@@ -88,16 +88,17 @@ def _tag(piece: SegmentSpan, theme: str, spans: list[Span], codebook: Codebook) 
         matched=" | ".join(dict.fromkeys(_text(s, piece) for s in chosen)),
         match_start=piece.file_offset(first.start_char),
         match_end=piece.file_offset(first.end_char),
-        negated=not asserted and any(negated for negated, _ in flags),
-        hypothetical=not asserted and any(hypothetical for _, hypothetical in flags),
-        trigger="" if asserted else "; ".join(dict.fromkeys(s._.context_trigger for s in spans if s._.context_trigger)),
+        negated=not asserted and any(negated for negated, _, _ in flags),
+        hypothetical=not asserted and any(hypothetical for _, hypothetical, _ in flags),
+        trigger="" if asserted else "; ".join(dict.fromkeys(trigger for _, _, trigger in flags if trigger)),
     )
 
 
-def _context_flags(span: Span) -> tuple[bool, bool]:
-    """ConText's (negated, hypothetical) of a span, read through one `span._` (each access builds an Underscore)."""
+def _context_flags(span: Span) -> tuple[bool, bool, str]:
+    """ConText's (negated, hypothetical, trigger) of a span, read through one `span._` (each access builds an
+    Underscore)."""
     extensions = span._
-    return extensions.negated, extensions.hypothetical
+    return extensions.negated, extensions.hypothetical, extensions.context_trigger
 
 
 def _text(span: Span, piece: SegmentSpan) -> str:
