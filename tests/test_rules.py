@@ -179,7 +179,7 @@ def test_matched_text_and_context_flags_read_the_fast_way_are_the_spans_own(unit
         for span in parsed.doc.spans.get(SPANS_KEY, []):
             piece = parsed.segments[bisect_right(starts, span.start) - 1]
             assert _text(span, piece) == span.text
-            assert _context_flags(span) == (span._.negated, span._.hypothetical)
+            assert _context_flags(span) == (span._.negated, span._.hypothetical, span._.context_trigger)
             checked += 1
     doc = nlp.make_doc("a \n b")
     padded = SegmentSpan(Segment("t:0-1", "t", "t.txt", "R", "respondent", 0, 0, 1, "b"), 0, 3, 4)
