@@ -198,7 +198,7 @@ def test_a_failed_partitioned_run_leaves_no_parts_behind(tmp_path, monkeypatch):
     def fail(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("pipeline.workflows.run.write_report_set", fail)
+    monkeypatch.setattr("pipeline.workflows.run_partitioned.write_report_set", fail)
     with pytest.raises(RuntimeError, match="disk full"):
         run_project(
             out=tmp_path / "out",
