@@ -20,11 +20,11 @@ from pipeline.coding.table import metadata_frame
 from pipeline.core.choices import DEFAULT_PARTITION_SIZE, Combine, Engine
 from pipeline.core.errors import QualcodeError
 from pipeline.core.files import output_lock
-from pipeline.ingest.read import read_folder
+from pipeline.ingest.catalog import catalog_folder, read_again
 from pipeline.outputs.matrix import DEFAULT_GROUP_FIELD
 from pipeline.workflows.engines import check_dask, code_partitions
 from pipeline.workflows.model_choice import classifier_setup
-from pipeline.workflows.partitions import CodingJob
+from pipeline.workflows.partitions import CodingJob, partitions
 from pipeline.workflows.run_partitioned import run_partitioned
 from pipeline.workflows.run_result import RunResult
 from pipeline.workflows.run_whole import run_whole
@@ -113,21 +113,23 @@ def _run_locked(
     combine: str,
     min_precision: float,
 ) -> RunResult:
-    transcripts, every_skipped = read_folder(transcripts_dir)
+    # a local corpus of one partition is read once and held whole; any other is catalogued, its texts read again
+    # a partition at a time
+    catalog = catalog_folder(transcripts_dir, hold=partition_size if engine == Engine.LOCAL else 0)
     if on_start:
-        on_start(len(transcripts))
+        on_start(len(catalog.entries))
     tagger = None
     if model is not None:
         from pipeline.classifier.combine import ModelTagger
 
         tagger = ModelTagger(model, codebook, combine, min_precision)
-    metadata = metadata_frame(transcripts)
+    metadata = metadata_frame(catalog.entries)
     by, run_warnings = group_field(by, metadata, transcripts_dir=transcripts_dir)
     thresholds = model.thresholds_ if model is not None else None
     settings = dict(
         started=started,
         codebook=codebook,
-        skipped=every_skipped,
+        skipped=catalog.skipped,
         options=options,
         by=by,
         jobs=jobs,
@@ -138,9 +140,9 @@ def _run_locked(
         model_path=model_path,
         combine=combine,
     )
-    if engine == Engine.LOCAL and len(transcripts) <= partition_size:  # one partition: coded and held whole
+    if catalog.transcripts is not None:  # one partition: coded and held whole
         return run_whole(
-            transcripts,
+            catalog.transcripts,
             out=out,
             metadata=metadata,
             tagger=tagger,
@@ -149,15 +151,17 @@ def _run_locked(
             on_coded=on_coded,
             settings=settings,
         )
+    entries = catalog.entries
+    del catalog
     job = CodingJob(codebook=codebook, options=options, tagger=tagger)
     # at most `partition_size`, and small enough that every one of `jobs` workers gets a partition
-    partition_size = min(partition_size, -(-len(transcripts) // max(1, jobs)))
-    coding = code_partitions(
-        job, transcripts, engine=engine, jobs=jobs, partition_size=partition_size, scheduler=scheduler
-    )
+    partition_size = min(partition_size, -(-len(entries) // max(1, jobs)))
+    # each partition's transcripts are read from disk when the engine takes it to submit
+    parts = ((index, read_again(chunk)) for index, chunk in partitions(entries, partition_size))
+    coding = code_partitions(job, parts, engine=engine, jobs=jobs, scheduler=scheduler)
     return run_partitioned(
         coding,
-        transcripts=transcripts,
+        entries=entries,
         out=out,
         metadata=metadata,
         thresholds=thresholds,

@@ -14,7 +14,8 @@ import pandas as pd
 from pipeline.codebook.model import Codebook
 from pipeline.core.choices import Engine
 from pipeline.core.files import staged_set
-from pipeline.ingest.records import Transcript
+from pipeline.ingest.catalog import read_again
+from pipeline.ingest.records import CatalogEntry, Transcript
 from pipeline.outputs.matrix import Grouping, add_matrix_parts, build_matrix, combine_matrix, matrix_part
 from pipeline.outputs.report import run_statement, transcript_page, write_report_set
 from pipeline.review.apply import apply_saved_reviews
@@ -33,7 +34,7 @@ from pipeline.workflows.run_result import RunResult
 def run_partitioned(
     coding: Iterator[PartitionResult],
     *,
-    transcripts: Sequence[Transcript],
+    entries: Sequence[CatalogEntry],
     out: Path,
     metadata: pd.DataFrame,
     thresholds: Mapping[str, float] | None,
@@ -44,8 +45,9 @@ def run_partitioned(
 ) -> RunResult:
     """A run whose partitions arrive from `coding`: each partition's tables go to Parquet in `<out>/.parts-<pid>`
     as they arrive, the matrix and counts are added up over partitions, and the reports are written by reading
-    the partitions back one at a time. With a review log in `out`, reviews are applied to the whole tags table
-    (decisions can name any transcript), so that run holds the tables whole."""
+    the partitions back one at a time, each partition's transcripts read from disk again (`entries`) for its pages.
+    With a review log in `out`, reviews are applied to the whole tags table (decisions can name any transcript),
+    so that run holds the tables and the transcripts whole."""
     codebook: Codebook = settings["codebook"]
     grouping = Grouping.of(metadata, settings["by"])
     reviewed = (out / LOG_NAME).exists()
@@ -69,11 +71,12 @@ def run_partitioned(
             if on_coded:
                 on_coded(len(result.transcripts))
             del result
-        chunks = [chunk for _, chunk in partitions(transcripts, partition_size)]
+        chunks = [chunk for _, chunk in partitions(entries, partition_size)]
         review = None
         if reviewed:
             tags = pd.concat([s.tags() for s in spilled], ignore_index=True)
             segments = pd.concat([s.segments() for s in spilled], ignore_index=True)
+            transcripts = read_again(entries)
             tags, review = apply_saved_reviews(
                 out, tags=tags, segments=segments, transcripts=transcripts, codebook=codebook
             )
@@ -86,7 +89,7 @@ def run_partitioned(
             matrix = combine_matrix([share] if share is not None else [], grouping, codebook)
             tag_parts = (s.tags() for s in spilled)
             segment_parts = (s.segments() for s in spilled)
-            tables = ((chunk, s.tags(), s.segments()) for chunk, s in zip(chunks, spilled))
+            tables = ((read_again(chunk), s.tags(), s.segments()) for chunk, s in zip(chunks, spilled))
         record = full_record(
             **settings,
             transcript_records=records,
@@ -99,8 +102,8 @@ def run_partitioned(
         statement = run_statement(record)
         pages = (
             transcript_page(coded, tags, codebook, accuracy=statement)
-            for chunk, tags, segments in tables
-            for coded in coded_from_tables(chunk, segments)
+            for transcripts, tags, segments in tables
+            for coded in coded_from_tables(transcripts, segments)
         )
         with staged_set(out) as staging:  # the whole report set goes in at once, or not at all
             staged = write_report_set(
