@@ -388,7 +388,7 @@ def _measured_run(codebook) -> dict:
 @pytest.mark.parametrize("format", FORMATS)
 def test_every_format_says_how_the_tags_were_made(codebook, inputs, format):
     from pipeline.workflows.partitions import TagCounts
-    from pipeline.workflows.run import tagging_record
+    from pipeline.workflows.run_record import tagging_record
 
     tags, metadata, redactor = inputs
     measured = build_annex(

@@ -1,5 +1,6 @@
 """Engines and partitions: a run coded in partitions, locally or on dask, writes the same bytes as a run held
-whole; partitions and the work in flight stay bounded; scheduler problems are one line."""
+whole; partitions, the work in flight and the transcript texts the driver holds stay bounded; a file changed
+during a run and scheduler problems are one line."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+import weakref
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +18,8 @@ from pipeline.codebook.load import load_codebook
 from pipeline.coding.table import TRANSCRIPT_ID, read_tags
 from pipeline.core.choices import Engine
 from pipeline.core.errors import QualcodeError
+from pipeline.ingest.catalog import catalog_folder
+from pipeline.ingest.read import discover, problems
 from pipeline.outputs.matrix import Grouping, build_matrix, combine_matrix, matrix_frame, matrix_part
 from pipeline.review.log import Decision, ReviewLog, text_sha
 from pipeline.workflows import engines
@@ -39,6 +43,34 @@ def _reports(out: Path) -> dict[str, str]:
     return texts
 
 
+class _LiveTexts:
+    """Every transcript read in this process (at the first scan, for coding, for the pages), counted while it is
+    alive (a weak reference), and the most alive at once."""
+
+    def __init__(self, read):
+        self.read, self.reads, self.live, self.most = read, 0, 0, 0
+
+    def __call__(self, *args, **kwargs):
+        transcript = self.read(*args, **kwargs)
+        self.reads, self.live = self.reads + 1, self.live + 1
+        self.most = max(self.most, self.live)
+        weakref.finalize(transcript, self._gone)
+        return transcript
+
+    def _gone(self):
+        self.live -= 1
+
+
+@pytest.fixture
+def live_texts(monkeypatch):
+    from pipeline.ingest import catalog, read
+
+    spy = _LiveTexts(read.read_transcript)
+    monkeypatch.setattr(read, "read_transcript", spy)  # what scan reads with
+    monkeypatch.setattr(catalog, "read_transcript", spy)  # what read_again reads with
+    return spy
+
+
 @pytest.fixture(scope="module")
 def whole(tmp_path_factory):
     """The bundled project run by the local engine in one partition (every table held whole): the reference."""
@@ -53,10 +85,14 @@ def whole(tmp_path_factory):
     [(Engine.LOCAL, 1), (Engine.LOCAL, 2), (Engine.DASK, 2)],
     ids=["local-jobs-1", "local-jobs-2", "dask-2-workers"],
 )
-def test_partitioned_runs_write_the_same_reports(whole, tmp_path, engine, jobs):
+def test_partitioned_runs_write_the_same_reports(whole, live_texts, tmp_path, engine, jobs):
+    """The same bytes as the run held whole, the driver holding the texts of at most `jobs + 1` partitions at once:
+    a partition's transcripts are read from disk when it is submitted, and again for its transcript pages."""
     reference, expected = whole
     result = run_project(out=tmp_path, engine=engine, jobs=jobs, partition_size=4, **PROJECT)  # 14 -> 4 partitions
     assert _reports(tmp_path) == _reports(reference)
+    assert live_texts.reads == 3 * 14  # the first scan, coding, the pages
+    assert live_texts.most <= (jobs + 1) * 4 < 14
     assert result.coded == [] and result.tags is None  # a partitioned run never holds the corpus whole
     assert result.record["counts"] == expected.record["counts"]
     assert result.record["transcripts"] == expected.record["transcripts"]
@@ -145,9 +181,69 @@ def test_no_more_than_the_window_of_partitions_is_in_flight(window):
         most.append(len(running))
         return future
 
-    results = list(in_order(submit, ((i, [i]) for i in range(10)), window=window))
+    def parts():
+        for i in range(10):
+            assert len(running) < window  # a partition is taken (read) only when there is room to submit it
+            yield i, [i]
+
+    results = list(in_order(submit, parts(), window=window))
     assert results == list(range(10))
     assert max(most) == window
+
+
+@pytest.mark.parametrize(
+    "change, reason",
+    [
+        (lambda path: path.write_text(path.read_text(encoding="utf-8") + "\nR: More.\n"), "its contents differ"),
+        (lambda path: path.unlink(), "cannot read file"),
+    ],
+    ids=["edited", "removed"],
+)
+def test_a_transcript_changed_during_a_partitioned_run_is_a_one_line_error(tmp_path, monkeypatch, change, reason):
+    """Its earlier partitions were coded from the file as it was: the run stops, naming it, and writes nothing."""
+    from pipeline.workflows import run
+
+    shutil.copytree(ROOT / "transcripts", tmp_path / "transcripts")
+    changed = sorted((tmp_path / "transcripts").glob("*.txt"))[-1]  # in the last partition
+
+    def catalog_then_change(*args, **kwargs):
+        catalog = catalog_folder(*args, **kwargs)
+        change(changed)
+        return catalog
+
+    monkeypatch.setattr(run, "catalog_folder", catalog_then_change)
+    with pytest.raises(QualcodeError) as error:
+        run_project(
+            out=tmp_path / "out",
+            transcripts_dir=tmp_path / "transcripts",
+            codebook_path=PROJECT["codebook_path"],
+            partition_size=5,
+        )
+    message = str(error.value)
+    assert "\n" not in message and message.startswith(f"{changed}: changed during the run (") and reason in message
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [".qualcode.lock"]
+
+
+def test_skipped_files_are_reported_the_same_by_a_partitioned_run(tmp_path):
+    folder = tmp_path / "transcripts"
+    shutil.copytree(ROOT / "transcripts", folder)
+    first = sorted(folder.glob("*.txt"))[0]
+    (folder / "sub").mkdir()
+    shutil.copy(first, folder / "sub" / first.name)  # a duplicate id
+    (folder / "sub" / "bad.txt").write_bytes(b"\x00\x01binary\x00" * 10)
+    (folder / "notes.pdf").write_bytes(b"%PDF-1.4\n")
+    (folder / "empty.md").write_bytes(b"")
+    (folder / ".hidden.txt").write_text("Interviewer: Hi?\n")
+    _, skipped = discover(folder)
+    project = dict(transcripts_dir=folder, codebook_path=PROJECT["codebook_path"])
+    whole_run = run_project(out=tmp_path / "whole", **project)
+    parts_run = run_project(out=tmp_path / "parts", partition_size=4, **project)
+    assert parts_run.record["options"]["partition_size"] == 4
+    for key in ("skipped", "not_transcripts", "counts", "transcripts", "warnings"):
+        assert parts_run.record[key] == whole_run.record[key], key
+    assert whole_run.record["skipped"] == [{"source": s.source, "reason": s.reason} for s in problems(skipped)]
+    assert len(whole_run.record["skipped"]) == 4
+    assert _reports(tmp_path / "parts") == _reports(tmp_path / "whole")
 
 
 @pytest.mark.parametrize(
@@ -198,7 +294,7 @@ def test_a_failed_partitioned_run_leaves_no_parts_behind(tmp_path, monkeypatch):
     def fail(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("pipeline.workflows.run.write_report_set", fail)
+    monkeypatch.setattr("pipeline.workflows.run_partitioned.write_report_set", fail)
     with pytest.raises(RuntimeError, match="disk full"):
         run_project(
             out=tmp_path / "out",

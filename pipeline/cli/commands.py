@@ -79,7 +79,8 @@ def run(
     """Code every transcript and write tags.csv, findings_matrix.html/.md and run.json to --out."""
     from pipeline.codebook.load import load_codebook
     from pipeline.coding.corpus import CodingOptions
-    from pipeline.workflows.run import choose_model, run_project
+    from pipeline.workflows.model_choice import choose_model
+    from pipeline.workflows.run import run_project
 
     freeze_heap()
     model, why_not = choose_model(load_codebook(codebook), model_path=model, combine=combine)
@@ -206,7 +207,8 @@ def tag(
     from pipeline.codebook.load import load_codebook
     from pipeline.coding.corpus import CodingOptions
     from pipeline.coding.table import TAG_COLUMNS, neutralise_frame
-    from pipeline.workflows.run import choose_model, tag_file
+    from pipeline.workflows.model_choice import choose_model
+    from pipeline.workflows.tag_file import tag_file
 
     model, _ = choose_model(load_codebook(codebook), model_path=model, combine=combine)
     options = CodingOptions(unit=unit, code_interviewer=code_interviewer, spacy_model=spacy_model)

@@ -10,7 +10,7 @@ import pandas as pd
 from pipeline.coding.records import Segment, Tag
 from pipeline.core.columns import Column
 from pipeline.core.files import atomic_write_text, neutralise_cell
-from pipeline.ingest.records import Transcript
+from pipeline.ingest.records import CatalogEntry, Transcript
 
 # The column names as plain strings (see core.columns.Column for why frames hold str, not members).
 SEGMENT_ID = Column.SEGMENT_ID.value
@@ -112,8 +112,9 @@ def segments_frame(segments: Iterable[Segment]) -> pd.DataFrame:
     return pd.DataFrame([s.as_dict() for s in segments], columns=SEGMENT_COLUMNS)
 
 
-def metadata_frame(transcripts: Sequence[Transcript]) -> pd.DataFrame:
-    """One row per transcript: its id, source, format and metadata fields (stakeholder groups come from here)."""
+def metadata_frame(transcripts: Sequence[Transcript | CatalogEntry]) -> pd.DataFrame:
+    """One row per transcript (as read, or its catalog entry): its id, source, format and metadata fields
+    (stakeholder groups come from here)."""
     rows = []
     for transcript in transcripts:
         row = {TRANSCRIPT_ID: transcript.id, SOURCE: transcript.source, "format": transcript.format}

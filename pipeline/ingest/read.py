@@ -5,6 +5,7 @@ Every turn is a character span of `Transcript.text`, so later stages can quote a
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,7 @@ def read_transcript(path: Path, *, root: Path | None = None, metadata: Mapping[s
         data = path.read_bytes()
     except OSError as exc:
         raise TranscriptError(f"cannot read file: {exc.strerror or exc}", path=where) from None
+    sha256 = hashlib.sha256(data).hexdigest()
     if fmt == "docx":
         if not data or data.isspace():
             raise TranscriptError("empty file", path=where)
@@ -104,6 +106,7 @@ def read_transcript(path: Path, *, root: Path | None = None, metadata: Mapping[s
         metadata=meta,
         turns=turns,
         warnings=warnings,
+        sha256=sha256,
     )
 
 
@@ -118,12 +121,14 @@ def discover(folder: Path) -> tuple[list[Transcript], list[Skipped]]:
     return transcripts, skipped
 
 
-def scan(folder: Path) -> Iterator[Transcript | Skipped]:
-    """`discover` one file at a time, so a caller that keeps only what it needs holds one transcript at once."""
+def scan(folder: Path, *, metadata: Mapping[str, Mapping[str, Any]] | None = None) -> Iterator[Transcript | Skipped]:
+    """`discover` one file at a time, so a caller that keeps only what it needs holds one transcript at once.
+    `metadata` is the folder's metadata.csv rows by source, when the caller has loaded them (to read again)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise TranscriptError("transcripts folder not found", path=folder)
-    metadata = load_metadata(folder)
+    if metadata is None:
+        metadata = load_metadata(folder)
     seen: dict[str, str] = {}
     for path in sorted((p for p in folder.rglob("*") if p.is_file()), key=lambda p: p.relative_to(folder).as_posix()):
         relative = path.relative_to(folder)
@@ -159,11 +164,16 @@ def read_folder(folder: Path, *, allow_empty: bool = False) -> tuple[list[Transc
     folder = Path(folder)
     transcripts, skipped = discover(folder)
     if not transcripts and not allow_empty:
-        reasons = (
-            "; ".join(f"{s.source}: {s.reason}" for s in problems(skipped)) or "no .txt, .md, .docx, .vtt or .srt files"
-        )
-        raise TranscriptError(f"no readable transcripts ({reasons})", path=folder)
+        raise no_transcripts(folder, skipped)
     return transcripts, skipped
+
+
+def no_transcripts(folder: Path, skipped: list[Skipped]) -> TranscriptError:
+    """The error for a folder with no readable transcript, naming each skipped file's reason."""
+    reasons = (
+        "; ".join(f"{s.source}: {s.reason}" for s in problems(skipped)) or "no .txt, .md, .docx, .vtt or .srt files"
+    )
+    return TranscriptError(f"no readable transcripts ({reasons})", path=folder)
 
 
 def problems(skipped: list[Skipped]) -> list[Skipped]:

@@ -1,7 +1,9 @@
-"""Transcripts as read: the text, its metadata and speaker turns with exact offsets; and skipped files."""
+"""Transcripts as read: the text, its metadata and speaker turns with exact offsets; what a run keeps of one
+between reads; and skipped files."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,22 @@ class Transcript:
     metadata: dict[str, Any] = field(default_factory=dict)
     turns: list[Turn] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    sha256: str = ""  # of the file's bytes as read: tells a later read whether the file changed since
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    """What a run keeps of a transcript between reads (`pipeline.ingest.catalog`): who it is, its metadata, and
+    how to read it again the same way and tell whether it changed; not its text or turns."""
+
+    id: str
+    source: str
+    path: Path
+    root: Path  # the transcripts folder it was read from (`source` is relative to it)
+    format: str
+    metadata: dict[str, Any]  # as Transcript.metadata: the metadata.csv row overridden by front matter
+    sidecar: Mapping[str, Any] | None  # the metadata.csv row it was read with
+    sha256: str
 
 
 @dataclass(frozen=True)

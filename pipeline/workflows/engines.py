@@ -1,5 +1,7 @@
 """Where a run's partitions are coded: in this process, in a local process pool, or on a dask.distributed
 cluster (an embedded LocalCluster, or the scheduler at an address). Results come back in partition order.
+A partition is taken from its iterable (for a run, read from disk) only when it is submitted, and at most one
+more partition than there are workers is submitted and unfinished at once.
 
 dask is imported only when the dask engine is chosen (it is the optional extra `qualcode[scale]`).
 """
@@ -18,38 +20,37 @@ from typing import Any
 from pipeline.core.choices import Engine
 from pipeline.core.errors import QualcodeError
 from pipeline.ingest.records import Transcript
-from pipeline.workflows.partitions import CodingJob, PartitionResult, code_partition, partitions
+from pipeline.workflows.partitions import CodingJob, PartitionResult, code_partition
 
-IN_FLIGHT_PER_WORKER = 2  # partitions queued per worker: workers stay busy, memory stays a few partitions
+QUEUED = 1  # partitions submitted beyond one per worker: each worker has its next one ready, memory stays bounded
 SCHEDULER_TIMEOUT = "10s"  # how long a Client tries to reach a scheduler address before giving up
 CONNECT_TIMEOUT = 5.0  # seconds to open a TCP connection to the scheduler's port
 
 
 def code_partitions(
     job: CodingJob,
-    transcripts: Sequence[Transcript],
+    parts: Iterable[tuple[int, Sequence[Transcript]]],
     *,
     engine: Engine = Engine.LOCAL,
     jobs: int = 1,
-    partition_size: int,
     scheduler: str | None = None,
 ) -> Iterator[PartitionResult]:
-    """Code the transcripts partition by partition on `engine`, yielding each partition's result in order.
+    """Code the partitions (numbered in order, as `partitions` gives them) on `engine`, yielding each one's result
+    in order; with `jobs` workers, at most `jobs + QUEUED` partitions are taken from `parts` and unfinished.
 
     `jobs` is the number of processes (local) or of LocalCluster workers (dask without `scheduler`); `run_project`
     refuses a `scheduler` for the local engine before anything is read.
     """
-    parts = partitions(transcripts, partition_size)
     if engine == Engine.DASK:
         yield from _on_dask(job, parts, jobs=jobs, scheduler=scheduler)
     elif jobs <= 1:
         for index, chunk in parts:
-            yield code_partition(job, index, chunk)
+            result = code_partition(job, index, chunk)
+            del chunk  # not kept alive while the next partition is read
+            yield result
     else:
         with ProcessPoolExecutor(max_workers=jobs, initializer=_set_job, initargs=(job,)) as pool:
-            yield from in_order(
-                lambda i, c: pool.submit(_code_with_job, i, c), parts, window=jobs * IN_FLIGHT_PER_WORKER
-            )
+            yield from in_order(lambda i, c: pool.submit(_code_with_job, i, c), parts, window=jobs + QUEUED)
 
 
 def in_order(
@@ -58,10 +59,12 @@ def in_order(
     *,
     window: int,
 ) -> Iterator[PartitionResult]:
-    """Submit partitions, at most `window` unfinished at once, and yield their results in submission order."""
+    """Submit partitions, at most `window` unfinished at once, and yield their results in submission order. The
+    next partition is taken from `parts` only when there is room for it."""
     pending: deque[Any] = deque()
     for index, chunk in parts:
         pending.append(submit(index, chunk))
+        del chunk  # held by its submission until done, not by this loop
         if len(pending) >= window:
             yield pending.popleft().result()
     while pending:
@@ -90,7 +93,7 @@ def _on_dask(
         yield from in_order(
             lambda i, c: client.submit(code_partition, shared, i, c, pure=False, key=f"qualcode-{run}-partition-{i}"),
             parts,
-            window=workers * IN_FLIGHT_PER_WORKER,
+            window=workers + QUEUED,
         )
 
 
