@@ -8,6 +8,7 @@ dask is imported only when the dask engine is chosen (it is the optional extra `
 
 from __future__ import annotations
 
+import gc
 import logging
 import socket
 import uuid
@@ -76,6 +77,7 @@ _job: dict[str, CodingJob] = {}  # a pool worker's job, set once by its initiali
 
 def _set_job(job: CodingJob) -> None:
     _job["job"] = job
+    gc.freeze()  # the worker's process is ours: what it imported stays out of full collections (as the CLI's)
 
 
 def _code_with_job(index: int, transcripts: Sequence[Transcript]) -> PartitionResult:
