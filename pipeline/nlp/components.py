@@ -61,7 +61,7 @@ class CaseFoldingLemmatizer(Lemmatizer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # every word form looked up so far (ORTH hashes, sorted) and its lemma's hash: a doc's lemmas are then
-        # one binary search per token, and only forms never seen before go through Python
+        # one binary search per distinct form, and only forms never seen before go through Python
         self._forms = numpy.empty(0, dtype="uint64")
         self._lemmas = numpy.empty(0, dtype="uint64")
 
