@@ -89,3 +89,10 @@ def test_an_empty_folder_is_the_error_read_folder_gives(tmp_path):
     with pytest.raises(TranscriptError) as error:
         catalog_folder(tmp_path)
     assert str(error.value) == str(expected.value)
+
+
+@pytest.mark.parametrize("read", [discover, catalog_folder])
+def test_a_missing_folder_is_the_same_one_line_error(read, tmp_path):
+    with pytest.raises(TranscriptError, match="transcripts folder not found") as caught:
+        read(tmp_path / "nowhere")
+    assert str(tmp_path / "nowhere") in str(caught.value)

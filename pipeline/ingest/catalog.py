@@ -28,9 +28,7 @@ def catalog_folder(folder: Path, *, hold: int = 0) -> Catalog:
     """`read_folder` one file at a time, keeping each transcript's entry, and its text only while there are at
     most `hold` transcripts: the folder is read once, and never held whole beyond `hold` transcripts."""
     folder = Path(folder)
-    if not folder.is_dir():
-        raise TranscriptError("transcripts folder not found", path=folder)
-    sidecars = load_metadata(folder)
+    sidecars = load_metadata(folder)  # none for a missing folder, which `scan` then names
     entries: list[CatalogEntry] = []
     skipped: list[Skipped] = []
     held: list[Transcript] | None = []
