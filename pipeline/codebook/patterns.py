@@ -35,3 +35,17 @@ def span_ruler_patterns(codebook: Codebook, *, match: MatchAttr) -> list[dict[st
             elif rule.match is match:
                 patterns.extend({"label": theme.id, "id": rule.id, "pattern": phrase} for phrase in rule.phrases)
     return patterns
+
+
+def pattern_attributes(codebook: Codebook) -> frozenset[str] | None:
+    """The token attributes (spaCy names, upper case) that the codebook's token patterns test, theme rules and
+    ConText triggers alike; None when one tests an extension (`_`), whose getter may read any attribute."""
+    tokens = [
+        token
+        for pattern in [rule.pattern for theme in codebook.themes for rule in theme.rules]
+        + [rule.pattern for rule in codebook.context.rules]
+        if pattern
+        for token in pattern
+    ]
+    names = {key.upper() for token in tokens for key in token if key != "OP"}
+    return None if "_" in names else frozenset(names)

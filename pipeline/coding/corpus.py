@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from spacy.language import Language
 
 from pipeline.codebook.model import Codebook
+from pipeline.codebook.patterns import pattern_attributes
 from pipeline.coding.records import Segment, Tag
 from pipeline.coding.rules import add_rules, rule_tags
 from pipeline.coding.segment import ParsedTranscript, parse_batch, parse_parts, speech_length
@@ -48,8 +49,9 @@ class CodedTranscript:
 
 
 def build_nlp(codebook: Codebook, *, spacy_model: str | None = None) -> Language:
-    """The full rule pipeline: tokeniser, sentences, lemmas, span rulers and ConText."""
-    return add_rules(make_nlp(spacy_model=spacy_model), codebook)
+    """The full rule pipeline: tokeniser, sentences, lemmas, span rulers and ConText; new words get only the
+    lexical attributes the pipeline and the codebook's patterns read."""
+    return add_rules(make_nlp(spacy_model=spacy_model, lexical_attributes=pattern_attributes(codebook)), codebook)
 
 
 def code_transcript(

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import spacy
 from spacy.language import Language
 
 from pipeline.core.errors import QualcodeError
 from pipeline.nlp import factories  # noqa: F401  (registers qualcode's components)
 from pipeline.nlp.components import fold_quotes_in_lower
+from pipeline.nlp.lexemes import keep_lexical_attributes
 
 
-def make_nlp(*, spacy_model: str | None = None) -> Language:
+def make_nlp(*, spacy_model: str | None = None, lexical_attributes: Collection[str] | None = None) -> Language:
     """spaCy pipeline for segmenting: blank English + sentences (paragraphs, sentencizer rule, annotations) +
     lookup lemmatizer (spacy-lookups-data, with a lowercase fallback),
-    or an installed trained pipeline; either way LOWER folds curly quotes."""
+    or an installed trained pipeline; either way LOWER folds curly quotes.
+
+    With `lexical_attributes` (the names rules will test), the blank pipeline computes only those and its own
+    for new words (`nlp.lexemes`); a trained pipeline always computes all, as its models read them."""
     if spacy_model:
         try:
             nlp = spacy.load(spacy_model, exclude=["ner"])
@@ -30,4 +36,6 @@ def make_nlp(*, spacy_model: str | None = None) -> Language:
     nlp.add_pipe("qualcode_sentences", name="sentencizer")  # paragraphs, sentencizer, annotations in one pass
     nlp.add_pipe("qualcode_lemmatizer", name="lemmatizer", config={"mode": "lookup"})
     nlp.initialize()
+    if lexical_attributes is not None:
+        keep_lexical_attributes(nlp, lexical_attributes)
     return fold_quotes_in_lower(nlp)
