@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 
+import pandas as pd
 import pytest
 
 from pipeline.coding.records import Segment, Tag
@@ -59,6 +60,28 @@ def test_formula_cells_neutralised_and_read_back(tmp_path):
     assert cells == ['\'=HYPERLINK("http://x")', "'+1", "'-2 worse", "'@SUM(A1)", "plain"]
     assert read_tags(path)["text"].tolist() == texts
     assert neutralise_cell(-3) == -3
+
+
+@pytest.mark.parametrize(
+    "tags",
+    [
+        [],
+        [_tag("rule", match_start=0, match_end=4)],
+        [_tag("model", score=0.75), _tag("rule", match_start=2, match_end=5)],  # a score and offsets missing
+        [_tag("a", score=0.5, match_start=None), _tag("b", score=0.25, match_start=1, match_end=3)],
+    ],
+    ids=["empty", "rule", "model-and-rule", "partly-missing"],
+)
+def test_columns_keep_their_types_whatever_is_missing(tags):
+    """Offsets are nullable integers, scores floats, flags bools, whichever tags hold a value."""
+    frame = tags_frame(tags)
+    types = frame.dtypes.astype(str).to_dict()
+    assert [types[c] for c in ("match_start", "match_end", "score")] == ["Int64", "Int64", "float64"]
+    assert [types[c] for c in ("negated", "hypothetical", "evidence")] == ["bool"] * 3
+    assert all(pd.api.types.is_string_dtype(frame[c]) for c in ("segment_id", "text", "rule_id", "trigger"))
+    assert frame["match_start"].tolist() == [t.match_start if t.match_start is not None else pd.NA for t in tags]
+    assert frame["score"].fillna(-1).tolist() == [t.score if t.score is not None else -1 for t in tags]
+    assert frame["text"].tolist() == [t.segment.text for t in tags]
 
 
 def test_empty_table_has_columns(tmp_path):
