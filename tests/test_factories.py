@@ -185,6 +185,25 @@ def test_lemmatizer_keeps_preset_lemmas_unless_told_to_overwrite(overwrite):
     assert [t.lemma_ for t in lemmatizer(doc)] == ["task" if overwrite else "chore", "be", "rotate"]
 
 
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_lemmatizer_gives_a_batch_what_it_gives_each_doc_alone(corpus, overwrite):
+    """`pipe` looks a batch's forms up at once: the same lemmas as doc by doc, empty docs and preset lemmas too."""
+    texts = [t.text for t in corpus] + EDGE_TEXTS + ["", "Tasks were rotated", "Zorblats were zorbled"]
+
+    def docs(nlp):
+        made = [nlp.make_doc(text) for text in texts]
+        made[-2][0].lemma_ = "chore"  # a preset lemma
+        return made
+
+    alone, batched = make_nlp(), make_nlp()
+    for nlp in (alone, batched):
+        nlp.get_pipe("lemmatizer").overwrite = overwrite
+    one_by_one = [alone.get_pipe("lemmatizer")(doc) for doc in docs(alone)]
+    together = list(batched.get_pipe("lemmatizer").pipe(docs(batched), batch_size=7))
+    assert [[t.lemma_ for t in doc] for doc in together] == [[t.lemma_ for t in doc] for doc in one_by_one]
+    assert together[-2][0].lemma_ == ("task" if overwrite else "chore")
+
+
 def test_anchored_ruler_finds_the_same_spans_as_spacys(corpus, study_codebook):
     def build(factory: str):
         nlp = make_nlp()

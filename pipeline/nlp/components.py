@@ -4,7 +4,7 @@ give spaCy's own results faster."""
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy
@@ -14,6 +14,7 @@ from spacy.language import Language
 from spacy.pipeline import Lemmatizer, Sentencizer
 from spacy.strings import get_string_id
 from spacy.tokens import Doc, Token
+from spacy.util import minibatch
 
 from pipeline.core.text import plain_quotes
 from pipeline.nlp.arrays import find_sorted
@@ -80,19 +81,39 @@ class CaseFoldingLemmatizer(Lemmatizer):
     def __call__(self, doc: Doc) -> Doc:
         if self.mode != "lookup" or not len(doc):
             return super().__call__(doc)
+        self._lemmatize([doc])
+        return doc
+
+    def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterator[Doc]:
+        """Lemmatise docs a batch at a time: one lookup of the batch's word forms, one update of the cache."""
+        if self.mode != "lookup":
+            yield from super().pipe(stream, batch_size=batch_size)
+            return
+        error_handler = self.get_error_handler()
+        for docs in minibatch(stream, size=batch_size):
+            try:
+                self._lemmatize(docs)
+                yield from docs
+            except Exception as error:
+                error_handler(self.name, self, docs, error)
+
+    def _lemmatize(self, docs: list[Doc]) -> None:
         if not self._validated:
             self._validate_tables(Errors.E1004)
-        forms, inverse = numpy.unique(doc.to_array(ORTH), return_inverse=True)  # each word form looked up once
+        docs = [doc for doc in docs if len(doc)]
+        if not docs:
+            return
+        rows = numpy.concatenate([doc.to_array([ORTH, LEMMA]).reshape(len(doc), 2) for doc in docs])
+        forms, inverse = numpy.unique(rows[:, 0], return_inverse=True)  # each word form looked up once
         at, known = find_sorted(self._forms, forms)
         if not known.all():
-            self._learn(forms[~known], doc.vocab.strings)
+            self._learn(forms[~known], docs[0].vocab.strings)
             at, _ = find_sorted(self._forms, forms)
         lemmas = self._lemmas[at][inverse.reshape(-1)]
-        if not self.overwrite and doc.has_annotation("LEMMA"):  # keep lemmas set before
-            preset = doc.to_array(LEMMA)
-            lemmas = numpy.where(preset != 0, preset, lemmas)
-        doc.from_array([LEMMA], lemmas)
-        return doc
+        if not self.overwrite:  # keep lemmas set before
+            lemmas = numpy.where(rows[:, 1] != 0, rows[:, 1], lemmas)
+        for doc, part in zip(docs, numpy.split(lemmas, numpy.cumsum([len(doc) for doc in docs[:-1]]))):
+            doc.from_array([LEMMA], part)
 
     def _learn(self, forms: numpy.ndarray, strings: Any) -> None:
         """Look new (sorted, distinct) forms up and insert them and their lemmas into the cache."""
