@@ -1,7 +1,7 @@
 """Which lexical attributes the vocab computes for each new word: those something reads, not all 23 of spaCy's.
 
 spaCy calls every getter in `vocab.lex_attr_getters` (Python functions: `like_num`, `word_shape`, ...) once per
-new word, about a quarter of the time it takes to tokenise text it has not seen. qualcode's blank pipeline reads
+new word, about a fifth of the time it takes to tokenise text it has not seen. qualcode's blank pipeline reads
 only a few of them (the sentence components, the rulers and ConText) and the codebook's token patterns name
 others; the rest are never read, so they need not be computed. Attributes that are not computed read as spaCy's
 empty values (0, False, "") on words first seen after `keep_lexical_attributes`.
