@@ -70,36 +70,35 @@ METADATA_ID = TRANSCRIPT_ID
 def tags_frame(tags: Iterable[Tag]) -> pd.DataFrame:
     """The tags table; `evidence` is False for negated, hypothetical, interviewer and below-bar tags, and
     `evidence_reason` says which."""
-    rows = [
-        (
-            t.segment.segment_id,
-            t.segment.transcript_id,
-            t.segment.source,
-            t.segment.speaker,
-            t.segment.role,
-            t.segment.start_char,
-            t.segment.end_char,
-            t.segment.text,
-            t.theme,
-            t.method,
-            t.rule_id,
-            t.matched,
-            t.match_start,
-            t.match_end,
-            t.score,
-            t.model,
-            t.negated,
-            t.hypothetical,
-            t.trigger,
-            t.counts_as_evidence,
-            t.evidence_reason,
-            t.codebook_version,
-            t.codebook_hash,
-        )
-        for t in tags
-    ]
-    # built column by column (pandas infers each column's type from one list): a third of the time rows of dicts take
-    frame = pd.DataFrame(dict(zip(TAG_COLUMNS, map(list, zip(*rows)))) if rows else [], columns=TAG_COLUMNS)
+    tags = list(tags)
+    segments = [t.segment for t in tags]
+    # column by column (pandas infers each column's type from one list): a third of the time rows of dicts take
+    columns = {
+        SEGMENT_ID: [s.segment_id for s in segments],
+        TRANSCRIPT_ID: [s.transcript_id for s in segments],
+        SOURCE: [s.source for s in segments],
+        SPEAKER: [s.speaker for s in segments],
+        ROLE: [s.role for s in segments],
+        START_CHAR: [s.start_char for s in segments],
+        END_CHAR: [s.end_char for s in segments],
+        TEXT: [s.text for s in segments],
+        THEME: [t.theme for t in tags],
+        METHOD: [t.method for t in tags],
+        RULE_ID: [t.rule_id for t in tags],
+        MATCHED: [t.matched for t in tags],
+        MATCH_START: [t.match_start for t in tags],
+        MATCH_END: [t.match_end for t in tags],
+        SCORE: [t.score for t in tags],
+        MODEL: [t.model for t in tags],
+        NEGATED: [t.negated for t in tags],
+        HYPOTHETICAL: [t.hypothetical for t in tags],
+        TRIGGER: [t.trigger for t in tags],
+        EVIDENCE: [t.counts_as_evidence for t in tags],
+        EVIDENCE_REASON: [t.evidence_reason for t in tags],
+        CODEBOOK_VERSION: [t.codebook_version for t in tags],
+        CODEBOOK_HASH: [t.codebook_hash for t in tags],
+    }
+    frame = pd.DataFrame(columns if tags else [], columns=TAG_COLUMNS)  # no rows: pandas would guess float columns
     for column in (MATCH_START, MATCH_END):
         frame[column] = frame[column].astype("Int64")
     frame[SCORE] = frame[SCORE].astype("float64")
