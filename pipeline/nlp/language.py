@@ -9,6 +9,7 @@ from spacy.language import Language
 
 from pipeline.core.errors import QualcodeError
 from pipeline.nlp import factories  # noqa: F401  (registers qualcode's components)
+from pipeline.nlp.affixes import speed_up_affixes
 from pipeline.nlp.components import fold_quotes_in_lower
 from pipeline.nlp.lexemes import keep_lexical_attributes
 
@@ -16,7 +17,8 @@ from pipeline.nlp.lexemes import keep_lexical_attributes
 def make_nlp(*, spacy_model: str | None = None, lexical_attributes: Collection[str] | None = None) -> Language:
     """spaCy pipeline for segmenting: blank English + sentences (paragraphs, sentencizer rule, annotations) +
     lookup lemmatizer (spacy-lookups-data, with a lowercase fallback),
-    or an installed trained pipeline; either way LOWER folds curly quotes.
+    or an installed trained pipeline; either way LOWER folds curly quotes and the tokenizer's suffix and infix
+    searches are the faster equivalents of `nlp.affixes` (the same tokens).
 
     With `lexical_attributes` (the names rules will test), the blank pipeline computes only those and its own
     for new words (`nlp.lexemes`); a trained pipeline always computes all, as its models read them."""
@@ -31,6 +33,7 @@ def make_nlp(*, spacy_model: str | None = None, lexical_attributes: Collection[s
         if not ({"parser", "senter", "sentencizer"} & set(nlp.pipe_names)):
             nlp.add_pipe("sentencizer", after="qualcode_paragraphs")
             nlp.add_pipe("qualcode_annotations", after="sentencizer")
+        speed_up_affixes(nlp.tokenizer)
         return fold_quotes_in_lower(nlp)
     nlp = spacy.blank("en")
     nlp.add_pipe("qualcode_sentences", name="sentencizer")  # paragraphs, sentencizer, annotations in one pass
@@ -38,4 +41,5 @@ def make_nlp(*, spacy_model: str | None = None, lexical_attributes: Collection[s
     nlp.initialize()
     if lexical_attributes is not None:
         keep_lexical_attributes(nlp, lexical_attributes)
+    speed_up_affixes(nlp.tokenizer)
     return fold_quotes_in_lower(nlp)

@@ -1,0 +1,154 @@
+"""The faster suffix and infix searches give the regexes' own matches, so the tokenizer gives spaCy's tokens."""
+
+from __future__ import annotations
+
+import copy
+import random
+import re
+from pathlib import Path
+
+import pytest
+import spacy
+
+from pipeline.nlp import affixes
+from pipeline.nlp.affixes import InfixFinditer, SuffixSearch, speed_up_affixes
+from pipeline.nlp.language import make_nlp
+
+ROOT = Path(__file__).resolve().parent.parent
+# Letters, digits, units, every kind of punctuation spaCy splits off, quotes, symbols, blanks and line breaks.
+PIECES = [*"abcxyzKMGsmtlbnrAÆßéñøç0123456789.,;:!?'\"()[]{}<>-–—_/\\+*^%$€£°&@#…’‘“”«»¿¡|=~ \n\t"]
+PIECES += ["km", "kg", "'s", "n't", "...", "’s", "°C", "😀", "U.S.", "e.g.", "--", "http://x.org"]
+
+
+TEXT_FILES = (".txt", ".md", ".vtt", ".srt")
+TRANSCRIPTS = sorted(path for path in (ROOT / "transcripts").iterdir() if path.suffix in TEXT_FILES)
+
+
+def _fuzz(pieces: list[str], count: int, seed: int = 13) -> list[str]:
+    rng = random.Random(seed)
+    return ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 10))) for _ in range(count)]
+
+
+def _corpus_words() -> list[str]:
+    """Every whitespace-separated chunk of the bundled transcripts and docs, and each chunk's ends."""
+    texts = [path.read_text(encoding="utf-8") for path in [*TRANSCRIPTS, *sorted(ROOT.glob("docs/*.md"))]]
+    chunks = sorted({chunk for text in texts for chunk in text.split()})
+    return chunks + [chunk[1:] for chunk in chunks] + [chunk[:-1] for chunk in chunks]
+
+
+STRINGS = _fuzz(PIECES, 20_000) + _corpus_words()
+
+
+def _spans(match: re.Match | None) -> tuple[int, int] | None:
+    return None if match is None else match.span()
+
+
+def _same_suffixes(regex: re.Pattern, fast: SuffixSearch, strings: list[str]) -> None:
+    for string in strings:
+        assert _spans(fast.search(string)) == _spans(regex.search(string)), string
+
+
+def _same_infixes(regex: re.Pattern, fast: InfixFinditer, strings: list[str]) -> None:
+    for string in strings:
+        assert [m.span() for m in fast.finditer(string)] == [m.span() for m in regex.finditer(string)], string
+
+
+@pytest.mark.parametrize("lang", ["en", "de", "nl", "nb", "es", "pt", "fi", "ru", "el", "xx", "fr", "it"])
+def test_spacys_own_regexes_give_the_same_matches(lang):
+    tokenizer = spacy.blank(lang).tokenizer
+    suffixes, infixes = tokenizer.suffix_search.__self__, tokenizer.infix_finditer.__self__
+    fast_suffixes = SuffixSearch.of(suffixes)
+    assert fast_suffixes is not None  # every language's suffix regex is of the form it speeds up
+    _same_suffixes(suffixes, fast_suffixes, STRINGS)
+    fast_infixes = InfixFinditer.of(infixes)
+    if lang in ("fr", "it"):  # an infix of two lookarounds matches an empty string: spaCy's search is kept
+        assert fast_infixes is None
+    else:
+        assert fast_infixes is not None
+        _same_infixes(infixes, fast_infixes, STRINGS)
+
+
+SUFFIXES = [
+    r"x+$|ab$|(?<=[0-9])(?:km|m)$|\.\.+$|[%°]$|(?<=[a-z])\.$",  # literal, bounded, unbounded alternatives
+    r"(?i)ab$|c$|(?<=a)B$",  # case-insensitive literals are searched, not looked up
+    r"(?:'s|n't)$|(a|b)c$|\)\Z",  # groups, and \Z
+    r"(?<=\d)(?:st|nd|rd|th)$|(?<!\.)\.$|\W+$",
+]
+
+
+@pytest.mark.parametrize("pattern", SUFFIXES)
+def test_suffix_regexes_of_every_form_give_the_same_matches(pattern):
+    regex = re.compile(pattern)
+    fast = SuffixSearch.of(regex)
+    assert fast is not None
+    _same_suffixes(regex, fast, _fuzz([*"abcxBC0123.%°')n't\n ", "km", "st", "...", "'s"], 20_000))
+
+
+@pytest.mark.parametrize(
+    ("pattern", "flags"),
+    [
+        (r"(a)\1$", 0),  # a back reference
+        (r"a$|b$", re.MULTILINE),  # `$` before every line break
+        (r"a|b$", 0),  # an alternative not at the end
+        (r"a?$", 0),  # an alternative that matches an empty string
+    ],
+)
+def test_suffix_regexes_it_cannot_vouch_for_keep_their_own_search(pattern, flags):
+    assert SuffixSearch.of(re.compile(pattern, flags)) is None
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        r"\.\.+|…|(?<=[0-9])[+\-*^](?=[0-9-])|(?<=[a-z0-9])[:<>=/](?=[a-z])",
+        r"(?<=[a-z]),(?=[a-z])|(?<=[a-z0-9])(?:-|–|—|--)(?=[a-z])|(?:y|z)w",
+        r"(?:ab)+|[\d]{2,}|(?=c)cd",
+    ],
+)
+def test_infix_regexes_of_every_form_give_the_same_matches(pattern):
+    regex = re.compile(pattern)
+    fast = InfixFinditer.of(regex)
+    assert fast is not None
+    _same_infixes(regex, fast, _fuzz([*"abcdxX0129.,:-–—+/*^…= \n"], 20_000))
+
+
+@pytest.mark.parametrize("pattern", [r"[^a]", r"x*y", r"(?<=a)(?=b)", r"(a)\1", r".b", r"(?i:x)"])
+def test_infix_regexes_whose_first_characters_are_unknown_keep_their_own_finditer(pattern):
+    assert InfixFinditer.of(re.compile(pattern)) is None
+
+
+def test_the_remembered_suffixes_are_forgotten_when_full_and_give_the_same_matches(monkeypatch):
+    monkeypatch.setattr(affixes, "MEMO_SIZE", 50)
+    regex = spacy.blank("en").tokenizer.suffix_search.__self__
+    fast = SuffixSearch(regex)
+    strings = _fuzz(PIECES, 2_000)
+    _same_suffixes(regex, fast, strings + strings)
+    assert len(fast._memo) <= 50
+
+
+def _tokens(tokenizer, texts: list[str]) -> list[list[tuple[str, int, str]]]:
+    return [[(t.text, t.idx, t.whitespace_) for t in tokenizer(text)] for text in texts]
+
+
+TEXTS = [path.read_text(encoding="utf-8") for path in TRANSCRIPTS] + [
+    " ".join(_fuzz(PIECES, 3_000, seed=seed)) for seed in range(3)
+]
+
+
+def test_qualcodes_tokenizer_gives_spacys_tokens():
+    nlp = make_nlp()
+    assert isinstance(nlp.tokenizer.suffix_search.__self__, SuffixSearch)
+    assert isinstance(nlp.tokenizer.infix_finditer.__self__, InfixFinditer)
+    assert _tokens(nlp.tokenizer, TEXTS) == _tokens(spacy.blank("en").tokenizer, TEXTS)
+
+
+def test_a_tokenizer_with_the_faster_searches_saves_copies_and_reloads_as_spacys():
+    tokenizer = speed_up_affixes(spacy.blank("en").tokenizer)
+    stock = spacy.blank("en").tokenizer
+    assert tokenizer.suffix_search.__self__.pattern == stock.suffix_search.__self__.pattern
+    reloaded = spacy.blank("en").tokenizer.from_bytes(tokenizer.to_bytes())
+    copied = copy.deepcopy(tokenizer)
+    assert isinstance(copied.suffix_search.__self__, SuffixSearch)
+    expected = _tokens(stock, TEXTS[-1:])
+    assert _tokens(reloaded, TEXTS[-1:]) == expected
+    assert _tokens(copied, TEXTS[-1:]) == expected
