@@ -8,13 +8,15 @@ status its tag must have: `evidence` (counted), `negated` or `hypothetical` (kep
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections import Counter
 from pathlib import Path
 
 import pytest
+from spacy.tokens import Span
 
 from pipeline.coding.corpus import CodingOptions, code_transcript
 from pipeline.coding.records import Segment
-from pipeline.coding.rules import SPANS_KEY, _context_flags, _text
+from pipeline.coding.rules import SPANS_KEY, _context_flags, _flag_reader, _text
 from pipeline.coding.segment import SegmentSpan, parse_transcript
 from pipeline.core.choices import Unit
 from pipeline.ingest.read import read_transcript
@@ -172,16 +174,35 @@ def test_matched_text_and_context_flags_read_the_fast_way_are_the_spans_own(unit
     """`_text` (sliced from the segment) is `span.text`, `_context_flags` is each flag read on its own, for every
     theme span of the bundled transcripts, including spans padded with whitespace tokens around a segment."""
     paths = sorted((ROOT / "transcripts").glob("*.txt"))
-    checked = 0
+    checked, marked = 0, Counter()
     for path in paths:
         parsed = parse_transcript(read_transcript(path), nlp, unit=Unit(unit))
         starts = [piece.token_start for piece in parsed.segments]
+        read_flags = _flag_reader(parsed.doc)
         for span in parsed.doc.spans.get(SPANS_KEY, []):
             piece = parsed.segments[bisect_right(starts, span.start) - 1]
             assert _text(span, piece) == span.text
-            assert _context_flags(span) == (span._.negated, span._.hypothetical, span._.context_trigger)
+            flags = (span._.negated, span._.hypothetical, span._.context_trigger)
+            assert _context_flags(span) == flags
+            assert read_flags(span) == flags
+            marked.update(name for name, value in zip(("negated", "hypothetical", "trigger"), flags) if value)
             checked += 1
+    assert min(marked["negated"], marked["hypothetical"], marked["trigger"]) > 0  # each flag read set, not only unset
     doc = nlp.make_doc("a \n b")
     padded = SegmentSpan(Segment("t:0-1", "t", "t.txt", "R", "respondent", 0, 0, 1, "b"), 0, 3, 4)
     assert _text(doc[1:3], padded) == doc[1:3].text  # starts before the segment's text: read from the doc
     assert checked > 100
+
+
+def test_context_flags_computed_by_a_getter_are_read_through_the_span(nlp):
+    """An extension someone gives a getter is not in `user_data`: the flags are read through `span._` then."""
+    doc = nlp("There was no language barrier at all.")
+    (span,) = [s for s in doc.spans[SPANS_KEY] if s.label_ == "language_barrier"]
+    assert _flag_reader(doc)(span)[0] is True
+    saved = Span.get_extension("negated")
+    try:
+        Span.set_extension("negated", getter=lambda span: "computed", force=True)
+        assert _flag_reader(doc)(span)[0] == "computed"
+    finally:
+        Span.set_extension("negated", default=saved[0], force=True)
+    assert _flag_reader(doc)(span)[0] is True

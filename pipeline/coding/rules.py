@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Callable
 
 from spacy.language import Language
-from spacy.tokens import Span
+from spacy.tokens import Doc, Span
 
 from pipeline.codebook.model import Codebook, MatchAttr
 from pipeline.codebook.patterns import fold_pattern_quotes, span_ruler_patterns
@@ -59,6 +60,7 @@ def rule_tags(parsed: ParsedTranscript, codebook: Codebook, *, code_interviewer:
     """One tag per segment x theme from the span rulers' matches; asserted matches win over negated ones."""
     if SPANS_KEY not in parsed.doc.spans:
         return []
+    flags = _flag_reader(parsed.doc)
     starts = [piece.token_start for piece in parsed.segments]
     by_segment: dict[tuple[int, str], list[Span]] = {}
     for span in parsed.doc.spans[SPANS_KEY]:
@@ -69,12 +71,13 @@ def rule_tags(parsed: ParsedTranscript, codebook: Codebook, *, code_interviewer:
             continue
         by_segment.setdefault((index, span.label_), []).append(span)
     return [
-        _tag(parsed.segments[index], theme, spans, codebook) for (index, theme), spans in sorted(by_segment.items())
+        _tag(parsed.segments[index], theme, spans, codebook, flags)
+        for (index, theme), spans in sorted(by_segment.items())
     ]
 
 
-def _tag(piece: SegmentSpan, theme: str, spans: list[Span], codebook: Codebook) -> Tag:
-    flags = [_context_flags(s) for s in spans]
+def _tag(piece: SegmentSpan, theme: str, spans: list[Span], codebook: Codebook, read_flags: FlagReader) -> Tag:
+    flags = [read_flags(s) for s in spans]
     asserted = [s for s, (negated, hypothetical, _) in zip(spans, flags) if not (negated or hypothetical)]
     chosen = sorted(asserted or spans, key=lambda s: (s.start, s.end))
     first = chosen[0]
@@ -99,6 +102,31 @@ def _context_flags(span: Span) -> tuple[bool, bool, str]:
     Underscore)."""
     extensions = span._
     return extensions.negated, extensions.hypothetical, extensions.context_trigger
+
+
+FlagReader = Callable[[Span], tuple[bool, bool, str]]
+_FLAGS = ("negated", "hypothetical", "context_trigger")
+
+
+def _flag_reader(doc: Doc) -> FlagReader:
+    """`_context_flags` for this doc's spans, read straight from `doc.user_data`, where spaCy keeps a span's
+    extension values under ("._.", name, start_char, end_char), without an Underscore per span; through `span._`
+    when an extension is computed (a getter or method) or has a mutable default."""
+    specs = [Span.get_extension(name) for name in _FLAGS]
+    if any(spec is None or spec[1] or spec[2] or isinstance(spec[0], (dict, list, set)) for spec in specs):
+        return _context_flags
+    data = doc.user_data
+    negated, hypothetical, trigger = (spec[0] for spec in specs)
+
+    def read(span: Span) -> tuple[bool, bool, str]:
+        start, end = span.start_char, span.end_char
+        return (
+            data.get(("._.", "negated", start, end), negated),
+            data.get(("._.", "hypothetical", start, end), hypothetical),
+            data.get(("._.", "context_trigger", start, end), trigger),
+        )
+
+    return read
 
 
 def _text(span: Span, piece: SegmentSpan) -> str:
