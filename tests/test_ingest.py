@@ -1084,3 +1084,22 @@ def test_utf8_chunks_decodes_as_decode_text_does_whatever_the_chunking(encoding:
 def test_utf8_chunks_refuses_what_decode_text_refuses() -> None:
     with pytest.raises(UnicodeDecodeError):
         b"".join(utf8_chunks([b"caf", b"\xe9 ok"]))
+
+
+@pytest.mark.parametrize(
+    ("line", "label"),
+    [
+        # the most a label alone on its line can hold: a 40-character label with every mark around it
+        (
+            "[00:00:00.000]\t***Abcdefghij Abcdefghij Abcdefghij Abcdefg:*** [00:00:00.000]\\",
+            "Abcdefghij " * 3 + "Abcdefg",
+        ),
+        (" " * 200 + "**Interviewer**" + " " * 200 + "\\", "Interviewer"),  # blanks are not counted
+        ("Kari Nilsen said that the exchange was useful, and then she went on about the rotation for a while", None),
+        ("Abcdefghij Abcdefghij Abcdefghij Abcdefghij", None),  # 43 characters: too long for a label
+    ],
+)
+def test_a_label_alone_on_its_line_is_found_however_long_its_marks_and_blanks(line, label):
+    found = speakers.alone_label(line)
+    assert (found.label if found else None) == label
+    assert speakers.alone_label(line.replace("\t", " ")) == found

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from pipeline.core.errors import TranscriptError
@@ -48,6 +49,9 @@ _ALONE_LINE = re.compile(
     rf"[ \t]*+(?:{_TS_ANY}[ \t]++)?(?P<open>{_EMPHASIS}|\[)?[ \t]*+(?P<label>{_LABEL})[ \t]*+(?P<colon>:)?[ \t]*+"
     rf"(?P<close>{_EMPHASIS}|\])?[ \t]*+:?(?:(?<=[ \t]){_TS_ANY})?[ \t]*+(?P<hard>\\)?[ \t]*"
 )
+# What a label alone on its line can hold besides blanks: a label of at most 40 characters (`_plausible`), two
+# bracketed timestamps (14 each), emphasis or brackets on both sides (3 each), two colons and a backslash: 78.
+_ALONE_MAX_VISIBLE = 80
 _TS_LINE = re.compile(rf"[ \t]*{_BOLD}?{_TS_ANY}(?:[ \t]*(?:-->|-|–|to)[ \t]*{_TS_ANY})?{_BOLD}?[ \t]*")
 _HEADING = re.compile(r"[ \t]{0,3}#{1,6}(?:[ \t].*)?")
 _RULE = re.compile(r"[ \t]{0,3}(?:(?:-[ \t]*){3,}|(?:\*[ \t]*){3,}|(?:_[ \t]*){3,}|={3,}[ \t]*)")
@@ -117,6 +121,7 @@ NOT_SPEAKERS = frozenset(
 _ROLES = ("interviewer", "respondent", "other")
 
 
+@lru_cache(maxsize=4096)  # the same few labels are compared again and again, on every line they open
 def norm(label: str) -> str:
     """Comparison key for a label: case-folded, single-spaced, without a trailing dot."""
     return " ".join(label.split()).casefold().rstrip(".")
@@ -241,6 +246,8 @@ class AloneLabel(NamedTuple):
 def alone_label(line: str) -> AloneLabel | None:
     """The label of a line that holds nothing but a short label (with optional emphasis, brackets, colon, timestamp
     or hard break), or None; whether it is a speaker is decided over the whole file (`layout.stacked_labels`)."""
+    if len(line) - line.count(" ") - line.count("\t") > _ALONE_MAX_VISIBLE:
+        return None  # speech: more than a label and its marks (the regex would try every word of it first)
     match = _ALONE_LINE.fullmatch(line)
     if not match or not _plausible(match["label"]) or match["label"].endswith("."):
         return None
