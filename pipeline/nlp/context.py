@@ -82,38 +82,43 @@ class ConTextComponent:
     def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterator[Doc]:
         """Mark docs in batches: the token-pattern triggers are found with one array program per batch."""
         for docs in minibatch(stream, size=batch_size):
-            work = []  # (doc, its sentence starts, its sentences with a theme), for docs with themes
+            work = []  # (doc, its theme spans, its sentence starts, its sentences with a theme), for docs with themes
             for doc in docs:
-                targets = doc.spans.get(self.spans_key) if self.spans_key in doc.spans else None
+                targets = list(doc.spans[self.spans_key]) if self.spans_key in doc.spans else []
                 if targets:
                     starts = sentence_starts(doc)
                     sentence_of, sentence_end = sentence_lookup(doc, starts)
                     themed = sorted({sentence_of(span.start) for span in targets})
-                    work.append((doc, starts, [(start, sentence_end(start)) for start in themed]))
+                    work.append((doc, targets, starts, [(start, sentence_end(start)) for start in themed]))
             found: list[list[tuple[int, int, int]]] = [[] for _ in work]
             if work and len(self.array_patterns):
-                offsets = numpy.cumsum([0, *(len(doc) for doc, _, _ in work)]).tolist()
-                ranges = [(base + a, base + b) for (_, _, themed), base in zip(work, offsets) for a, b in themed]
+                offsets = numpy.cumsum([0, *(len(doc) for doc, *_ in work)]).tolist()
+                ranges = [(base + a, base + b) for (*_, themed), base in zip(work, offsets) for a, b in themed]
                 tokens = TokenArrays(
-                    [doc for doc, _, _ in work],
-                    [starts for _, starts, _ in work],
+                    [doc for doc, *_ in work],
+                    [starts for _, _, starts, _ in work],
                     start_at=_inside(ranges, offsets[-1]),
                 )
                 found = tokens.by_doc(self.array_patterns(tokens))
-            for (doc, starts, sentences), matches in zip(work, found):
-                self._mark(doc, starts, sentences, matches)
+            for (doc, targets, starts, sentences), matches in zip(work, found):
+                self._mark(doc, targets, starts, sentences, matches)
             yield from docs
 
     def _mark(
-        self, doc: Doc, starts: list[int], sentences: list[tuple[int, int]], matches: list[tuple[int, int, int]]
+        self,
+        doc: Doc,
+        targets: list[Span],
+        starts: list[int],
+        sentences: list[tuple[int, int]],
+        matches: list[tuple[int, int, int]],
     ) -> None:
-        """Mark the doc's theme spans from its triggers (`matches`: the array programs' ones, in its `sentences`
-        with a theme; `starts`: every sentence's first token)."""
+        """Mark the doc's theme spans (`targets`) from its triggers (`matches`: the array programs' ones, in its
+        `sentences` with a theme; `starts`: every sentence's first token)."""
         sentence_of, _ = sentence_lookup(doc, starts)
         by_sentence: dict[int, list[_Trigger]] = {}
         for trigger in self._triggers(doc, sentences, matches):
             by_sentence.setdefault(sentence_of(trigger.start), []).append(trigger)
-        for span in doc.spans[self.spans_key]:
+        for span in targets:
             nearby = by_sentence.get(sentence_of(span.start), [])
             for trigger in nearby:
                 if trigger.category in (PSEUDO, TERMINATE) or not self._reaches(trigger, span, nearby):
