@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterator
 from re import _compiler, _parser
 from re import _constants as sre
-from typing import Any
+from typing import Any, Self
 
 _ZERO_WIDTH = {sre.ASSERT, sre.ASSERT_NOT, sre.AT}
 _REPEATS = {sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT}
@@ -84,7 +84,19 @@ def _class_of(edges: list[list[tuple] | None], regex: re.Pattern) -> re.Pattern 
     return _compiler.compile(_parser.SubPattern(_tree(regex).state, [(sre.IN, items)]), regex.flags)
 
 
-class SuffixSearch:
+class _Vouched:
+    """A faster stand-in for a regex method, built only for regexes whose form it can vouch for."""
+
+    @classmethod
+    def of(cls, regex: Any) -> Self | None:
+        """The stand-in for this regex, or None when its form is not one the class can vouch for (its ValueError)."""
+        try:
+            return cls(regex)
+        except ValueError:
+            return None
+
+
+class SuffixSearch(_Vouched):
     """`regex.search` for a suffix regex whose alternatives all end in `$` (spaCy's `compile_suffix_regex`)."""
 
     def __init__(self, regex: re.Pattern) -> None:
@@ -116,14 +128,6 @@ class SuffixSearch:
         self._ends = _class_of([_edge_characters(alternatives[i].data, last=True) for i in bounded], regex)
         self._unbounded = _compile(_tree(regex), unbounded, regex.flags)
         self._memo: dict[str, re.Match | None] = {}  # a word stripped of its punctuation is searched again
-
-    @classmethod
-    def of(cls, regex: Any) -> SuffixSearch | None:
-        """The faster search for this regex, or None when its form is not one this class can vouch for."""
-        try:
-            return cls(regex)
-        except ValueError:
-            return None
 
     def search(self, string: str) -> re.Match | None:
         """The regex's leftmost match in `string`, as `regex.search(string)` gives it."""
@@ -186,7 +190,7 @@ def _edge_characters(items: list[tuple], *, last: bool = False) -> list[tuple] |
     return None
 
 
-class InfixFinditer:
+class InfixFinditer(_Vouched):
     """`regex.finditer` for an infix regex, run only on strings holding a character some match starts with."""
 
     def __init__(self, regex: re.Pattern) -> None:
@@ -196,14 +200,6 @@ class InfixFinditer:
         self.regex = regex
         self.pattern = regex.pattern  # what spaCy saves for a tokenizer's infix_finditer
         self._starts = _class_of([starts], regex)
-
-    @classmethod
-    def of(cls, regex: Any) -> InfixFinditer | None:
-        """The faster finditer for this regex, or None when the characters its matches start with are unknown."""
-        try:
-            return cls(regex)
-        except ValueError:
-            return None
 
     def finditer(self, string: str) -> Iterator[re.Match]:
         """The regex's matches in `string`, as `regex.finditer(string)` gives them."""
