@@ -30,6 +30,7 @@ class CacheWarmer:
         self.limit = limit
         self.seen: set[str] = set()
         self.rules = set(tokenizer.rules or ())
+        self._cores = {rule.strip(_PUNCTUATION) for rule in self.rules}  # special cases without outer punctuation
         if tokenizer.max_cache_size < limit:
             tokenizer.max_cache_size = limit
 
@@ -53,6 +54,8 @@ class CacheWarmer:
         prefixes and suffixes), is a special case ("didn't," -> "didn't")."""
         if chunk.isalnum():
             return False  # in the rules itself, or nothing to strip
+        if chunk.strip(_PUNCTUATION) not in self._cores:
+            return False  # every stripped form keeps this core, so none is a special case (most chunks end here)
         lead = len(chunk) - len(chunk.lstrip(_PUNCTUATION))
         trail = len(chunk) - len(chunk.rstrip(_PUNCTUATION))
         end = len(chunk)
