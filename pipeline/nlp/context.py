@@ -4,7 +4,7 @@ scope."""
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +32,17 @@ class _Trigger:
     category: str
     direction: str
     scope: int
+
+
+@dataclass(frozen=True)
+class _Work:
+    """A doc with theme spans, and what marking them needs of its sentences (found once, in `pipe`)."""
+
+    doc: Doc
+    targets: list[Span]  # its theme spans
+    starts: list[int]  # every sentence's first token
+    sentence_of: Callable[[int], int]  # a token's sentence's first token
+    sentences: list[tuple[int, int]]  # its sentences with a theme, as token ranges
 
 
 class ConTextComponent:
@@ -82,43 +93,34 @@ class ConTextComponent:
     def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterator[Doc]:
         """Mark docs in batches: the token-pattern triggers are found with one array program per batch."""
         for docs in minibatch(stream, size=batch_size):
-            work = []  # (doc, its theme spans, its sentence starts, its sentences with a theme), for docs with themes
+            work: list[_Work] = []  # the docs with themes
             for doc in docs:
                 targets = list(doc.spans[self.spans_key]) if self.spans_key in doc.spans else []
                 if targets:
                     starts = sentence_starts(doc)
                     sentence_of, sentence_end = sentence_lookup(doc, starts)
                     themed = sorted({sentence_of(span.start) for span in targets})
-                    work.append((doc, targets, starts, [(start, sentence_end(start)) for start in themed]))
+                    work.append(_Work(doc, targets, starts, sentence_of, [(s, sentence_end(s)) for s in themed]))
             found: list[list[tuple[int, int, int]]] = [[] for _ in work]
             if work and len(self.array_patterns):
-                offsets = numpy.cumsum([0, *(len(doc) for doc, *_ in work)]).tolist()
-                ranges = [(base + a, base + b) for (*_, themed), base in zip(work, offsets) for a, b in themed]
+                offsets = numpy.cumsum([0, *(len(w.doc) for w in work)]).tolist()
+                ranges = [(base + a, base + b) for w, base in zip(work, offsets) for a, b in w.sentences]
                 tokens = TokenArrays(
-                    [doc for doc, *_ in work],
-                    [starts for _, _, starts, _ in work],
-                    start_at=_inside(ranges, offsets[-1]),
+                    [w.doc for w in work], [w.starts for w in work], start_at=_inside(ranges, offsets[-1])
                 )
                 found = tokens.by_doc(self.array_patterns(tokens))
-            for (doc, targets, starts, sentences), matches in zip(work, found):
-                self._mark(doc, targets, starts, sentences, matches)
+            for item, matches in zip(work, found):
+                self._mark(item, matches)
             yield from docs
 
-    def _mark(
-        self,
-        doc: Doc,
-        targets: list[Span],
-        starts: list[int],
-        sentences: list[tuple[int, int]],
-        matches: list[tuple[int, int, int]],
-    ) -> None:
-        """Mark the doc's theme spans (`targets`) from its triggers (`matches`: the array programs' ones, in its
-        `sentences` with a theme; `starts`: every sentence's first token)."""
-        sentence_of, _ = sentence_lookup(doc, starts)
+    def _mark(self, work: _Work, matches: list[tuple[int, int, int]]) -> None:
+        """Mark a doc's theme spans from its triggers (`matches`: the array programs' ones, in its sentences with a
+        theme)."""
+        doc, sentence_of = work.doc, work.sentence_of
         by_sentence: dict[int, list[_Trigger]] = {}
-        for trigger in self._triggers(doc, sentences, matches):
+        for trigger in self._triggers(doc, work.sentences, matches):
             by_sentence.setdefault(sentence_of(trigger.start), []).append(trigger)
-        for span in targets:
+        for span in work.targets:
             nearby = by_sentence.get(sentence_of(span.start), [])
             for trigger in nearby:
                 if trigger.category in (PSEUDO, TERMINATE) or not self._reaches(trigger, span, nearby):
