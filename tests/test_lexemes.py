@@ -7,6 +7,10 @@ from pathlib import Path
 import pytest
 import spacy
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+from spacy.attrs import LIKE_NUM
+from spacy.lang.en.lex_attrs import like_num
 
 from pipeline.codebook.load import load_codebook
 from pipeline.codebook.patterns import pattern_attributes
@@ -14,7 +18,7 @@ from pipeline.coding.corpus import build_nlp, code_corpus
 from pipeline.coding.rules import add_rules
 from pipeline.ingest.read import discover
 from pipeline.nlp.language import make_nlp
-from pipeline.nlp.lexemes import PIPELINE_ATTRIBUTES
+from pipeline.nlp.lexemes import PIPELINE_ATTRIBUTES, LettersFirstLikeNum, _english_number_words
 
 ROOT = Path(__file__).resolve().parent.parent
 # Words the pipeline has not seen: numbers, urls, e-mails, shapes, stop words, brackets, currency, quotes.
@@ -45,6 +49,31 @@ def test_unnamed_attributes_are_not_computed_and_other_pipelines_keep_theirs():
     assert len(make_nlp().vocab.lex_attr_getters) == len(spacy.blank("en").vocab.lex_attr_getters) == 23
     assert [t.shape_ for t in lean("Zorblat")] == [""]  # computed by no one, so empty
     assert [t.like_num for t in lean("twelve")] == [True]
+
+
+NUMBER_WORDS = sorted(_english_number_words())
+CASED = st.sampled_from(NUMBER_WORDS).flatmap(lambda w: st.sampled_from([w, w.upper(), w.title(), w + "s", "x" + w]))
+
+
+@given(
+    st.one_of(CASED, st.text(min_size=1, max_size=12), st.from_regex(r"[+\-±~]?[0-9a-zA-Zß,./]{1,10}", fullmatch=True))
+)
+def test_like_num_for_letters_only_is_spacys_english_like_num(text):
+    assert LettersFirstLikeNum(like_num, _english_number_words())(text) == like_num(text)
+
+
+def test_the_lean_pipeline_answers_like_num_for_letters_without_spacys_getter():
+    getter = make_nlp(lexical_attributes=["LIKE_NUM"]).vocab.lex_attr_getters[LIKE_NUM]
+    assert isinstance(getter, LettersFirstLikeNum) and {"twelve", "twentieth", "million"} <= getter.words
+    assert [getter(w) for w in ("Twelve", "tw3lve", "1,204", "3/4", "22nd", "Norec", "ß")] == [
+        True,
+        False,
+        True,
+        True,
+        True,
+        False,
+        False,
+    ]
 
 
 def test_codebook_names_the_attributes_its_token_patterns_test(study_codebook, minimal_codebook):
