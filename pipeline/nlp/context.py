@@ -62,6 +62,7 @@ class ConTextComponent:
         self.max_scope = max_scope
         self.spans_key = spans_key
         self.phrases = PhraseMatcher(nlp.vocab, attr="LOWER")
+        self._longest_phrase = 0  # tokens in the longest literal trigger
         self.patterns = Matcher(nlp.vocab, validate=True)  # those the array matcher cannot run
         self.array_patterns = ArrayMatcher(nlp.vocab)
         # Per token-pattern rule, the words it requires: (attribute, sorted hashes) per required token.
@@ -80,7 +81,9 @@ class ConTextComponent:
                     ]
                 )
             else:
-                self.phrases.add(key, [nlp.make_doc(rule["literal"])])
+                phrase = nlp.make_doc(rule["literal"])
+                self.phrases.add(key, [phrase])
+                self._longest_phrase = max(self._longest_phrase, len(phrase))
         for attribute in ("negated", "hypothetical"):
             if not Span.has_extension(attribute):
                 Span.set_extension(attribute, default=False)
@@ -138,10 +141,11 @@ class ConTextComponent:
         programs' `matches` there, phrases matched over the doc and kept where they touch one, spaCy's token
         patterns run only in those that hold every word the pattern requires."""
         starts = [start for start, _ in sentences]
-        matches = [
-            *matches,
-            *(m for m in (self.phrases(doc) if len(self.phrases) else []) if _touches(m[1], m[2], sentences, starts)),
-        ]
+        if len(self.phrases):
+            phrases = (
+                m for a, b in _windows(sentences, self._longest_phrase, len(doc)) for m in self.phrases(doc[a:b])
+            )
+            matches = [*matches, *(m for m in phrases if _touches(m[1], m[2], sentences, starts))]
         if len(self.patterns):
             for start, end in self._pattern_sentences(doc, sentences):
                 matches.extend((key, start + s, start + e) for key, s, e in self.patterns(doc[start:end]))
@@ -219,6 +223,21 @@ def _inside(ranges: list[tuple[int, int]], length: int) -> numpy.ndarray:
     numpy.add.at(marks, bounds[:, 0], 1)
     numpy.add.at(marks, bounds[:, 1], -1)
     return numpy.cumsum(marks[:-1]) > 0
+
+
+def _windows(sentences: list[tuple[int, int]], longest: int, length: int) -> list[tuple[int, int]]:
+    """The token ranges that hold every match of at most `longest` tokens overlapping one of these sentences (sorted,
+    disjoint): each sentence widened by `longest - 1` on both sides, those that overlap or touch merged. A phrase
+    matcher run on each finds the matches it finds on the whole doc that overlap a sentence (and some others)."""
+    windows: list[tuple[int, int]] = []
+    reach = max(longest - 1, 0)
+    for start, end in sentences:
+        start, end = max(start - reach, 0), min(end + reach, length)
+        if windows and start <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], max(windows[-1][1], end))
+        else:
+            windows.append((start, end))
+    return windows
 
 
 def _touches(start: int, end: int, sentences: list[tuple[int, int]], starts: list[int]) -> bool:
