@@ -1,4 +1,5 @@
-"""The faster suffix and infix searches give the regexes' own matches, so the tokenizer gives spaCy's tokens."""
+"""The faster prefix, suffix and infix searches and URL matches give the regexes' own matches, so the tokenizer
+gives spaCy's tokens."""
 
 from __future__ import annotations
 
@@ -11,7 +12,15 @@ import pytest
 import spacy
 
 from pipeline.nlp import affixes
-from pipeline.nlp.affixes import InfixFinditer, SuffixSearch, speed_up_affixes
+from pipeline.nlp.affixes import (
+    GuardedMatch,
+    InfixFinditer,
+    SuffixSearch,
+    _required_characters,
+    _tree,
+    anchored_search,
+    speed_up_affixes,
+)
 from pipeline.nlp.language import make_nlp
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,6 +46,7 @@ def _corpus_words() -> list[str]:
 
 
 STRINGS = _fuzz(PIECES, 20_000) + _corpus_words()
+LANGUAGES = ["en", "de", "nl", "nb", "es", "pt", "fi", "ru", "el", "xx", "fr", "it"]
 
 
 def _spans(match: re.Match | None) -> tuple[int, int] | None:
@@ -53,7 +63,7 @@ def _same_infixes(regex: re.Pattern, fast: InfixFinditer, strings: list[str]) ->
         assert [m.span() for m in fast.finditer(string)] == [m.span() for m in regex.finditer(string)], string
 
 
-@pytest.mark.parametrize("lang", ["en", "de", "nl", "nb", "es", "pt", "fi", "ru", "el", "xx", "fr", "it"])
+@pytest.mark.parametrize("lang", LANGUAGES)
 def test_spacys_own_regexes_give_the_same_matches(lang):
     tokenizer = spacy.blank(lang).tokenizer
     suffixes, infixes = tokenizer.suffix_search.__self__, tokenizer.infix_finditer.__self__
@@ -66,6 +76,67 @@ def test_spacys_own_regexes_give_the_same_matches(lang):
     else:
         assert fast_infixes is not None
         _same_infixes(infixes, fast_infixes, STRINGS)
+
+
+URLS = ["example.org", "https://www.nav.no/x?y=1", "mail@example.org", "10.0.0.1", "8.8.8.8:53", "a.b", "x.Y"]
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_spacys_prefix_searches_and_url_matches_give_the_same_matches(lang):
+    tokenizer = spacy.blank(lang).tokenizer
+    prefixes, urls = tokenizer.prefix_search.__self__, tokenizer.url_match.__self__
+    match = anchored_search(prefixes)
+    assert match is not None  # every language's prefixes start with `^`
+    guarded = GuardedMatch.of(urls)
+    assert guarded is not None and guarded._required == (".",)
+    strings = STRINGS + URLS + [url + tail for url in URLS for tail in (".", ",", ")")]
+    for string in strings:
+        assert _spans(match(string)) == _spans(prefixes.search(string)), string
+        assert _spans(guarded.match(string)) == _spans(urls.match(string)), string
+    assert any(urls.match(string) for string in strings)  # the strings test matches, not only misses
+
+
+@pytest.mark.parametrize(
+    ("pattern", "required"),
+    [
+        (r"a(b|bc)d+e?(?:x|y)", {"a", "b", "d"}),
+        (r"(?:ab){2}|xab", {"a", "b"}),
+        (r"(?>q\.)z*[./]", {"q", "."}),
+        (r"(?i:k)@(?=t)", {"@"}),  # case-insensitive parts and lookaheads hold nothing
+        (r"\w+", set()),
+    ],
+)
+def test_required_characters_are_those_every_match_holds(pattern, required):
+    assert _required_characters(_tree(re.compile(pattern)).data) == required
+
+
+@pytest.mark.parametrize("pattern", [r"a(b|bc)d+e?(?:x|y)", r"(?:ab){2}|xab", r"(?>q\.)z*[./]", r"(?i:k)@(?=t)"])
+def test_guarded_matches_are_the_regexes_own(pattern):
+    regex = re.compile(pattern)
+    guarded = GuardedMatch.of(regex)
+    assert guarded is not None
+    pieces = ["a", "b", "bc", "d", "dd", "e", "x", "y", "ab", "q.", "z", ".", "/", "k", "K", "@", "t", " "]
+    strings = _fuzz(pieces, 20_000) + ["abdx", "abcddey", "ababz", "xab.", "q.zz/", "q.", "k@t", "K@tx", "k@x"]
+    assert any(regex.match(string) for string in strings)
+    for string in strings:
+        assert _spans(guarded.match(string)) == _spans(regex.match(string)), string
+
+
+@pytest.mark.parametrize(("pattern", "flags"), [(r"\w+\.?", 0), (r"a\.", re.IGNORECASE)])
+def test_match_regexes_it_cannot_vouch_for_keep_their_own_match(pattern, flags):
+    assert GuardedMatch.of(re.compile(pattern, flags)) is None
+
+
+@pytest.mark.parametrize(("pattern", "flags"), [(r"^a|b", 0), (r"^a|^b", re.MULTILINE), (r"(^a)|^b", 0)])
+def test_searches_not_anchored_at_the_start_keep_their_own_search(pattern, flags):
+    assert anchored_search(re.compile(pattern, flags)) is None
+
+
+def test_infix_search_remembers_only_characters_no_match_starts_with():
+    regex = spacy.blank("en").tokenizer.infix_finditer.__self__
+    fast = InfixFinditer(regex)
+    _same_infixes(regex, fast, STRINGS + STRINGS)
+    assert fast._never and not any(fast._starts.match(char) for char in fast._never)
 
 
 SUFFIXES = [
@@ -139,16 +210,20 @@ def test_qualcodes_tokenizer_gives_spacys_tokens():
     nlp = make_nlp()
     assert isinstance(nlp.tokenizer.suffix_search.__self__, SuffixSearch)
     assert isinstance(nlp.tokenizer.infix_finditer.__self__, InfixFinditer)
+    assert isinstance(nlp.tokenizer.url_match.__self__, GuardedMatch)
+    assert nlp.tokenizer.prefix_search.__name__ == "match"
     assert _tokens(nlp.tokenizer, TEXTS) == _tokens(spacy.blank("en").tokenizer, TEXTS)
 
 
 def test_a_tokenizer_with_the_faster_searches_saves_copies_and_reloads_as_spacys():
     tokenizer = speed_up_affixes(spacy.blank("en").tokenizer)
     stock = spacy.blank("en").tokenizer
-    assert tokenizer.suffix_search.__self__.pattern == stock.suffix_search.__self__.pattern
+    for setting in ("prefix_search", "suffix_search", "infix_finditer", "url_match"):
+        assert getattr(tokenizer, setting).__self__.pattern == getattr(stock, setting).__self__.pattern
     reloaded = spacy.blank("en").tokenizer.from_bytes(tokenizer.to_bytes())
     copied = copy.deepcopy(tokenizer)
     assert isinstance(copied.suffix_search.__self__, SuffixSearch)
+    assert isinstance(copied.url_match.__self__, GuardedMatch)
     expected = _tokens(stock, TEXTS[-1:])
     assert _tokens(reloaded, TEXTS[-1:]) == expected
     assert _tokens(copied, TEXTS[-1:]) == expected
