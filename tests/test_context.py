@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pipeline.codebook.load import load_codebook
 from pipeline.coding.corpus import build_nlp
 from pipeline.coding.rules import SPANS_KEY
+from pipeline.nlp.context import _touches, _windows
 
 
 @pytest.fixture(scope="module")
@@ -82,3 +87,21 @@ def test_curly_apostrophes_negate_like_straight_ones(context_nlp, text, theme, n
     assert all(text[s.start_char : s.end_char] == s.text for s in spans)
     if negated:
         assert spans[0]._.context_trigger == f"n{apostrophe}t"
+
+
+@given(
+    st.lists(st.integers(1, 6), min_size=1, max_size=12),  # sentence lengths
+    st.data(),
+    st.integers(1, 4),  # tokens in the longest literal trigger
+)
+def test_every_trigger_touching_a_themed_sentence_lies_in_one_window(lengths, data, longest):
+    bounds = [0, *itertools.accumulate(lengths)]
+    sentences = list(zip(bounds, bounds[1:]))
+    themed = [s for s in sentences if data.draw(st.booleans())] or sentences[:1]
+    windows = _windows(themed, longest, bounds[-1])
+    assert all(a < b <= c for (a, b), (c, _) in zip(windows, windows[1:]))  # sorted and apart: no match twice
+    starts = [start for start, _ in themed]
+    for start in range(bounds[-1]):
+        for end in range(start + 1, min(start + longest, bounds[-1]) + 1):
+            if _touches(start, end, themed, starts):
+                assert any(a <= start and end <= b for a, b in windows), (start, end)

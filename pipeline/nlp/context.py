@@ -138,7 +138,7 @@ class ConTextComponent:
         self, doc: Doc, sentences: list[tuple[int, int]], matches: list[tuple[int, int, int]]
     ) -> list[_Trigger]:
         """Trigger matches in the given sentences (those with a theme, as token ranges, in order): the array
-        programs' `matches` there, phrases matched over the doc and kept where they touch one, spaCy's token
+        programs' `matches` there, phrases matched around them (`_windows`) and kept where they touch one, spaCy's token
         patterns run only in those that hold every word the pattern requires."""
         starts = [start for start, _ in sentences]
         if len(self.phrases):
