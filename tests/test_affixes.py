@@ -15,10 +15,10 @@ from pipeline.nlp import affixes
 from pipeline.nlp.affixes import (
     GuardedMatch,
     InfixFinditer,
+    PrefixSearch,
     SuffixSearch,
     _required_characters,
     _tree,
-    anchored_search,
     speed_up_affixes,
 )
 from pipeline.nlp.language import make_nlp
@@ -85,13 +85,13 @@ URLS = ["example.org", "https://www.nav.no/x?y=1", "mail@example.org", "10.0.0.1
 def test_spacys_prefix_searches_and_url_matches_give_the_same_matches(lang):
     tokenizer = spacy.blank(lang).tokenizer
     prefixes, urls = tokenizer.prefix_search.__self__, tokenizer.url_match.__self__
-    match = anchored_search(prefixes)
-    assert match is not None  # every language's prefixes start with `^`
+    fast = PrefixSearch.of(prefixes)
+    assert fast is not None  # every language's prefixes start with `^`
     guarded = GuardedMatch.of(urls)
     assert guarded is not None and guarded._required == (".",)
     strings = STRINGS + URLS + [url + tail for url in URLS for tail in (".", ",", ")")]
     for string in strings:
-        assert _spans(match(string)) == _spans(prefixes.search(string)), string
+        assert _spans(fast.search(string)) == _spans(prefixes.search(string)), string
         assert _spans(guarded.match(string)) == _spans(urls.match(string)), string
     assert any(urls.match(string) for string in strings)  # the strings test matches, not only misses
 
@@ -129,7 +129,18 @@ def test_match_regexes_it_cannot_vouch_for_keep_their_own_match(pattern, flags):
 
 @pytest.mark.parametrize(("pattern", "flags"), [(r"^a|b", 0), (r"^a|^b", re.MULTILINE), (r"(^a)|^b", 0)])
 def test_searches_not_anchored_at_the_start_keep_their_own_search(pattern, flags):
-    assert anchored_search(re.compile(pattern, flags)) is None
+    assert PrefixSearch.of(re.compile(pattern, flags)) is None
+
+
+@pytest.mark.parametrize("pattern", [r"^a|^bc|^[xy]z|^\d+|^(?:US\$|C\$)|^x*q|^(?=z)|\A\.\.+", r"^[^a]b|^a?c|^$"])
+def test_prefix_regexes_of_every_form_give_the_same_matches(pattern):
+    regex = re.compile(pattern)
+    fast = PrefixSearch.of(regex)
+    assert fast is not None
+    strings = _fuzz([*"abcxyzq0129.$ ", "US$", "C$", "..."], 20_000)
+    assert any(regex.search(string) for string in strings)
+    for string in strings:
+        assert _spans(fast.search(string)) == _spans(regex.search(string)), string
 
 
 def test_infix_search_remembers_only_characters_no_match_starts_with():
@@ -144,6 +155,7 @@ SUFFIXES = [
     r"(?i)ab$|c$|(?<=a)B$",  # case-insensitive literals are searched, not looked up
     r"(?:'s|n't)$|(a|b)c$|\)\Z",  # groups, and \Z
     r"(?<=\d)(?:st|nd|rd|th)$|(?<!\.)\.$|\W+$",
+    r"[^a-z0-9]$|b[a-c]?$|(?<=x)\d$",  # bounded alternatives whose last character is not known
 ]
 
 
@@ -211,7 +223,7 @@ def test_qualcodes_tokenizer_gives_spacys_tokens():
     assert isinstance(nlp.tokenizer.suffix_search.__self__, SuffixSearch)
     assert isinstance(nlp.tokenizer.infix_finditer.__self__, InfixFinditer)
     assert isinstance(nlp.tokenizer.url_match.__self__, GuardedMatch)
-    assert nlp.tokenizer.prefix_search.__name__ == "match"
+    assert isinstance(nlp.tokenizer.prefix_search.__self__, PrefixSearch)
     assert _tokens(nlp.tokenizer, TEXTS) == _tokens(spacy.blank("en").tokenizer, TEXTS)
 
 

@@ -1,19 +1,22 @@
-"""A spaCy tokenizer's suffix and infix searches, with the same results, found without trying every alternative of
-the regex at every position of every new word.
+"""A spaCy tokenizer's prefix, suffix and infix searches and URL match, with the same results, found without trying
+every alternative of a regex at every position of every new word.
 
-spaCy tokenises a word it has not seen by searching its suffix regex (English: 82 alternatives, each ending in `$`)
-and its infix regex, and `re` tries each alternative at every position. On a million words of new text the two
-take about 0.65 s and 0.34 s of the tokenizer's 2.5 s.
+spaCy tokenises a word it has not seen by searching its prefix regex (English: about 100 alternatives, each
+starting with `^`), its suffix regex (82 alternatives, each ending in `$`) and its infix regex, and by matching
+its URL regex, and `re` tries each alternative at every position: on a million words of new text the suffix and
+infix searches alone took about 1 s of the tokenizer's 2.5 s (docs/speed.md).
+- `PrefixSearch` tries only the alternatives that can start with the word's first character, and only at the start.
 - `SuffixSearch` works out where the leftmost match starts: the longest literal alternative the word ends with
-  (a set lookup per length), the other alternatives searched only as far back as their width reaches, and
-  alternatives of unbounded width over the whole word. It then runs the regex itself from that start, so the
-  match it returns is the regex's own.
-- `InfixFinditer` runs the regex only on words holding a character that some infix can start with (one
-  character-class search); no infix can match in the others.
+  (a set lookup per length), the other alternatives that can end with the word's last character searched only as
+  far back as their width reaches, and alternatives of unbounded width over the whole word. It then runs the
+  regex itself from that start, so the match it returns is the regex's own.
+- `InfixFinditer` runs the regex only on words holding a character that some infix can start with (characters
+  known to start none are remembered); no infix can match in the others.
+- `GuardedMatch` runs a match regex (the URL regex) only on words holding the characters every match holds.
 
-Both read the regex's parse tree with CPython's own parser (`re._parser`, Python 3.11 and later), and spaCy's
-search is kept for any regex they cannot vouch for: back references, alternatives that can match an empty
-string, MULTILINE suffixes, or a first (last) character they cannot tell.
+All read the regex's parse tree with CPython's own parser (`re._parser`, Python 3.11 and later), and spaCy's
+regex is kept for any they cannot vouch for: back references, alternatives that can match an empty string,
+MULTILINE, case-insensitive matching where it matters, or a first (last) character they cannot tell.
 """
 
 from __future__ import annotations
@@ -123,9 +126,14 @@ class SuffixSearch(_Vouched):
         self.regex = regex
         self.pattern = regex.pattern  # what spaCy saves for a tokenizer's suffix_search (`search.__self__.pattern`)
         self._literals = {length: frozenset(found) for length, found in sorted(literals.items(), reverse=True)}
-        self._bounded = _compile(_tree(regex), bounded, regex.flags)
-        self._width = max((alternatives[i].getwidth()[1] for i in bounded), default=0)
-        self._ends = _class_of([_edge_characters(alternatives[i].data, last=True) for i in bounded], regex)
+        # The bounded alternatives by the characters they can end with: a word's last character picks those that
+        # may match at its end (spaCy's units, symbols and abbreviation dots, one or two of them mostly), and only
+        # they are searched, from as far back as they reach.
+        self._bounded = bounded
+        self._widths = {i: alternatives[i].getwidth()[1] for i in bounded}
+        self._last = {i: _class_of([_edge_characters(alternatives[i].data, last=True)], regex) for i in bounded}
+        self._by_last: dict[str, tuple[re.Pattern, int] | None] = {}  # a last character -> its regex and reach
+        self._picked: dict[tuple[int, ...], tuple[re.Pattern, int] | None] = {}  # one regex per set picked
         self._unbounded = _compile(_tree(regex), unbounded, regex.flags)
         self._memo: dict[str, re.Match | None] = {}  # a word stripped of its punctuation is searched again
 
@@ -147,8 +155,10 @@ class SuffixSearch(_Vouched):
             if length <= size and string[size - length :] in words:
                 start = size - length
                 break
-        if self._bounded is not None and (self._ends is None or self._ends.match(string, size - 1)):
-            found = self._bounded.search(string, max(size - self._width, 0))
+        last = string[-1:]
+        ending = self._by_last[last] if last in self._by_last else self._ending(last)
+        if ending is not None:
+            found = ending[0].search(string, max(size - ending[1], 0))
             if found is not None and found.start() < start:
                 start = found.start()
         if self._unbounded is not None:
@@ -157,6 +167,16 @@ class SuffixSearch(_Vouched):
                 start = found.start()
         # no match starts before `start`, so the regex searched from there finds the match it finds from 0
         return self.regex.search(string, start) if start < size else None
+
+    def _ending(self, last: str) -> tuple[re.Pattern, int] | None:
+        """The regex of the bounded alternatives that can end with this character (those whose last character is
+        unknown included), and how far back they reach; None if there are none."""
+        picked = tuple(i for i in self._bounded if self._last[i] is None or self._last[i].match(last))
+        if picked not in self._picked:
+            pattern = _compile(_tree(self.regex), list(picked), self.regex.flags)
+            self._picked[picked] = None if pattern is None else (pattern, max(self._widths[i] for i in picked))
+        found = self._by_last[last] = self._picked[picked]
+        return found
 
     def __reduce__(self) -> tuple:
         return SuffixSearch, (self.regex,)
@@ -271,18 +291,45 @@ class GuardedMatch(_Vouched):
         return GuardedMatch, (self.regex,)
 
 
-def anchored_search(regex: Any) -> Any:
-    """`regex.match` when it is the same as `regex.search` (every alternative starts with `^` or `\\A`, and
-    `^` means the string's start: no MULTILINE), which tries the regex at the first position only, not at every
-    one; else None. spaCy's prefix regexes are of this form."""
-    if not isinstance(regex, re.Pattern) or regex.flags & re.MULTILINE:
-        return None
-    starts = {sre.AT_BEGINNING, sre.AT_BEGINNING_STRING}
-    for alternative in _alternatives(_tree(regex)):
-        first = alternative.data[0] if len(alternative.data) else None
-        if first is None or first[0] is not sre.AT or first[1] not in starts:
-            return None
-    return regex.match
+class PrefixSearch(_Vouched):
+    """`regex.search` for a prefix regex whose alternatives all start with `^` or `\\A` and `^` means the string's
+    start (no MULTILINE), so a match can only start there (spaCy's `compile_prefix_regex`). The string's first
+    character picks the alternatives that can start with it (most words': none), and only they are tried, at the
+    start only; `re` would try all of them at every position of the word."""
+
+    def __init__(self, regex: re.Pattern) -> None:
+        if not isinstance(regex, re.Pattern) or not isinstance(regex.pattern, str) or regex.flags & re.MULTILINE:
+            raise ValueError(f"not a prefix regex PrefixSearch can vouch for: {str(regex)[:80]}")
+        alternatives = _alternatives(_tree(regex))
+        starts = {sre.AT_BEGINNING, sre.AT_BEGINNING_STRING}
+        for alternative in alternatives:
+            first = alternative.data[0] if len(alternative.data) else None
+            if first is None or first[0] is not sre.AT or first[1] not in starts:
+                raise ValueError(f"an alternative not anchored at the start: {str(regex)[:80]}")
+        self.regex = regex
+        self.pattern = regex.pattern  # what spaCy saves for a tokenizer's prefix_search
+        # each alternative's first character (after the anchor), or None when unknown or it may match nothing
+        self._first = [_class_of([_edge_characters(a.data[1:])], regex) for a in alternatives]
+        self._by_first: dict[str, re.Pattern | None] = {}  # a first character -> the regex of its alternatives
+        self._picked: dict[tuple[int, ...], re.Pattern | None] = {}  # one regex per set of alternatives picked
+
+    def search(self, string: str) -> re.Match | None:
+        """The regex's match in `string`, as `regex.search(string)` gives it."""
+        first = string[:1]
+        regex = self._by_first[first] if first in self._by_first else self._starting(first)
+        return None if regex is None else regex.match(string)
+
+    def _starting(self, first: str) -> re.Pattern | None:
+        """The regex of the alternatives that can start with this character (those it cannot tell included), in
+        their order, so the first that matches is the regex's own; None if there are none."""
+        picked = tuple(i for i, chars in enumerate(self._first) if chars is None or chars.match(first))
+        if picked not in self._picked:
+            self._picked[picked] = _compile(_tree(self.regex), list(picked), self.regex.flags)
+        found = self._by_first[first] = self._picked[picked]
+        return found
+
+    def __reduce__(self) -> tuple:
+        return PrefixSearch, (self.regex,)
 
 
 def _bound_to(method: Any, name: str) -> Any:
@@ -297,8 +344,8 @@ def speed_up_affixes(tokenizer: Any) -> Any:
         tokenizer.suffix_search = fast.search
     if faster := InfixFinditer.of(_bound_to(tokenizer.infix_finditer, "finditer")):
         tokenizer.infix_finditer = faster.finditer
-    if prefix := anchored_search(_bound_to(tokenizer.prefix_search, "search")):
-        tokenizer.prefix_search = prefix
+    if prefix := PrefixSearch.of(_bound_to(tokenizer.prefix_search, "search")):
+        tokenizer.prefix_search = prefix.search
     for setting in ("url_match", "token_match"):
         if guarded := GuardedMatch.of(_bound_to(getattr(tokenizer, setting), "match")):
             setattr(tokenizer, setting, guarded.match)
