@@ -1103,3 +1103,16 @@ def test_a_label_alone_on_its_line_is_found_however_long_its_marks_and_blanks(li
     found = speakers.alone_label(line)
     assert (found.label if found else None) == label
     assert speakers.alone_label(line.replace("\t", " ")) == found
+
+
+BLANKS = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+
+
+@given(st.text(alphabet=st.sampled_from([*BLANKS, *"ab:\u200b"])), st.data())
+def test_a_span_is_narrowed_to_what_str_strip_keeps(text, data):
+    start = data.draw(st.integers(0, len(text)))
+    end = data.draw(st.integers(start, len(text)))
+    chunk = text[start:end]
+    kept = chunk.strip()
+    first = start + len(chunk) - len(chunk.lstrip())
+    assert speakers._strip(text, start, end) == ((first, first + len(kept)) if kept else (start, start))

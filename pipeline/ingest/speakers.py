@@ -177,11 +177,16 @@ class Event(NamedTuple):
 
 
 def _strip(text: str, start: int, end: int, *, drop_voice_end: bool = False) -> tuple[int, int]:
-    """Narrow [start, end) to exclude surrounding whitespace (and a caption's closing </v>)."""
-    chunk = text[start:end]
-    if not chunk.strip():
+    """Narrow [start, end) to exclude surrounding whitespace (and a caption's closing </v>). The blanks are stepped
+    over in place (what `str.strip` removes: `str.isspace` characters), not stripped from copies of the line."""
+    first = start
+    while first < end and text[first].isspace():
+        first += 1
+    if first >= end:
         return start, start
-    start, end = start + len(chunk) - len(chunk.lstrip()), start + len(chunk.rstrip())
+    while text[end - 1].isspace():
+        end -= 1
+    start = first
     if drop_voice_end and text.endswith("</v>", start, end):
         return _strip(text, start, end - 4)
     if text[end - 1] not in _TRAILING_ENDS:  # neither pattern can match: each ends in one of these, then blanks
