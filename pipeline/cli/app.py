@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -13,6 +12,7 @@ from rich.console import Console
 from pipeline import __version__
 from pipeline.core.choices import Combine, Unit
 from pipeline.core.errors import QualcodeError
+from pipeline.core.heap import settle_heap
 
 app = typer.Typer(
     name="qualcode",
@@ -62,10 +62,10 @@ class SuggestFormat(StrEnum):
 
 
 def freeze_heap() -> None:
-    """Leave every object alive now (the modules a command imported, their classes and tables) out of the garbage
-    collector's full collections, which a long coding run otherwise repeats over all of them (about a tenth of
-    its CPU on a million words: docs/speed.md). Process-wide, so only commands call it, after their imports."""
-    gc.freeze()
+    """Set up the garbage collector for a coding run (`core.heap.settle_heap`): what the command imported stays out
+    of full collections, which a long run otherwise repeats over all of it, and collections come less often.
+    Process-wide, so only commands call it, after their imports."""
+    settle_heap()
 
 
 def print_version(value: bool) -> None:

@@ -6,7 +6,6 @@ over processes without changing results.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from pipeline.coding.records import Segment, Tag
 from pipeline.coding.rules import add_rules, rule_tags
 from pipeline.coding.segment import ParsedTranscript, parse_batch, parse_parts, speech_length
 from pipeline.core.choices import Unit
+from pipeline.core.heap import settle_heap
 from pipeline.ingest.records import Transcript
 from pipeline.nlp.language import make_nlp
 
@@ -125,7 +125,7 @@ def _init_worker(codebook: Codebook, options: CodingOptions, tagger: Tagger | No
     _worker.update(
         codebook=codebook, options=options, nlp=build_nlp(codebook, spacy_model=options.spacy_model), tagger=tagger
     )
-    gc.freeze()  # the worker's process is ours: its modules and pipeline stay out of full collections (as the CLI's)
+    settle_heap()  # the worker's process is ours: set up its collector as the CLI does
 
 
 def _code_in_worker(batch: list[Transcript]) -> list[CodedTranscript]:

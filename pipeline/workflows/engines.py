@@ -8,7 +8,6 @@ dask is imported only when the dask engine is chosen (it is the optional extra `
 
 from __future__ import annotations
 
-import gc
 import logging
 import socket
 import uuid
@@ -20,6 +19,7 @@ from typing import Any
 
 from pipeline.core.choices import Engine
 from pipeline.core.errors import QualcodeError
+from pipeline.core.heap import settle_heap
 from pipeline.ingest.records import Transcript
 from pipeline.workflows.partitions import CodingJob, PartitionResult, code_partition
 
@@ -77,7 +77,7 @@ _job: dict[str, CodingJob] = {}  # a pool worker's job, set once by its initiali
 
 def _set_job(job: CodingJob) -> None:
     _job["job"] = job
-    gc.freeze()  # the worker's process is ours: what it imported stays out of full collections (as the CLI's)
+    settle_heap()  # the worker's process is ours: set up its collector as the CLI does
 
 
 def _code_with_job(index: int, transcripts: Sequence[Transcript]) -> PartitionResult:
