@@ -6,7 +6,7 @@ import gc
 
 # Container objects allocated (less those freed) before the youngest generation is collected, and collections of
 # each generation before the next older one is. At Python's (700, 10, 10) the collector walks a run's growing
-# results again and again: 0.18 s of CPU on a million words, 0.06 s at these (docs/speed.md).
+# results again and again: 0.18-0.34 s of CPU on a million words, 0.06-0.09 s at these (docs/speed.md).
 THRESHOLDS = (50_000, 20, 10)
 
 
