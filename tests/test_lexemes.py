@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Words the pipeline has not seen: numbers, urls, e-mails, shapes, stop words, brackets, currency, quotes.
 NEW_WORDS = "Zorblat 1,204 twelve https://example.org/x mail@example.org (QX-7) £40 “quoted” the Ünïcode x2 ..."
 LEXICAL = ["IS_ALPHA", "IS_DIGIT", "IS_TITLE", "IS_UPPER", "IS_STOP", "LIKE_NUM", "LIKE_URL", "LIKE_EMAIL", "SHAPE"]
-LEXICAL += ["PREFIX", "SUFFIX", "IS_CURRENCY", "IS_BRACKET", "IS_QUOTE", "IS_ASCII"]
+LEXICAL += ["PREFIX", "SUFFIX", "IS_CURRENCY", "IS_BRACKET", "IS_QUOTE", "IS_ASCII", "NORM"]
 
 
 def _values(nlp, name: str) -> list:

@@ -16,8 +16,9 @@ from spacy.lang.en import lex_attrs as english
 from spacy.language import Language
 
 # What qualcode's own components read: LOWER (phrases, token patterns, ConText), IS_PUNCT (sentence ends),
-# IS_SPACE (paragraph breaks); NORM, which spaCy's tokenizer exceptions set too.
-PIPELINE_ATTRIBUTES = frozenset({"LOWER", "NORM", "IS_PUNCT", "IS_SPACE"})
+# IS_SPACE (paragraph breaks). Not NORM: nothing reads it unless a rule names it (then it is computed), and the
+# norms spaCy's tokenizer exceptions give their tokens ("n't" -> "not") are set on the tokens, not by the getter.
+PIPELINE_ATTRIBUTES = frozenset({"LOWER", "IS_PUNCT", "IS_SPACE"})
 
 
 def keep_lexical_attributes(nlp: Language, names: Collection[str]) -> Language:
