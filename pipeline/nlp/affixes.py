@@ -99,6 +99,32 @@ class _Vouched:
             return None
 
 
+class _EdgeIndex:
+    """Some of a regex's top-level alternatives by the character they start (or, `last`, end) with: for a character,
+    the regex of those that can (those whose character is unknown included, in their order, so the first to match
+    is the regex's own) and the widest one's width; None if none can. One regex per set picked, remembered per
+    character."""
+
+    def __init__(self, regex: re.Pattern, picks: list[int], *, last: bool) -> None:
+        alternatives = _alternatives(_tree(regex))
+        self.regex = regex
+        self.picks = picks
+        self.edges = {i: _class_of([_edge_characters(alternatives[i].data, last=last)], regex) for i in picks}
+        self.widths = {i: alternatives[i].getwidth()[1] for i in picks}
+        self.by_char: dict[str, tuple[re.Pattern, int] | None] = {}
+        self.by_set: dict[tuple[int, ...], tuple[re.Pattern, int] | None] = {}
+
+    def get(self, char: str) -> tuple[re.Pattern, int] | None:
+        if char in self.by_char:
+            return self.by_char[char]
+        picked = tuple(i for i in self.picks if self.edges[i] is None or self.edges[i].match(char))
+        if picked not in self.by_set:
+            pattern = _compile(_tree(self.regex), list(picked), self.regex.flags)
+            self.by_set[picked] = None if pattern is None else (pattern, max(self.widths[i] for i in picked))
+        found = self.by_char[char] = self.by_set[picked]
+        return found
+
+
 class SuffixSearch(_Vouched):
     """`regex.search` for a suffix regex whose alternatives all end in `$` (spaCy's `compile_suffix_regex`)."""
 
@@ -129,11 +155,7 @@ class SuffixSearch(_Vouched):
         # The bounded alternatives by the characters they can end with: a word's last character picks those that
         # may match at its end (spaCy's units, symbols and abbreviation dots, one or two of them mostly), and only
         # they are searched, from as far back as they reach.
-        self._bounded = bounded
-        self._widths = {i: alternatives[i].getwidth()[1] for i in bounded}
-        self._last = {i: _class_of([_edge_characters(alternatives[i].data, last=True)], regex) for i in bounded}
-        self._by_last: dict[str, tuple[re.Pattern, int] | None] = {}  # a last character -> its regex and reach
-        self._picked: dict[tuple[int, ...], tuple[re.Pattern, int] | None] = {}  # one regex per set picked
+        self._ending = _EdgeIndex(regex, bounded, last=True)
         self._unbounded = _compile(_tree(regex), unbounded, regex.flags)
         self._memo: dict[str, re.Match | None] = {}  # a word stripped of its punctuation is searched again
 
@@ -155,8 +177,7 @@ class SuffixSearch(_Vouched):
             if length <= size and string[size - length :] in words:
                 start = size - length
                 break
-        last = string[-1:]
-        ending = self._by_last[last] if last in self._by_last else self._ending(last)
+        ending = self._ending.get(string[-1:])
         if ending is not None:
             found = ending[0].search(string, max(size - ending[1], 0))
             if found is not None and found.start() < start:
@@ -167,16 +188,6 @@ class SuffixSearch(_Vouched):
                 start = found.start()
         # no match starts before `start`, so the regex searched from there finds the match it finds from 0
         return self.regex.search(string, start) if start < size else None
-
-    def _ending(self, last: str) -> tuple[re.Pattern, int] | None:
-        """The regex of the bounded alternatives that can end with this character (those whose last character is
-        unknown included), and how far back they reach; None if there are none."""
-        picked = tuple(i for i in self._bounded if self._last[i] is None or self._last[i].match(last))
-        if picked not in self._picked:
-            pattern = _compile(_tree(self.regex), list(picked), self.regex.flags)
-            self._picked[picked] = None if pattern is None else (pattern, max(self._widths[i] for i in picked))
-        found = self._by_last[last] = self._picked[picked]
-        return found
 
     def __reduce__(self) -> tuple:
         return SuffixSearch, (self.regex,)
@@ -308,25 +319,12 @@ class PrefixSearch(_Vouched):
                 raise ValueError(f"an alternative not anchored at the start: {str(regex)[:80]}")
         self.regex = regex
         self.pattern = regex.pattern  # what spaCy saves for a tokenizer's prefix_search
-        # each alternative's first character (after the anchor), or None when unknown or it may match nothing
-        self._first = [_class_of([_edge_characters(a.data[1:])], regex) for a in alternatives]
-        self._by_first: dict[str, re.Pattern | None] = {}  # a first character -> the regex of its alternatives
-        self._picked: dict[tuple[int, ...], re.Pattern | None] = {}  # one regex per set of alternatives picked
+        self._starting = _EdgeIndex(regex, list(range(len(alternatives))), last=False)
 
     def search(self, string: str) -> re.Match | None:
         """The regex's match in `string`, as `regex.search(string)` gives it."""
-        first = string[:1]
-        regex = self._by_first[first] if first in self._by_first else self._starting(first)
-        return None if regex is None else regex.match(string)
-
-    def _starting(self, first: str) -> re.Pattern | None:
-        """The regex of the alternatives that can start with this character (those it cannot tell included), in
-        their order, so the first that matches is the regex's own; None if there are none."""
-        picked = tuple(i for i, chars in enumerate(self._first) if chars is None or chars.match(first))
-        if picked not in self._picked:
-            self._picked[picked] = _compile(_tree(self.regex), list(picked), self.regex.flags)
-        found = self._by_first[first] = self._picked[picked]
-        return found
+        starting = self._starting.get(string[:1])
+        return None if starting is None else starting[0].match(string)
 
     def __reduce__(self) -> tuple:
         return PrefixSearch, (self.regex,)
