@@ -70,11 +70,14 @@ def child(side: str, corpus: Path, codebook_path: Path, ready: Path, go: Path) -
 
     codebook = load_codebook(codebook_path)
     try:
-        from pipeline.cli.app import freeze_heap
-    except ImportError:  # a version from before the heap was frozen (PYTHONPATH=an older checkout)
-        pass
-    else:
-        freeze_heap()  # as `qualcode run` does once its imports are done
+        from pipeline.core.heap import settle_heap
+    except ImportError:  # a version from before core.heap (PYTHONPATH=an older checkout)
+        try:
+            from pipeline.cli.app import freeze_heap as settle_heap
+        except ImportError:  # from before the heap was frozen
+            settle_heap = None
+    if settle_heap is not None:
+        settle_heap()  # as `qualcode run` does once its imports are done
     transcripts, _ = discover(corpus)
     turn_texts = [t.text[turn.start_char : turn.end_char] for t in transcripts for turn in t.turns]
     del transcripts

@@ -24,13 +24,13 @@ from pathlib import Path
 
 import spacy
 
-from pipeline.cli.app import freeze_heap
 from pipeline.codebook.load import load_codebook
 from pipeline.coding.corpus import batches, build_nlp
 from pipeline.coding.rules import rule_tags
 from pipeline.coding.segment import _groups, _prepare, _segments  # the steps parse_batch runs, to time each
 from pipeline.coding.table import tags_frame
 from pipeline.core.choices import Unit
+from pipeline.core.heap import settle_heap
 from pipeline.ingest.read import discover
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,7 +40,7 @@ def run_stages(folder: Path, codebook_path: Path, close: Callable[[str], None]) 
     """Run the pipeline over the folder stage by stage, calling `close(stage)` when each stage's work is done."""
     codebook = load_codebook(codebook_path)
     nlp = build_nlp(codebook)
-    freeze_heap()  # as `qualcode run` does once its imports are done
+    settle_heap()  # as `qualcode run` does once its imports are done
     close("")  # set-up done
     transcripts, _ = discover(folder)
     close("ingest")

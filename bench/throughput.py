@@ -23,10 +23,10 @@ from pathlib import Path
 
 import spacy
 
-from pipeline.cli.app import freeze_heap
 from pipeline.codebook.load import load_codebook
 from pipeline.coding.corpus import build_nlp, code_corpus
 from pipeline.coding.table import tags_frame
+from pipeline.core.heap import settle_heap
 from pipeline.ingest.read import discover
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,7 +48,7 @@ def main() -> None:
     args = parser.parse_args()
 
     codebook = load_codebook(args.codebook)
-    freeze_heap()  # as `qualcode run` does once its imports are done
+    settle_heap()  # as `qualcode run` does once its imports are done
     with tempfile.TemporaryDirectory(prefix="qualcode-bench-") as scratch:
         folder = args.corpus
         if folder is None:

@@ -12,7 +12,6 @@ from rich.console import Console
 from pipeline import __version__
 from pipeline.core.choices import Combine, Unit
 from pipeline.core.errors import QualcodeError
-from pipeline.core.heap import settle_heap
 
 app = typer.Typer(
     name="qualcode",
@@ -59,13 +58,6 @@ class SuggestFormat(StrEnum):
 
     TABLE = "table"
     CSV = "csv"
-
-
-def freeze_heap() -> None:
-    """Set up the garbage collector for a coding run (`core.heap.settle_heap`): what the command imported stays out
-    of full collections, which a long run otherwise repeats over all of it, and collections come less often.
-    Process-wide, so only commands call it, after their imports."""
-    settle_heap()
 
 
 def print_version(value: bool) -> None:

@@ -18,10 +18,10 @@ from pipeline.cli.app import (
     TagFormat,
     app,
     console,
-    freeze_heap,
 )
 from pipeline.cli.progress import progress_bar
 from pipeline.core.choices import DEFAULT_PARTITION_SIZE, Combine, Engine, Unit
+from pipeline.core.heap import settle_heap
 
 
 @app.command()
@@ -82,7 +82,7 @@ def run(
     from pipeline.workflows.model_choice import choose_model
     from pipeline.workflows.run import run_project
 
-    freeze_heap()
+    settle_heap()  # what the command imported stays out of full collections; collections come less often
     model, why_not = choose_model(load_codebook(codebook), model_path=model, combine=combine)
     options = CodingOptions(unit=unit, code_interviewer=code_interviewer, spacy_model=spacy_model)
     with progress_bar() as progress:

@@ -9,10 +9,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from pipeline.cli.app import CODEBOOK, SPACY_MODEL, TRANSCRIPTS, UNIT_AS_RUN, SuggestFormat, app, console, freeze_heap
+from pipeline.cli.app import CODEBOOK, SPACY_MODEL, TRANSCRIPTS, UNIT_AS_RUN, SuggestFormat, app, console
 from pipeline.cli.progress import progress_bar
 from pipeline.core.choices import Estimator, Unit
 from pipeline.core.errors import QualcodeError
+from pipeline.core.heap import settle_heap
 
 GOLD = typer.Option(Path("coded"), "--gold", help="Folder of coder files (coded/<coder>.csv).")
 MODEL = typer.Option(Path("models/classifier.skops"), "--model", help="The classifier model file (.skops).")
@@ -27,7 +28,7 @@ def _options(unit: Unit, spacy_model: str | None):
 def _code(transcripts: Path, codebook: Path, options):
     from pipeline.workflows.train import code_project
 
-    freeze_heap()
+    settle_heap()  # as `qualcode run` does once its imports are done
     with progress_bar() as progress:
         task = progress.add_task("coding with the rules", total=None, unit="transcripts")
         return code_project(
