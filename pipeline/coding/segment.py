@@ -14,6 +14,7 @@ from spacy.tokens import Doc
 from pipeline.coding.records import Segment
 from pipeline.core.choices import Unit
 from pipeline.ingest.records import Transcript
+from pipeline.nlp.columns import forget_columns, read_column
 from pipeline.nlp.components import mark_sentence_starts, sentence_starts
 from pipeline.nlp.tokenizer_cache import make_doc
 
@@ -168,7 +169,7 @@ def _prepare(transcript: Transcript, blocks: list[Block], nlp: Language) -> _Pre
         cursor += len(text) + len(TURN_SEPARATOR)
     speech = TURN_SEPARATOR.join(texts)
     doc = make_doc(nlp, speech)
-    token_starts = doc.to_array([IDX]).tolist()
+    token_starts = read_column(doc, IDX).tolist()
     firsts = [bisect_left(token_starts, base) for base in bases]  # each block's first token
     return _Prepared(transcript, blocks, bases, speech, firsts, mark_sentence_starts(doc, firsts))
 
@@ -184,7 +185,8 @@ def _segments(prepared: _Prepared, doc: Doc, *, unit: Unit) -> ParsedTranscript:
         bounds = [*prepared.firsts, len(doc)]
     else:  # a sentence lies in one block, because every block starts a sentence
         bounds = [*sentence_starts(doc), len(doc)]
-    chars = numpy.append(doc.to_array([IDX]).reshape(-1).astype("int64"), len(speech))[bounds].tolist()
+    chars = numpy.append(read_column(doc, IDX).astype("int64"), len(speech))[bounds].tolist()
+    forget_columns(doc)  # the last reader of its columns
     if unit == "turn":
         indices: Sequence[int] = range(len(blocks))
     else:

@@ -18,6 +18,7 @@ from spacy.util import minibatch
 
 from pipeline.core.text import plain_quotes
 from pipeline.nlp.arrays import find_sorted
+from pipeline.nlp.columns import read_columns
 
 
 def mark_sentence_starts(doc: Doc, positions: Iterable[int]) -> Doc:
@@ -103,7 +104,7 @@ class CaseFoldingLemmatizer(Lemmatizer):
         docs = [doc for doc in docs if len(doc)]
         if not docs:
             return
-        rows = numpy.concatenate([doc.to_array([ORTH, LEMMA]).reshape(len(doc), 2) for doc in docs])
+        rows = numpy.concatenate([read_columns(doc, [ORTH, LEMMA]) for doc in docs])
         forms, inverse = numpy.unique(rows[:, 0], return_inverse=True)  # each word form looked up once
         at, known = find_sorted(self._forms, forms)
         if not known.all():
@@ -136,7 +137,7 @@ class ArraySentencizer(Sentencizer):
         holds one of `punct_chars` (spaCy's loop, as array operations); the first token always does."""
         guesses = []
         for doc in docs:
-            rows = doc.to_array([ORTH, IS_PUNCT]).reshape(len(doc), 2)
+            rows = read_columns(doc, [ORTH, IS_PUNCT])
             guesses.append(self.guess(rows[:, 0], rows[:, 1]).tolist() if len(doc) else [])
         return guesses
 
@@ -163,7 +164,7 @@ class SentenceSplitter(ArraySentencizer):
     def __call__(self, doc: Doc) -> Doc:
         if not len(doc):
             return doc
-        rows = doc.to_array([ORTH, IS_PUNCT, IS_SPACE, SENT_START]).reshape(len(doc), 4)
+        rows = read_columns(doc, [ORTH, IS_PUNCT, IS_SPACE, SENT_START])
         orth, is_space = rows[:, 0], rows[:, 2]
         flags = rows[:, 3].view("int64").copy()  # 1 start, -1 not a start, 0 unset
         flags[paragraph_starts(doc, orth, is_space)] = 1
@@ -194,7 +195,7 @@ def annotation_spans(doc: Doc) -> list[tuple[int, int]]:
     such as `[laughs]`, `[inaudible]`, `(pause)` (and short asides)."""
     if not len(doc):
         return []
-    rows = doc.to_array([ORTH, IS_SPACE]).reshape(len(doc), 2)
+    rows = read_columns(doc, [ORTH, IS_SPACE])
     return _annotation_spans(rows[:, 0], rows[:, 1])
 
 

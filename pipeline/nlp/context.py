@@ -15,6 +15,7 @@ from spacy.tokens import Doc, Span
 from spacy.util import minibatch
 
 from pipeline.nlp.arrays import find_sorted
+from pipeline.nlp.columns import read_column
 from pipeline.nlp.components import sentence_lookup, sentence_starts
 from pipeline.nlp.span_ruler import ANCHOR_ATTRS, required_constraints
 from pipeline.nlp.token_patterns import ArrayMatcher, TokenArrays
@@ -187,7 +188,7 @@ class ConTextComponent:
             found = set(range(len(sentences)))
             for attr, keys in required:
                 if attr not in columns:
-                    columns[attr] = doc.to_array([attr])
+                    columns[attr] = read_column(doc, attr)
                 column = columns[attr]
                 word, found_here = find_sorted(keys, column)
                 hits = numpy.flatnonzero(found_here)

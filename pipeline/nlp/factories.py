@@ -10,6 +10,7 @@ from spacy.language import Language
 from spacy.pipeline.span_ruler import overlapping_labeled_spans_score
 from spacy.tokens import Doc
 
+from pipeline.nlp.columns import read_columns
 from pipeline.nlp.components import (
     ArraySentencizer,
     CaseFoldingLemmatizer,
@@ -27,7 +28,7 @@ def paragraph_breaks(doc: Doc) -> Doc:
     """Start a sentence after a blank line, so a paragraph never runs into the next one."""
     if len(doc) < 2:
         return doc
-    rows = doc.to_array([ORTH, IS_SPACE])
+    rows = read_columns(doc, [ORTH, IS_SPACE])
     return mark_sentence_starts(doc, paragraph_starts(doc, rows[:, 0], rows[:, 1]))
 
 

@@ -14,6 +14,7 @@ from spacy.tokens import Doc, Span
 from spacy.util import minibatch
 
 from pipeline.nlp.arrays import find_sorted
+from pipeline.nlp.columns import read_column
 from pipeline.nlp.components import sentence_starts
 from pipeline.nlp.token_patterns import ArrayMatcher, TokenArrays
 
@@ -172,7 +173,7 @@ class AnchoredSpanRuler(SpanRuler):
         if len(self._anchored):
             met = numpy.zeros((len(starts), int(self._first_constraint[-1]) + self._required[self._anchored[-1]]), bool)
             for attr, (keys, offsets, constraints) in self._anchors.items():
-                column = doc.to_array([attr])
+                column = read_column(doc, attr)
                 word, found_here = find_sorted(keys, column)
                 hits = numpy.flatnonzero(found_here)
                 if not len(hits):

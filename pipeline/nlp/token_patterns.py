@@ -20,6 +20,8 @@ from spacy.strings import StringStore
 from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
+from pipeline.nlp.columns import read_column, read_columns
+
 WORD_ATTRS = {"ORTH": ORTH, "TEXT": ORTH, "LOWER": LOWER, "LEMMA": LEMMA, "NORM": NORM}
 FLAG_ATTRS = {
     name: getattr(attrs, name)
@@ -141,13 +143,13 @@ class TokenArrays:
         """Read these columns, each doc's in one pass (`column` reads one at a time)."""
         attrs = [attr for attr in dict.fromkeys(attrs) if attr not in self._columns]
         if attrs and self.docs:
-            rows = numpy.concatenate([doc.to_array(attrs).reshape(len(doc), len(attrs)) for doc in self.docs])
+            rows = numpy.concatenate([read_columns(doc, attrs) for doc in self.docs])
             self._columns.update((attr, rows[:, index].copy()) for index, attr in enumerate(attrs))
 
     def column(self, attr: int) -> numpy.ndarray:
         if attr not in self._columns:
             self._columns[attr] = numpy.concatenate(
-                [doc.to_array([attr]).reshape(-1) for doc in self.docs] or [numpy.zeros(0, "uint64")]
+                [read_column(doc, attr) for doc in self.docs] or [numpy.zeros(0, "uint64")]
             )
         return self._columns[attr]
 
