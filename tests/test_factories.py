@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import spacy
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from spacy.attrs import SENT_START
 
@@ -172,6 +172,25 @@ def test_lemmatizer_matches_its_token_lookup(corpus):
         assert [t.lemma_ for t in doc] == [lemmatizer.lookup_lemmatize(t)[0] for t in doc]
     assert [t.lemma_ for t in nlp("Tasks were rotated. Staff")] == ["task", "be", "rotate", ".", "staff"]
     assert [t.lemma_ for t in nlp("Mice didn’t")] == ["mouse", "do", "not"]
+
+
+@pytest.fixture(scope="module")
+def blank_nlp():
+    return make_nlp()
+
+
+LEMMA_WORDS = ["Mice", "mice", "didn’t", "DIDN’T", "O’Brien", "NOUN", "PERSON", "orth", "Staff", "were", "ROTATED"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(words=st.lists(st.sampled_from(LEMMA_WORDS) | st.text(alphabet="aAbB’'“é.", min_size=1, max_size=6), max_size=8))
+def test_lemmatizer_learns_new_forms_as_its_token_lookup(blank_nlp, words):
+    """New forms are looked up by hash (`_learn`): curly quotes, capitals, symbol names and accents give the lemma
+    `lookup_lemmatize` gives."""
+    nlp = blank_nlp
+    lemmatizer = nlp.get_pipe("lemmatizer")
+    doc = nlp(" ".join(words))
+    assert [t.lemma_ for t in doc] == [lemmatizer.lookup_lemmatize(t)[0] for t in doc]
 
 
 @pytest.mark.parametrize("overwrite", [False, True])

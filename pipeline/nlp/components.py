@@ -4,7 +4,9 @@ give spaCy's own results faster."""
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
+from functools import partial
 from typing import Any
 
 import numpy
@@ -117,8 +119,24 @@ class CaseFoldingLemmatizer(Lemmatizer):
             doc.from_array([LEMMA], part)
 
     def _learn(self, forms: numpy.ndarray, strings: Any) -> None:
-        """Look new (sorted, distinct) forms up and insert them and their lemmas into the cache."""
-        found = [strings.add(self._lookup(strings[orth])) for orth in forms.tolist()]
+        """Look new (sorted, distinct) forms up and insert them and their lemmas into the cache: `_lookup` by
+        hash, with the hash the form already has where quote folding leaves it as it is (most forms), and one
+        look-up, not two, for a form already in lowercase."""
+        table = self.lookups.get_table("lemma_lookup", {})
+        get = partial(OrderedDict.get, table) if isinstance(table, OrderedDict) else table.get  # keys: hashes
+        found = []
+        for orth in forms.tolist():
+            text = strings[orth]
+            plain = plain_quotes(text)
+            key = orth if plain is text else get_string_id(plain)
+            lemma = get(key)
+            if lemma is None:
+                lower = plain.lower()
+                if lower == plain:  # looked up already
+                    found.append(key if plain is text else strings.add(plain))
+                    continue
+                lemma = get(get_string_id(lower), lower)
+            found.append(strings.add(lemma))
         where = numpy.searchsorted(self._forms, forms)
         self._forms = numpy.insert(self._forms, where, forms)
         self._lemmas = numpy.insert(self._lemmas, where, numpy.asarray(found, dtype="uint64"))
