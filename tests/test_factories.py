@@ -15,6 +15,7 @@ from pipeline.codebook.model import MatchAttr
 from pipeline.codebook.patterns import span_ruler_patterns
 from pipeline.coding.rules import SPANS_KEY
 from pipeline.coding.segment import parse_transcript
+from pipeline.core.text import plain_quotes
 from pipeline.ingest.read import discover
 from pipeline.nlp.components import annotation_spans, mark_sentence_starts, sentence_starts
 from pipeline.nlp.language import make_nlp
@@ -163,6 +164,15 @@ def test_sentence_starts_match_doc_sents(corpus):
     assert sentence_starts(spacy.blank("en")("no sentences set")) == [0]
 
 
+def table_rule_lemma(nlp, text):
+    """The lemmatizer's rule spelled out on string keys with spaCy's own `Table.get`: the table's lemma of the form
+    with straight quotes, else of its lowercase, else the lowercase (the reference for its hash look-ups)."""
+    table = nlp.get_pipe("lemmatizer").lookups.get_table("lemma_lookup")
+    plain = plain_quotes(text)
+    lemma = table.get(plain)
+    return lemma if lemma is not None else table.get(plain.lower(), plain.lower())
+
+
 def test_lemmatizer_matches_its_token_lookup(corpus):
     nlp = make_nlp()
     lemmatizer = nlp.get_pipe("lemmatizer")
@@ -170,6 +180,7 @@ def test_lemmatizer_matches_its_token_lookup(corpus):
     for text in [t.text for t in corpus] + EDGE_TEXTS + curly:
         doc = nlp(text)
         assert [t.lemma_ for t in doc] == [lemmatizer.lookup_lemmatize(t)[0] for t in doc]
+        assert [t.lemma_ for t in doc] == [table_rule_lemma(nlp, t.text) for t in doc]
     assert [t.lemma_ for t in nlp("Tasks were rotated. Staff")] == ["task", "be", "rotate", ".", "staff"]
     assert [t.lemma_ for t in nlp("Mice didn’t")] == ["mouse", "do", "not"]
 
@@ -186,10 +197,11 @@ LEMMA_WORDS = ["Mice", "mice", "didn’t", "DIDN’T", "O’Brien", "NOUN", "PER
 @given(words=st.lists(st.sampled_from(LEMMA_WORDS) | st.text(alphabet="aAbB’'“é.", min_size=1, max_size=6), max_size=8))
 def test_lemmatizer_learns_new_forms_as_its_token_lookup(blank_nlp, words):
     """New forms are looked up by hash (`_learn`): curly quotes, capitals, symbol names and accents give the lemma
-    `lookup_lemmatize` gives."""
+    the rule gives on string keys, and the one `lookup_lemmatize` gives."""
     nlp = blank_nlp
     lemmatizer = nlp.get_pipe("lemmatizer")
     doc = nlp(" ".join(words))
+    assert [t.lemma_ for t in doc] == [table_rule_lemma(nlp, t.text) for t in doc]
     assert [t.lemma_ for t in doc] == [lemmatizer.lookup_lemmatize(t)[0] for t in doc]
 
 

@@ -72,13 +72,18 @@ class CaseFoldingLemmatizer(Lemmatizer):
     def lookup_lemmatize(self, token: Token) -> list[str]:
         return [self._lookup(token.text)]
 
-    def _lookup(self, text: str) -> str:
-        text = plain_quotes(text)
+    def _lookup(self, text: str, orth: int | None = None) -> str:
+        """A form's lemma: the table's lemma of the form with straight quotes, else of its lowercase, else the
+        lowercase. `orth`, the form's hash when known, is the table key where quote folding leaves the form as
+        it is (the table is keyed by hashes), and a lowercase form is looked up once, not twice."""
         table = self.lookups.get_table("lemma_lookup", {})
-        lemma = table.get(text)
+        get = partial(OrderedDict.get, table) if isinstance(table, OrderedDict) else table.get  # keys: hashes
+        plain = plain_quotes(text)
+        key = orth if orth is not None and plain is text else get_string_id(plain)
+        lemma = get(key)
         if lemma is None:
-            lower = text.lower()
-            lemma = table.get(lower, lower)
+            lower = plain.lower()
+            lemma = lower if lower == plain else get(get_string_id(lower), lower)
         return lemma
 
     def __call__(self, doc: Doc) -> Doc:
@@ -119,24 +124,8 @@ class CaseFoldingLemmatizer(Lemmatizer):
             doc.from_array([LEMMA], part)
 
     def _learn(self, forms: numpy.ndarray, strings: Any) -> None:
-        """Look new (sorted, distinct) forms up and insert them and their lemmas into the cache: `_lookup` by
-        hash, with the hash the form already has where quote folding leaves it as it is (most forms), and one
-        look-up, not two, for a form already in lowercase."""
-        table = self.lookups.get_table("lemma_lookup", {})
-        get = partial(OrderedDict.get, table) if isinstance(table, OrderedDict) else table.get  # keys: hashes
-        found = []
-        for orth in forms.tolist():
-            text = strings[orth]
-            plain = plain_quotes(text)
-            key = orth if plain is text else get_string_id(plain)
-            lemma = get(key)
-            if lemma is None:
-                lower = plain.lower()
-                if lower == plain:  # looked up already
-                    found.append(key if plain is text else strings.add(plain))
-                    continue
-                lemma = get(get_string_id(lower), lower)
-            found.append(strings.add(lemma))
+        """Look new (sorted, distinct) forms up and insert them and their lemmas' hashes into the cache."""
+        found = [strings.add(self._lookup(strings[orth], orth)) for orth in forms.tolist()]
         where = numpy.searchsorted(self._forms, forms)
         self._forms = numpy.insert(self._forms, where, forms)
         self._lemmas = numpy.insert(self._lemmas, where, numpy.asarray(found, dtype="uint64"))
