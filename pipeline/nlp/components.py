@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from typing import Any
 
@@ -73,18 +73,13 @@ class CaseFoldingLemmatizer(Lemmatizer):
         return [self._lookup(token.text)]
 
     def _lookup(self, text: str, orth: int | None = None) -> str:
-        """A form's lemma: the table's lemma of the form with straight quotes, else of its lowercase, else the
-        lowercase. `orth`, the form's hash when known, is the table key where quote folding leaves the form as
-        it is (the table is keyed by hashes), and a lowercase form is looked up once, not twice."""
+        """A form's lemma (`lemma_by_rule` on this lemmatizer's table)."""
+        return lemma_by_rule(self._table_get(), text, orth)
+
+    def _table_get(self) -> Callable[..., str | None]:
+        """The lemma table's `get` by hash key (the table's own `get` hashes string keys first)."""
         table = self.lookups.get_table("lemma_lookup", {})
-        get = partial(OrderedDict.get, table) if isinstance(table, OrderedDict) else table.get  # keys: hashes
-        plain = plain_quotes(text)
-        key = orth if orth is not None and plain is text else get_string_id(plain)
-        lemma = get(key)
-        if lemma is None:
-            lower = plain.lower()
-            lemma = lower if lower == plain else get(get_string_id(lower), lower)
-        return lemma
+        return partial(OrderedDict.get, table) if isinstance(table, OrderedDict) else table.get
 
     def __call__(self, doc: Doc) -> Doc:
         if self.mode != "lookup" or not len(doc):
@@ -125,10 +120,23 @@ class CaseFoldingLemmatizer(Lemmatizer):
 
     def _learn(self, forms: numpy.ndarray, strings: Any) -> None:
         """Look new (sorted, distinct) forms up and insert them and their lemmas' hashes into the cache."""
-        found = [strings.add(self._lookup(strings[orth], orth)) for orth in forms.tolist()]
+        get = self._table_get()
+        found = [strings.add(lemma_by_rule(get, strings[orth], orth)) for orth in forms.tolist()]
         where = numpy.searchsorted(self._forms, forms)
         self._forms = numpy.insert(self._forms, where, forms)
         self._lemmas = numpy.insert(self._lemmas, where, numpy.asarray(found, dtype="uint64"))
+
+
+def lemma_by_rule(get: Callable[..., str | None], text: str, orth: int | None = None) -> str:
+    """A form's lemma: the table's (`get`, by hash) lemma of the form with straight quotes, else of its lowercase,
+    else the lowercase. `orth`, the form's hash when known, is the key where quote folding leaves the form as it is,
+    and a form already lowercase is looked up once, not twice."""
+    plain = plain_quotes(text)
+    lemma = get(orth if orth is not None and plain is text else get_string_id(plain))
+    if lemma is None:
+        lower = plain.lower()
+        lemma = lower if lower == plain else get(get_string_id(lower), lower)
+    return lemma
 
 
 class ArraySentencizer(Sentencizer):
