@@ -14,8 +14,9 @@ from spacy.tokens import Doc
 from pipeline.coding.records import Segment
 from pipeline.core.choices import Unit
 from pipeline.ingest.records import Transcript
-from pipeline.nlp.columns import forget_columns, read_column
+from pipeline.nlp.columns import forget_columns, read_column, share_written_columns
 from pipeline.nlp.components import mark_sentence_starts, sentence_starts
+from pipeline.nlp.language import shares_written_columns
 from pipeline.nlp.tokenizer_cache import make_doc
 
 
@@ -169,6 +170,8 @@ def _prepare(transcript: Transcript, blocks: list[Block], nlp: Language) -> _Pre
         cursor += len(text) + len(TURN_SEPARATOR)
     speech = TURN_SEPARATOR.join(texts)
     doc = make_doc(nlp, speech)
+    if shares_written_columns(nlp):  # the segments then take the sentence starts as the splitter wrote them
+        share_written_columns(doc)
     token_starts = read_column(doc, IDX).tolist()
     firsts = [bisect_left(token_starts, base) for base in bases]  # each block's first token
     return _Prepared(transcript, blocks, bases, speech, firsts, mark_sentence_starts(doc, firsts))

@@ -3,9 +3,12 @@ qualcode's components: each `Doc.to_array` column costs about 150 instructions a
 the GIL for every value), and the sentence components, the lemmatizer, the rulers, ConText and the segments read
 the same few columns again and again.
 
-Token attributes that components set (LEMMA, SENT_START, NORM, ...) are always read afresh. The cache lives in
-`doc.user_data` and holds only values set by the tokenizer or by the words' lexemes, so it stays right unless the
-doc is retokenised (then its length differs and the columns are read again) or a lexeme is changed during a run.
+Token attributes that components set (LEMMA, SENT_START, NORM, ...) are read afresh, with one exception: on a doc
+marked by `share_written_columns` (done when every component of the pipeline is qualcode's own, which write sentence
+starts and lemmas only through `write_column`), the sentence starts and lemmas qualcode's components write are kept
+as written, so the rulers, ConText and the segments do not read them back. The cache lives in `doc.user_data`; it
+stays right unless the doc is retokenised (then its length differs and the columns are read again) or a lexeme is
+changed during a run.
 """
 
 from __future__ import annotations
@@ -31,18 +34,16 @@ FIXED = frozenset(
         *(attrs.IDS[name] for name in attrs.IDS if name.startswith(("IS_", "LIKE_")) and attrs.IDS[name] < 64),
     }
 )
+WRITTEN = frozenset({attrs.SENT_START, attrs.LEMMA})  # the token values qualcode's own components write
 _KEY = "qualcode.columns"
+_SHARED = "qualcode.columns.shared"
 
 
 def read_columns(doc: Doc, names: Sequence[int]) -> numpy.ndarray:
     """`doc.to_array(names)` as a (tokens, attributes) array of uint64 the caller may change, with the fixed
     columns read from the doc only the first time any component asks for them."""
     length = len(doc)
-    cache = doc.user_data.get(_KEY)
-    if cache is None or cache[0] != length:
-        cache = (length, {})
-        doc.user_data[_KEY] = cache
-    found: dict[int, numpy.ndarray] = cache[1]
+    found = _cache(doc)
     missing = [attr for attr in dict.fromkeys(names) if attr not in found]
     fresh: dict[int, numpy.ndarray] = {}
     if missing:
@@ -62,6 +63,33 @@ def read_column(doc: Doc, attr: int) -> numpy.ndarray:
     return read_columns(doc, [attr])[:, 0]
 
 
+def write_column(doc: Doc, attr: int, values: numpy.ndarray) -> Doc:
+    """`doc.from_array([attr], values)`; on a doc marked by `share_written_columns` the values written (a
+    sentence start or lemma column) are also what later reads of the column get, without reading them back."""
+    doc.from_array([attr], values)
+    if attr in WRITTEN and doc.user_data.get(_SHARED):
+        _cache(doc)[attr] = numpy.array(values, dtype="uint64").reshape(len(doc))
+    else:
+        _cache(doc).pop(attr, None)
+    return doc
+
+
+def _cache(doc: Doc) -> dict[int, numpy.ndarray]:
+    """The doc's cached columns by attribute, emptied first if the doc's length changed since they were read."""
+    cache = doc.user_data.get(_KEY)
+    if cache is None or cache[0] != len(doc):
+        cache = (len(doc), {})
+        doc.user_data[_KEY] = cache
+    return cache[1]
+
+
+def share_written_columns(doc: Doc) -> None:
+    """Keep the sentence starts and lemmas `write_column` writes to this doc for later reads. Only for a doc that
+    no other code than qualcode's components will change those values of (the caller checks the pipeline)."""
+    doc.user_data[_SHARED] = True
+
+
 def forget_columns(doc: Doc) -> None:
     """Drop the doc's cached columns (when its last reader is done), so they do not outlive their use."""
     doc.user_data.pop(_KEY, None)
+    doc.user_data.pop(_SHARED, None)

@@ -20,7 +20,7 @@ from spacy.util import minibatch
 
 from pipeline.core.text import plain_quotes
 from pipeline.nlp.arrays import find_sorted
-from pipeline.nlp.columns import read_columns
+from pipeline.nlp.columns import read_column, read_columns, write_column
 
 
 def mark_sentence_starts(doc: Doc, positions: Iterable[int]) -> Doc:
@@ -28,9 +28,9 @@ def mark_sentence_starts(doc: Doc, positions: Iterable[int]) -> Doc:
     (spaCy's `Token.is_sent_start` setter scans the whole doc on every call)."""
     positions = [p for p in positions if 0 <= p < len(doc)]
     if positions:
-        flags = doc.to_array([SENT_START])
+        flags = read_column(doc, SENT_START)
         flags[positions] = 1
-        doc.from_array([SENT_START], flags)
+        write_column(doc, SENT_START, flags)
     return doc
 
 
@@ -116,7 +116,7 @@ class CaseFoldingLemmatizer(Lemmatizer):
         if not self.overwrite:  # keep lemmas set before
             lemmas = numpy.where(rows[:, 1] != 0, rows[:, 1], lemmas)
         for doc, part in zip(docs, numpy.split(lemmas, numpy.cumsum([len(doc) for doc in docs[:-1]]))):
-            doc.from_array([LEMMA], part)
+            write_column(doc, LEMMA, part)
 
     def _learn(self, forms: numpy.ndarray, strings: Any) -> None:
         """Look new (sorted, distinct) forms up and insert them and their lemmas' hashes into the cache."""
@@ -187,7 +187,7 @@ class SentenceSplitter(ArraySentencizer):
         flags[unset] = numpy.where(self.guess(orth, rows[:, 1])[unset], 1, -1)
         if "sents" in doc.user_hooks or len(doc) == 1 or (flags[1:] != 0).any():  # `has_annotation`, as before
             _keep_whole(flags, _annotation_spans(orth, is_space))
-        doc.from_array([SENT_START], flags.view("uint64"))
+        write_column(doc, SENT_START, flags.view("uint64"))
         return doc
 
 
@@ -244,9 +244,9 @@ def keep_annotations_whole(doc: Doc) -> Doc:
     `[`; the annotation stays with the sentence before it and the next one starts after it."""
     if not doc.has_annotation("SENT_START"):
         return doc
-    flags = doc.to_array([SENT_START]).view("int64")  # 1 start, -1 not a start, 0 unset
+    flags = read_column(doc, SENT_START).view("int64")  # 1 start, -1 not a start, 0 unset
     if _keep_whole(flags, annotation_spans(doc)):
-        doc.from_array([SENT_START], flags.view("uint64"))
+        write_column(doc, SENT_START, flags.view("uint64"))
     return doc
 
 
@@ -268,7 +268,7 @@ def sentence_starts(doc: Doc) -> list[int]:
         return [0]
     if not len(doc):
         return []
-    flags = doc.to_array([SENT_START])
+    flags = read_column(doc, SENT_START)
     return [0, *(numpy.flatnonzero(flags[1:] == 1) + 1).tolist()]  # as `doc.sents`, without a Span per sentence
 
 

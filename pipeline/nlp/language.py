@@ -10,8 +10,10 @@ from spacy.language import Language
 from pipeline.core.errors import QualcodeError
 from pipeline.nlp import factories  # noqa: F401  (registers qualcode's components)
 from pipeline.nlp.affixes import speed_up_affixes
-from pipeline.nlp.components import fold_quotes_in_lower
+from pipeline.nlp.components import CaseFoldingLemmatizer, SentenceSplitter, fold_quotes_in_lower
+from pipeline.nlp.context import ConTextComponent
 from pipeline.nlp.lexemes import keep_lexical_attributes
+from pipeline.nlp.span_ruler import AnchoredSpanRuler
 
 
 def make_nlp(*, spacy_model: str | None = None, lexical_attributes: Collection[str] | None = None) -> Language:
@@ -43,3 +45,14 @@ def make_nlp(*, spacy_model: str | None = None, lexical_attributes: Collection[s
         keep_lexical_attributes(nlp, lexical_attributes)
     speed_up_affixes(nlp.tokenizer)
     return fold_quotes_in_lower(nlp)
+
+
+# qualcode's components that write sentence starts and lemmas only through `nlp.columns.write_column`, or not at all
+_SHARING_COMPONENTS = (SentenceSplitter, CaseFoldingLemmatizer, AnchoredSpanRuler, ConTextComponent)
+
+
+def shares_written_columns(nlp: Language) -> bool:
+    """Whether every component of the pipeline is one of qualcode's own that write sentence starts and lemmas only
+    through `write_column`, so that a doc it runs on may share them (`nlp.columns.share_written_columns`): no
+    other component can change them behind the shared copy. False for a trained pipeline."""
+    return all(type(component) in _SHARING_COMPONENTS for _, component in nlp.pipeline)
