@@ -176,3 +176,14 @@ def test_sharing_gives_the_segments_and_spans_of_reading_back(nlp, monkeypatch):
     monkeypatch.setattr(segment_module, "shares_written_columns", lambda nlp: False)
     assert parsed() == shared
     assert sum(len(spans) for _, spans in shared) > 50
+
+
+def test_the_splitters_own_set_annotations_keeps_a_shared_doc_right(nlp):
+    """spaCy's predict/set_annotations route through the sentence splitter also writes through `write_column`."""
+    splitter = nlp.get_pipe("sentencizer")
+    doc = nlp.make_doc("One. Two here. Three")
+    share_written_columns(doc)
+    mark_sentence_starts(doc, [0])
+    splitter.set_annotations([doc], splitter.predict([doc]))
+    assert (read_column(doc, attrs.SENT_START) == doc.to_array([attrs.SENT_START]).reshape(-1)).all()
+    assert sentence_starts(doc) == [sentence.start for sentence in doc.sents] == [0, 2, 5]

@@ -156,6 +156,19 @@ class ArraySentencizer(Sentencizer):
             guesses.append(self.guess(rows[:, 0], rows[:, 1]).tolist() if len(doc) else [])
         return guesses
 
+    def set_annotations(self, docs: Iterable[Doc] | Doc, batch_tag_ids: list[list[bool]]) -> None:
+        """spaCy's `set_annotations` (each guess sets a token's start, only where none is set unless `overwrite`),
+        written through `write_column`, so a doc that shares its written columns gets them right."""
+        for doc, tags in zip([docs] if isinstance(docs, Doc) else docs, batch_tag_ids):
+            if not len(tags):
+                continue
+            flags = read_column(doc, SENT_START).view("int64")  # 1 start, -1 not a start, 0 unset
+            guessed = numpy.where(numpy.asarray(tags, dtype=bool), 1, -1)
+            head = flags[: len(guessed)]
+            unset = numpy.ones(len(guessed), dtype=bool) if self.overwrite else head == 0
+            head[unset] = guessed[unset]
+            write_column(doc, SENT_START, flags.view("uint64"))
+
     def guess(self, orth: numpy.ndarray, is_punct: numpy.ndarray) -> numpy.ndarray:
         """`predict`'s sentence starts of one non-empty doc, from its ORTH and IS_PUNCT columns."""
         _, final = find_sorted(self._punct_keys, orth)
