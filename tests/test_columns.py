@@ -121,7 +121,8 @@ def test_only_a_marked_doc_keeps_what_was_written():
 
 @pytest.mark.parametrize("attr", [attrs.SPACY, attrs.NORM])
 def test_writing_a_column_no_component_shares_drops_its_copy(attr):
-    """A cached column written through `write_column` (here the tokenizer's SPACY) is read afresh after."""
+    """A column no component shares (the tokenizer's SPACY, cached; NORM), written through `write_column`, is
+    read afresh after."""
     doc = spacy.blank("en")("Staff rotated often")
     share_written_columns(doc)
     read_column(doc, attr)

@@ -41,7 +41,8 @@ _SHARED = "qualcode.columns.shared"
 
 def read_columns(doc: Doc, names: Sequence[int]) -> numpy.ndarray:
     """`doc.to_array(names)` as a (tokens, attributes) array of uint64 the caller may change, with the fixed
-    columns read from the doc only the first time any component asks for them."""
+    columns read from the doc only the first time any component asks for them (and, on a shared doc, the
+    sentence starts and lemmas as `write_column` wrote them)."""
     length = len(doc)
     found = _cache(doc)
     missing = [attr for attr in dict.fromkeys(names) if attr not in found]
@@ -67,10 +68,11 @@ def write_column(doc: Doc, attr: int, values: numpy.ndarray) -> Doc:
     """`doc.from_array([attr], values)`; on a doc marked by `share_written_columns` the values written (a
     sentence start or lemma column) are also what later reads of the column get, without reading them back."""
     doc.from_array([attr], values)
+    found = _cache(doc)
     if attr in WRITTEN and doc.user_data.get(_SHARED):
-        _cache(doc)[attr] = numpy.array(values, dtype="uint64").reshape(len(doc))
+        found[attr] = numpy.array(values, dtype="uint64").reshape(len(doc))  # a copy: the caller may change its own
     else:
-        _cache(doc).pop(attr, None)
+        found.pop(attr, None)
     return doc
 
 

@@ -163,11 +163,14 @@ class ArraySentencizer(Sentencizer):
             if not len(tags):
                 continue
             flags = read_column(doc, SENT_START).view("int64")  # 1 start, -1 not a start, 0 unset
-            guessed = numpy.where(numpy.asarray(tags, dtype=bool), 1, -1)
-            head = flags[: len(guessed)]
-            unset = numpy.ones(len(guessed), dtype=bool) if self.overwrite else head == 0
-            head[unset] = guessed[unset]
+            self._set_guessed(flags[: len(tags)], numpy.asarray(tags, dtype=bool))
             write_column(doc, SENT_START, flags.view("uint64"))
+
+    def _set_guessed(self, flags: numpy.ndarray, starts: numpy.ndarray) -> None:
+        """Set sentence flags (changed in place: 1 start, -1 not) from guessed starts, only where none is set
+        unless `overwrite`, as spaCy's sentencizer sets them."""
+        unset = numpy.ones(len(flags), dtype=bool) if self.overwrite else flags == 0
+        flags[unset] = numpy.where(starts[unset], 1, -1)
 
     def guess(self, orth: numpy.ndarray, is_punct: numpy.ndarray) -> numpy.ndarray:
         """`predict`'s sentence starts of one non-empty doc, from its ORTH and IS_PUNCT columns."""
@@ -196,8 +199,7 @@ class SentenceSplitter(ArraySentencizer):
         orth, is_space = rows[:, 0], rows[:, 2]
         flags = rows[:, 3].view("int64").copy()  # 1 start, -1 not a start, 0 unset
         flags[paragraph_starts(doc, orth, is_space)] = 1
-        unset = numpy.ones(len(doc), dtype=bool) if self.overwrite else flags == 0  # as the sentencizer sets them
-        flags[unset] = numpy.where(self.guess(orth, rows[:, 1])[unset], 1, -1)
+        self._set_guessed(flags, self.guess(orth, rows[:, 1]))
         if "sents" in doc.user_hooks or len(doc) == 1 or (flags[1:] != 0).any():  # `has_annotation`, as before
             _keep_whole(flags, _annotation_spans(orth, is_space))
         write_column(doc, SENT_START, flags.view("uint64"))
