@@ -17,6 +17,7 @@ from pipeline.nlp.affixes import (
     InfixFinditer,
     PrefixSearch,
     SuffixSearch,
+    WholeMatch,
     _required_characters,
     _tree,
     speed_up_affixes,
@@ -122,6 +123,32 @@ def test_guarded_matches_are_the_regexes_own(pattern):
         assert _spans(guarded.match(string)) == _spans(regex.match(string)), string
 
 
+WHOLE_PATTERNS = [r"(?<=[0-9])(?:km|m)$", r"'s$|’s$|[.,]$", r"^[(\[]|^\.\.+", r"(?<=[a-z])\.(?=[A-Z])", r"(?i:x)y|ly$"]
+
+
+@pytest.mark.parametrize("pattern", WHOLE_PATTERNS)
+def test_a_whole_match_holds_only_for_strings_no_match_can_be_found_in(pattern):
+    regex = re.compile(pattern)
+    whole = WholeMatch.of([regex])
+    assert whole is not None
+    pieces = ["k", "m", "km", "3", "'s", "’s", ".", ",", "(", "[", "..", "a", "B", "x", "X", "y", "ly", "s", " "]
+    strings = _fuzz(pieces, 20_000) + ["3km", "km", "Let's", "(a", "a.B", "xy", "Xy", "fly", "yl"]
+    assert any(regex.search(string) for string in strings)  # the strings test matches, not only misses
+    passed = [string for string in strings if whole.match(string)]
+    assert passed and all(regex.search(string) is None for string in passed)
+
+
+def test_a_whole_match_passes_words_the_needed_classes_leave_out():
+    whole = WholeMatch.of([re.compile(r"(?<=[0-9])(?:km|m)$"), re.compile(r"'s$"), None])
+    assert whole.match("km") and whole.match("Kari")  # the digit the units need, not their letters
+    assert not whole.match("3km") and not whole.match("Kari's")
+
+
+@pytest.mark.parametrize("pattern", [r".$", r"[^a]", r"x?$"])
+def test_a_whole_match_is_not_made_for_a_regex_of_no_known_needed_character(pattern):
+    assert WholeMatch.of([re.compile(r"'s$"), re.compile(pattern)]) is None
+
+
 @pytest.mark.parametrize(("pattern", "flags"), [(r"\w+\.?", 0), (r"a\.", re.IGNORECASE)])
 def test_match_regexes_it_cannot_vouch_for_keep_their_own_match(pattern, flags):
     assert GuardedMatch.of(re.compile(pattern, flags)) is None
@@ -224,7 +251,28 @@ def test_qualcodes_tokenizer_gives_spacys_tokens():
     assert isinstance(nlp.tokenizer.infix_finditer.__self__, InfixFinditer)
     assert isinstance(nlp.tokenizer.url_match.__self__, GuardedMatch)
     assert isinstance(nlp.tokenizer.prefix_search.__self__, PrefixSearch)
+    assert isinstance(nlp.tokenizer.token_match.__self__, WholeMatch)
     assert _tokens(nlp.tokenizer, TEXTS) == _tokens(spacy.blank("en").tokenizer, TEXTS)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_languages_tokenizer_with_the_faster_searches_gives_spacys_tokens(lang):
+    sample = random.Random(lang).sample(STRINGS, 6_000)  # fuzz and corpus chunks, with their ends
+    texts = TEXTS[-3:] + [" ".join(sample[start : start + 400]) for start in range(0, len(sample), 400)]
+    fast = speed_up_affixes(spacy.blank(lang).tokenizer)
+    assert _tokens(fast, texts) == _tokens(spacy.blank(lang).tokenizer, texts)
+
+
+def test_a_whole_match_keeps_the_tokenizers_own_token_match():
+    own = re.compile(r"\d+-\d+|(?:[A-Z]\.){2,}").match  # "2019-2021" and "U.S." stay whole
+    tokenizer, stock = spacy.blank("en").tokenizer, spacy.blank("en").tokenizer
+    tokenizer.token_match = stock.token_match = own
+    speed_up_affixes(tokenizer)
+    assert isinstance(tokenizer.token_match.__self__, WholeMatch)
+    assert tokenizer.token_match.__self__.pattern == own.__self__.pattern  # what spaCy saves
+    text = "From 2019-2021 the U.S. office (and Kari's team) rotated staff, e.g. twice. " + TEXTS[-1]
+    assert _tokens(tokenizer, [text]) == _tokens(stock, [text])
+    assert "2019-2021" in [token.text for token in tokenizer(text)]
 
 
 def test_a_tokenizer_with_the_faster_searches_saves_copies_and_reloads_as_spacys():
@@ -236,6 +284,10 @@ def test_a_tokenizer_with_the_faster_searches_saves_copies_and_reloads_as_spacys
     copied = copy.deepcopy(tokenizer)
     assert isinstance(copied.suffix_search.__self__, SuffixSearch)
     assert isinstance(copied.url_match.__self__, GuardedMatch)
+    assert isinstance(copied.token_match.__self__, WholeMatch)
+    assert tokenizer.token_match.__self__.pattern == "(?!)"  # saved as a match that never holds, as no token_match
     expected = _tokens(stock, TEXTS[-1:])
     assert _tokens(reloaded, TEXTS[-1:]) == expected
     assert _tokens(copied, TEXTS[-1:]) == expected
+    text = TEXTS[-1][:2_000]
+    assert [piece for _, piece in tokenizer.explain(text)] == [piece for _, piece in stock.explain(text)]

@@ -25,6 +25,7 @@ import re
 from collections.abc import Iterator
 from re import _compiler, _parser
 from re import _constants as sre
+from string import ascii_letters
 from typing import Any, Self
 
 _ZERO_WIDTH = {sre.ASSERT, sre.ASSERT_NOT, sre.AT}
@@ -330,6 +331,101 @@ class PrefixSearch(_Vouched):
         return PrefixSearch, (self.regex,)
 
 
+# Letters a word is likely to hold: of the classes every match of an affix alternative needs a character of, the one
+# holding fewest of these is the one a string must lack (`WholeMatch`), so that most words are passed whole.
+_WORD_LETTERS = ascii_letters + "àáâãäåæçèéêëìíîïñòóôõöøùúûüýÿßœšžłđąęćńśźżğışαβγδεικλμνοπρστωабвгдежзиклмнопрст"
+
+
+def _needed_classes(alternative: Any) -> list[list[tuple]]:
+    """Character classes (as parse items) of which every match of this alternative holds a character: its first
+    and last characters, its literals and the first character of each positive lookaround at its top level (a
+    lookaround that holds looks at characters of the string searched)."""
+    data = alternative.data
+    found = [_edge_characters(data), _edge_characters(data, last=True)]
+    found += [[(sre.LITERAL, ord(char))] for char in sorted(_required_characters(data))]
+    found += [_edge_characters(av[1].data) for op, av in data if op is sre.ASSERT]
+    return [items for items in found if items]
+
+
+def _needed_class(regex: re.Pattern) -> list[tuple] | None:
+    """Items of one character class such that no string without a character of it holds a match of the regex
+    (for each alternative, the class of its that the fewest likely letters are in), or None if some alternative
+    has none."""
+    if not _analysable(regex):
+        return None
+    tree = _tree(regex)
+    items: list[tuple] = []
+    for alternative in _alternatives(tree):
+        best, fewest = None, len(_WORD_LETTERS) + 1
+        for found in sorted(_needed_classes(alternative), key=len):  # single characters first, the cheapest
+            held = _letters_held(found, tree.state, regex.flags)
+            if held < fewest:
+                best, fewest = found, held
+            if not held:
+                break
+        if best is None:
+            return None
+        items.extend(best)
+    return items
+
+
+def _letters_held(items: list[tuple], state: Any, flags: int) -> int:
+    """How many of the likely letters a character class of these items holds."""
+    if len(items) == 1 and items[0][0] is sre.LITERAL and not flags & re.IGNORECASE:
+        return int(chr(items[0][1]) in _WORD_LETTERS)
+    return len(_compiler.compile(_parser.SubPattern(state, [(sre.IN, items)]), flags).findall(_WORD_LETTERS))
+
+
+class WholeMatch:
+    """A tokenizer's `token_match` that also holds (is truthy) for a string with no character that any match of
+    its prefix, suffix, infix or URL regex needs: spaCy's affix rules would leave such a string one token, so its
+    prefix, suffix and infix searches and URL match need not run. The tokens are the same: spaCy looks up special
+    cases and its cache before it asks `token_match` (or right after, with the same outcome for such a string).
+    `Tokenizer.explain` calls such words TOKEN_MATCH rather than TOKEN."""
+
+    def __init__(self, regexes: list[re.Pattern], original: Any = None) -> None:
+        items: list[tuple] = []
+        for regex in regexes:
+            found = _needed_class(regex)
+            if found is None:
+                raise ValueError(f"a regex with an alternative of no known needed character: {str(regex)[:80]}")
+            items.extend(found)
+        flags = re.IGNORECASE if any(regex.flags & re.IGNORECASE for regex in regexes) else 0
+        self.regexes = regexes
+        self.original = original
+        self._needed = _compiler.compile(_parser.SubPattern(_parser.State(), [(sre.IN, items)]), flags | re.UNICODE)
+        # characters known to be in the class or not, each tested once: the class (thousands of Unicode ranges in
+        # spaCy's affixes) costs about a microsecond a character to search
+        self._bound: set[str] = set()
+        self._free: set[str] = set()
+        # what spaCy saves for a tokenizer's token_match (`match.__self__.pattern`): the original's, or one that
+        # never matches (as no token_match, spaCy's default), since a reloaded tokenizer gets a plain regex
+        self.pattern = _bound_to(original, "match").pattern if _bound_to(original, "match") is not None else "(?!)"
+
+    @classmethod
+    def of(cls, regexes: list[re.Pattern | None], original: Any = None) -> Self | None:
+        """The match for these regexes (None ones have no matches), or None when it cannot vouch for one of them."""
+        try:
+            return cls([regex for regex in regexes if regex is not None], original)
+        except ValueError:
+            return None
+
+    def match(self, string: str) -> Any:
+        """Truthy where the original token_match is, or where the string lacks every needed character."""
+        if self.original is not None and (found := self.original(string)):
+            return found
+        if self._free.issuperset(string):
+            return True
+        if not self._bound.isdisjoint(string):
+            return False
+        for char in set(string).difference(self._free):
+            (self._bound if self._needed.match(char) else self._free).add(char)
+        return self._bound.isdisjoint(string)
+
+    def __reduce__(self) -> tuple:
+        return WholeMatch, (self.regexes, self.original)
+
+
 def _bound_to(method: Any, name: str) -> Any:
     """The regex a tokenizer setting is a bound method of (`name`: search, finditer, match), or None."""
     return getattr(method, "__self__", None) if getattr(method, "__name__", "") == name else None
@@ -337,7 +433,19 @@ def _bound_to(method: Any, name: str) -> Any:
 
 def speed_up_affixes(tokenizer: Any) -> Any:
     """Give a spaCy tokenizer the faster prefix, suffix and infix searches and URL and token matches where its
-    regexes allow (the same tokens)."""
+    regexes allow, and a token match that passes whole the strings no affix or URL match can split (the same
+    tokens)."""
+    regexes = [
+        getattr(found, "regex", found)  # a search sped up before holds its regex
+        for found in (
+            _bound_to(tokenizer.prefix_search, "search"),
+            _bound_to(tokenizer.suffix_search, "search"),
+            _bound_to(tokenizer.infix_finditer, "finditer"),
+            _bound_to(tokenizer.url_match, "match"),
+        )
+    ]
+    settings = (tokenizer.prefix_search, tokenizer.suffix_search, tokenizer.infix_finditer, tokenizer.url_match)
+    known = all(setting is None or regex is not None for setting, regex in zip(settings, regexes))
     if fast := SuffixSearch.of(_bound_to(tokenizer.suffix_search, "search")):
         tokenizer.suffix_search = fast.search
     if faster := InfixFinditer.of(_bound_to(tokenizer.infix_finditer, "finditer")):
@@ -347,4 +455,8 @@ def speed_up_affixes(tokenizer: Any) -> Any:
     for setting in ("url_match", "token_match"):
         if guarded := GuardedMatch.of(_bound_to(getattr(tokenizer, setting), "match")):
             setattr(tokenizer, setting, guarded.match)
+    original = tokenizer.token_match
+    if known and not isinstance(getattr(original, "__self__", None), WholeMatch):
+        if whole := WholeMatch.of(regexes, original):
+            tokenizer.token_match = whole.match
     return tokenizer
