@@ -615,6 +615,32 @@ def test_bad_files_raise(tmp_path: Path, name: str, content, message: str, line:
     assert str(path) in str(caught.value)
 
 
+CONTROLLED_SPEECH = "Interviewer: Was the rotation useful?\nRespondent: Yes, mostly. Kjære kolleger, takk.\n" * 20
+
+
+@pytest.mark.parametrize(
+    "encode",
+    [
+        lambda text: text.encode("utf-8"),
+        lambda text: codecs.BOM_UTF8 + text.encode("utf-8"),
+        lambda text: text.encode("cp1252") + b"\xe6",  # not UTF-8 (a lone byte), so decoded as cp1252
+        lambda text: text.encode("utf-16"),
+    ],
+    ids=["utf-8", "utf-8-bom", "cp1252", "utf-16"],
+)
+def test_text_with_more_than_5_percent_control_characters_is_binary(tmp_path: Path, encode) -> None:
+    """Control characters (not tab or line breaks) are counted in every encoding: at most 5% of the text is kept."""
+    path = tmp_path / "t.txt"
+    controls = len(CONTROLLED_SPEECH) // 19 // 2 * 2  # n controls are at most 5% of the text while n <= length / 19
+    for added, binary in ((controls, False), (controls + 4, True)):
+        path.write_bytes(encode(CONTROLLED_SPEECH + "\x01\x1f" * (added // 2)))
+        if binary:
+            with pytest.raises(TranscriptError, match="binary file"):
+                read_transcript(path)
+        else:
+            assert read_transcript(path).turns
+
+
 def test_missing_file_raises(tmp_path: Path) -> None:
     with pytest.raises(TranscriptError, match="cannot read file"):
         read_transcript(tmp_path / "gone.txt")
