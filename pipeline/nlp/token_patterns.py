@@ -245,13 +245,16 @@ class _Program:
             return numpy.sort(numpy.concatenate(found)) if found else numpy.zeros(0, dtype="int64")
 
         def passes(element: _Element, at: numpy.ndarray) -> numpy.ndarray:
-            ok = numpy.ones(len(at), dtype=bool)
-            for word in element.words:
-                ok &= self._tables[word][words[word.attr][at]]
-            for regex in element.regexes:
-                ok &= self._searched(regex, tokens.column(regex.attr)[at])
-            for flag, value in element.flags:
-                ok &= tokens.column(flag)[at] == value
+            tests = [
+                *(self._tables[word][words[word.attr][at]] for word in element.words),
+                *(self._searched(regex, tokens.column(regex.attr)[at]) for regex in element.regexes),
+                *(tokens.column(flag)[at] == value for flag, value in element.flags),
+            ]
+            if not tests:
+                return numpy.ones(len(at), dtype=bool)
+            ok = tests[0]  # a fresh array: each test's result is one
+            for test in tests[1:]:
+                ok &= test
             return ok
 
         found: list[tuple[Any, int, int]] = []
@@ -322,7 +325,8 @@ def _run(
     def step(element: _Element, begin, end, limit):
         """Partial matches extended by one token the element accepts (or, for `!`, refuses)."""
         inside = end < limit
-        begin, end, limit = begin[inside], end[inside], limit[inside]
+        if not inside.all():  # some have reached their sentence's end: drop them first (rare)
+            begin, end, limit = begin[inside], end[inside], limit[inside]
         ok = passes(element, end)
         if element.op == "!":
             ok = ~ok
