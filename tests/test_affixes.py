@@ -144,6 +144,12 @@ def test_a_whole_match_passes_words_the_needed_classes_leave_out():
     assert not whole.match("3km") and not whole.match("Kari's")
 
 
+def test_a_token_match_spacy_cannot_save_is_left_as_it_is():
+    tokenizer = spacy.blank("en").tokenizer
+    tokenizer.token_match = own = lambda string: string == "U.S."  # noqa: E731  (a function, not a regex's match)
+    assert speed_up_affixes(tokenizer).token_match is own
+
+
 @pytest.mark.parametrize("pattern", [r".$", r"[^a]", r"x?$"])
 def test_a_whole_match_is_not_made_for_a_regex_of_no_known_needed_character(pattern):
     assert WholeMatch.of([re.compile(r"'s$"), re.compile(pattern)]) is None

@@ -13,6 +13,8 @@ infix searches alone took about 1 s of the tokenizer's 2.5 s (docs/speed.md).
 - `InfixFinditer` runs the regex only on words holding a character that some infix can start with (characters
   known to start none are remembered); no infix can match in the others.
 - `GuardedMatch` runs a match regex (the URL regex) only on words holding the characters every match holds.
+- `WholeMatch`, the tokenizer's `token_match`, passes whole a string holding no character that any prefix, suffix,
+  infix or URL match needs (for English: a word of letters), so none of those searches runs on it.
 
 All read the regex's parse tree with CPython's own parser (`re._parser`, Python 3.11 and later), and spaCy's
 regex is kept for any they cannot vouch for: back references, alternatives that can match an empty string,
@@ -384,6 +386,8 @@ class WholeMatch:
     `Tokenizer.explain` calls such words TOKEN_MATCH rather than TOKEN."""
 
     def __init__(self, regexes: list[re.Pattern], original: Any = None) -> None:
+        if original is not None and _bound_to(original, "match") is None:
+            raise ValueError("a token_match that is not a regex's match: spaCy could not save a pattern for it")
         items: list[tuple] = []
         for regex in regexes:
             found = _needed_class(regex)
@@ -400,7 +404,7 @@ class WholeMatch:
         self._free: set[str] = set()
         # what spaCy saves for a tokenizer's token_match (`match.__self__.pattern`): the original's, or one that
         # never matches (as no token_match, spaCy's default), since a reloaded tokenizer gets a plain regex
-        self.pattern = _bound_to(original, "match").pattern if _bound_to(original, "match") is not None else "(?!)"
+        self.pattern = "(?!)" if original is None else _bound_to(original, "match").pattern
 
     @classmethod
     def of(cls, regexes: list[re.Pattern | None], original: Any = None) -> Self | None:
