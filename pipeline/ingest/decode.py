@@ -15,8 +15,8 @@ from pipeline.core.errors import TranscriptError
 
 # --- decoding -------------------------------------------------------------------------------
 
-_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1f]")  # control characters other than \t \n \v \f \r
-_CONTROL_BYTES = bytes((*range(0x00, 0x09), *range(0x0E, 0x20)))  # the same, as bytes
+_CONTROL_BYTES = bytes((*range(0x00, 0x09), *range(0x0E, 0x20)))  # control characters other than \t \n \v \f \r
+_CONTROLS = re.compile(f"[{re.escape(_CONTROL_BYTES.decode('ascii'))}]")  # the same, as characters
 # Encodings in which a byte below 0x20 is always that control character: its bytes count them, five times faster
 # than the regex counts characters in the text
 _ASCII_CONTROLS = frozenset({"utf-8", "utf-8-sig", "cp1252"})

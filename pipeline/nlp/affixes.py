@@ -386,7 +386,8 @@ class WholeMatch:
     `Tokenizer.explain` calls such words TOKEN_MATCH rather than TOKEN."""
 
     def __init__(self, regexes: list[re.Pattern], original: Any = None) -> None:
-        if original is not None and _bound_to(original, "match") is None:
+        saved = None if original is None else _bound_to(original, "match")
+        if original is not None and saved is None:
             raise ValueError("a token_match that is not a regex's match: spaCy could not save a pattern for it")
         items: list[tuple] = []
         for regex in regexes:
@@ -404,7 +405,7 @@ class WholeMatch:
         self._free: set[str] = set()
         # what spaCy saves for a tokenizer's token_match (`match.__self__.pattern`): the original's, or one that
         # never matches (as no token_match, spaCy's default), since a reloaded tokenizer gets a plain regex
-        self.pattern = "(?!)" if original is None else _bound_to(original, "match").pattern
+        self.pattern = "(?!)" if saved is None else saved.pattern
 
     @classmethod
     def of(cls, regexes: list[re.Pattern | None], original: Any = None) -> Self | None:
@@ -435,27 +436,22 @@ def _bound_to(method: Any, name: str) -> Any:
     return getattr(method, "__self__", None) if getattr(method, "__name__", "") == name else None
 
 
+# A tokenizer's regex settings and the name of the regex method each is bound to
+_SETTINGS = {"prefix_search": "search", "suffix_search": "search", "infix_finditer": "finditer", "url_match": "match"}
+_FASTER = {"prefix_search": PrefixSearch, "suffix_search": SuffixSearch, "infix_finditer": InfixFinditer}
+
+
 def speed_up_affixes(tokenizer: Any) -> Any:
     """Give a spaCy tokenizer the faster prefix, suffix and infix searches and URL and token matches where its
     regexes allow, and a token match that passes whole the strings no affix or URL match can split (the same
     tokens)."""
-    regexes = [
-        getattr(found, "regex", found)  # a search sped up before holds its regex
-        for found in (
-            _bound_to(tokenizer.prefix_search, "search"),
-            _bound_to(tokenizer.suffix_search, "search"),
-            _bound_to(tokenizer.infix_finditer, "finditer"),
-            _bound_to(tokenizer.url_match, "match"),
-        )
-    ]
-    settings = (tokenizer.prefix_search, tokenizer.suffix_search, tokenizer.infix_finditer, tokenizer.url_match)
-    known = all(setting is None or regex is not None for setting, regex in zip(settings, regexes))
-    if fast := SuffixSearch.of(_bound_to(tokenizer.suffix_search, "search")):
-        tokenizer.suffix_search = fast.search
-    if faster := InfixFinditer.of(_bound_to(tokenizer.infix_finditer, "finditer")):
-        tokenizer.infix_finditer = faster.finditer
-    if prefix := PrefixSearch.of(_bound_to(tokenizer.prefix_search, "search")):
-        tokenizer.prefix_search = prefix.search
+    bound = {setting: _bound_to(getattr(tokenizer, setting), method) for setting, method in _SETTINGS.items()}
+    # every setting that is set is a regex's method (a search sped up before holds its regex)
+    known = all(found is not None or getattr(tokenizer, setting) is None for setting, found in bound.items())
+    regexes = [getattr(found, "regex", found) for found in bound.values()]
+    for setting, faster in _FASTER.items():
+        if fast := faster.of(bound[setting]):
+            setattr(tokenizer, setting, getattr(fast, _SETTINGS[setting]))
     for setting in ("url_match", "token_match"):
         if guarded := GuardedMatch.of(_bound_to(getattr(tokenizer, setting), "match")):
             setattr(tokenizer, setting, guarded.match)
